@@ -1,0 +1,1 @@
+"""lapor-es: event-sourced complaint workflow engine."""
