@@ -1,0 +1,828 @@
+"""The Complaint aggregate: one citizen report and everything that happens to it.
+
+Each public command method checks the rules (state, actor, time) and then triggers an
+event; each event class applies its own fact (`apply`), so replaying history never re-runs
+a rule. Anything that needs the outside world (the calendar, the agency directory, the
+reporter's key) is computed by the application and passed in as plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from lapor_es.aggregates.errors import (
+    AlreadyRecorded,
+    InvalidTransition,
+    NotAuthorized,
+    RuleViolation,
+)
+from lapor_es.aggregates.values import (
+    TOP_LEVEL_AGENCY_KINDS,
+    Actor,
+    AgencyRef,
+    ArchiveReason,
+    ComplaintState,
+    EscalationLevel,
+    ReplyKind,
+    ResolutionMode,
+    ResponseKind,
+    Role,
+    Visibility,
+)
+
+COMPLAINT_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/complaint")
+
+S = ComplaintState
+OPEN_AT_AGENCY = frozenset({S.FORWARDED, S.IN_PROGRESS})
+BEFORE_VERIFICATION = frozenset({S.SUBMITTED, S.POSTPONED})
+
+
+def complaint_id_for(tracking_id: str) -> UUID:
+    """Complaint ids are derived from tracking ids, so a tracking id is a direct lookup."""
+    return uuid5(COMPLAINT_NAMESPACE, tracking_id)
+
+
+def sla_mark(step: str, clock: str, due_at: datetime) -> str:
+    """Identifies one rung of the SLA ladder, so the timer can never record it twice."""
+    return f"{step}:{clock}:{due_at.isoformat()}"
+
+
+def _acted(actor: Actor, at: datetime) -> dict[str, Any]:
+    return {"actor_id": actor.id, "role": str(actor.role), "actor_agency": actor.agency, "at": at}
+
+
+class Complaint(Aggregate):
+    # ----------------------------------------------------------------- events
+    class Event(Aggregate.Event):
+        """Every complaint event says who acted, in which role, and when (business time)."""
+
+        actor_id: str
+        role: str
+        actor_agency: str | None
+        at: datetime
+
+    class Filed(Event, Aggregate.Created):
+        class_version = 1
+        tracking_id: str
+        kind: str
+        channel: str
+        title: str
+        description: str
+        category: str | None
+        location: str | None
+        reporter_ref: str
+        sealed_identity: str
+        visibility: str
+        target_agency: str | None
+        verification_due_at: datetime
+
+    class Postponed(Event):
+        class_version = 1
+        reason: str
+        remaining_days: int
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.state = S.POSTPONED
+            c.due_at = None
+            c.clock_paused_at = self.at
+            c.paused_remaining_days = self.remaining_days
+            c.last_action_at = self.at
+
+    class InformationSupplemented(Event):
+        class_version = 1
+        text: str
+        verification_due_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.state = S.SUBMITTED
+            c.clock = "verification"
+            c.clock_started_at = self.at
+            c.clock_paused_at = None
+            c.due_at = self.verification_due_at
+            c.paused_remaining_days = None
+            c.last_action_at = self.at
+
+    class Archived(Event):
+        class_version = 1
+        reason: str
+        note: str
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.state = S.ARCHIVED
+            c.archive_reason = self.reason
+            c.stop_clock()
+            c.last_action_at = self.at
+
+    class Verified(Event):
+        class_version = 1
+        title: str
+        category: str
+        kind: str
+        visibility: str
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.verified = True
+            c.title = self.title
+            c.category = self.category
+            c.kind = self.kind
+            c.visibility = self.visibility
+
+    class Forwarded(Event):
+        class_version = 1
+        from_agency: str | None
+        to_agency: str
+        level: str  # "agency" (from the national desk) or "unit" (down the tree)
+        note: str
+        follow_up_due_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            if self.from_agency is None:
+                c.holder_chain = [self.to_agency]
+            else:
+                keep = c.holder_chain.index(self.from_agency) + 1
+                c.holder_chain = [*c.holder_chain[:keep], self.to_agency]
+            c.forwarding_path.append(self.to_agency)
+            c.state = S.FORWARDED
+            c.clock = "follow_up"  # restarts with each forwarding
+            c.clock_started_at = self.at
+            c.clock_paused_at = None
+            c.due_at = self.follow_up_due_at
+            c.paused_remaining_days = None
+            c.last_action_at = self.at
+
+    class ForwardingDeclined(Event):
+        class_version = 1
+        agency: str
+        reason: str
+        suggested_agency: str | None
+        returned_to: str | None  # None: back to the national desk
+        verification_due_at: datetime | None
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.holder_chain = c.holder_chain[:-1]
+            if self.returned_to is None:
+                # Back in the national queue: a fresh verification clock to re-dispose.
+                c.state = S.SUBMITTED
+                c.clock = "verification"
+                c.clock_started_at = self.at
+                c.clock_paused_at = None
+                c.due_at = self.verification_due_at
+            else:
+                # Back with the parent agency; its follow-up clock keeps running.
+                c.state = S.FORWARDED
+            c.last_action_at = self.at
+
+    class WorkStarted(Event):
+        class_version = 1
+        agency: str
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.state = S.IN_PROGRESS
+            c.last_action_at = self.at
+
+    class Responded(Event):
+        class_version = 1
+        agency: str
+        kind: str
+        text: str
+        auto_resolve_due_at: datetime | None
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            if c.first_response_at is None:
+                c.first_response_at = self.at
+            if self.kind == ResponseKind.FINAL:
+                c.state = S.RESPONDED
+                c.final_response_at = self.at
+                c.clock = "auto_resolve"
+                c.clock_started_at = self.at
+                c.clock_paused_at = None
+                c.due_at = self.auto_resolve_due_at
+            else:
+                # An interim response is the follow-up that the 5-day clock asks for.
+                c.state = S.IN_PROGRESS
+                if c.clock == "follow_up":
+                    c.stop_clock()
+            c.last_action_at = self.at
+
+    class ReporterReplied(Event):
+        class_version = 1
+        kind: str
+        text: str
+        follow_up_due_at: datetime | None
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            if self.kind == ReplyKind.DISPUTE:
+                c.state = S.IN_PROGRESS
+                c.clock = "follow_up"
+                c.clock_started_at = self.at
+                c.clock_paused_at = None
+                c.due_at = self.follow_up_due_at
+            c.last_action_at = self.at
+
+    class Resolved(Event):
+        class_version = 1
+        mode: str
+        note: str
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.state = S.RESOLVED
+            c.resolved_at = self.at
+            c.resolution_mode = self.mode
+            c.stop_clock()
+            c.last_action_at = self.at
+
+    class Reopened(Event):
+        class_version = 1
+        reason: str
+        follow_up_due_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.state = S.IN_PROGRESS
+            c.reopen_count += 1
+            c.resolved_at = None
+            c.resolution_mode = None
+            c.clock = "follow_up"
+            c.clock_started_at = self.at
+            c.clock_paused_at = None
+            c.due_at = self.follow_up_due_at
+            c.last_action_at = self.at
+
+    class Merged(Event):
+        class_version = 1
+        into_id: UUID
+        into_tracking_id: str
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.state = S.ARCHIVED
+            c.archive_reason = str(ArchiveReason.DUPLICATE)
+            c.merged_into = self.into_tracking_id
+            c.stop_clock()
+            c.last_action_at = self.at
+
+    class SlaWarned(Event):
+        class_version = 1
+        clock: str
+        due_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.sla_marks.append(sla_mark("warned", self.clock, self.due_at))
+
+    class SlaBreached(Event):
+        class_version = 1
+        clock: str
+        due_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.sla_marks.append(sla_mark("breached", self.clock, self.due_at))
+
+    class Escalated(Event):
+        class_version = 1
+        level: str
+        to_agency: str
+        clock: str
+        due_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.sla_marks.append(sla_mark(f"escalated-{self.level}", self.clock, self.due_at))
+
+    class VisibilityChanged(Event):
+        class_version = 1
+        old: str
+        new: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.visibility = self.new
+
+    class ReporterErased(Event):
+        class_version = 1
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            c: Complaint = aggregate
+            c.identity_erased = True
+
+    # --------------------------------------------------------------- creation
+    @staticmethod
+    def create_id(tracking_id: str, **_: Any) -> UUID:
+        return complaint_id_for(tracking_id)
+
+    @classmethod
+    def file(
+        cls,
+        *,
+        actor: Actor,
+        at: datetime,
+        tracking_id: str,
+        kind: str,
+        channel: str,
+        title: str,
+        description: str,
+        category: str | None,
+        location: str | None,
+        reporter_ref: str,
+        sealed_identity: str,
+        visibility: str,
+        target_agency: str | None,
+        verification_due_at: datetime,
+    ) -> Complaint:
+        if actor.role not in (Role.REPORTER, Role.NATIONAL_ADMIN):
+            # The desk may file on a citizen's behalf (e.g. a letter or a walk-in).
+            raise NotAuthorized(f"role {actor.role} cannot file a complaint", role=str(actor.role))
+        return cls(
+            **_acted(actor, at),
+            tracking_id=tracking_id,
+            kind=kind,
+            channel=channel,
+            title=title,
+            description=description,
+            category=category,
+            location=location,
+            reporter_ref=reporter_ref,
+            sealed_identity=sealed_identity,
+            visibility=visibility,
+            target_agency=target_agency,
+            verification_due_at=verification_due_at,
+        )
+
+    @event(Filed)
+    def __init__(
+        self,
+        *,
+        actor_id: str,
+        role: str,
+        actor_agency: str | None,
+        at: datetime,
+        tracking_id: str,
+        kind: str,
+        channel: str,
+        title: str,
+        description: str,
+        category: str | None,
+        location: str | None,
+        reporter_ref: str,
+        sealed_identity: str,
+        visibility: str,
+        target_agency: str | None,
+        verification_due_at: datetime,
+    ) -> None:
+        self.tracking_id = tracking_id
+        self.kind = kind
+        self.channel = channel
+        self.title = title
+        self.description = description
+        self.category = category
+        self.location = location
+        self.reporter_ref = reporter_ref
+        self.sealed_identity = sealed_identity
+        self.visibility = visibility
+        self.target_agency = target_agency
+        self.filed_at = at
+        self.last_action_at = at
+        self.state = ComplaintState.SUBMITTED
+        self.verified = False
+        self.holder_chain: list[str] = []  # agency, then unit(s): who holds it now
+        self.forwarding_path: list[str] = []  # every agency it was ever forwarded to
+        self.clock: str | None = "verification"
+        self.clock_started_at: datetime | None = at
+        self.clock_paused_at: datetime | None = None
+        self.due_at: datetime | None = verification_due_at
+        self.paused_remaining_days: int | None = None
+        self.first_response_at: datetime | None = None
+        self.final_response_at: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.resolution_mode: str | None = None
+        self.reopen_count = 0
+        self.archive_reason: str | None = None
+        self.merged_into: str | None = None
+        self.identity_erased = False
+        self.sla_marks: list[str] = []
+
+    # ------------------------------------------------------------- properties
+    @property
+    def holder(self) -> str | None:
+        return self.holder_chain[-1] if self.holder_chain else None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state == S.ARCHIVED
+
+    # ------------------------------------------------------------ the desk
+    def postpone(self, actor: Actor, at: datetime, *, reason: str, remaining_days: int) -> None:
+        """Wait for the reporter's extra information; the verification clock pauses."""
+        self._require_national(actor, "postpone")
+        self._require_state("postpone", {S.SUBMITTED})
+        self._require_time(at)
+        self.trigger_event(
+            self.Postponed,
+            **_acted(actor, at),
+            reason=reason,
+            remaining_days=max(0, remaining_days),
+        )
+
+    def supplement(
+        self, actor: Actor, at: datetime, *, text: str, verification_due_at: datetime
+    ) -> None:
+        self._require_reporter(actor, "supplement")
+        self._require_state("supplement", {S.POSTPONED})
+        self._require_time(at)
+        self.trigger_event(
+            self.InformationSupplemented,
+            **_acted(actor, at),
+            text=text,
+            verification_due_at=verification_due_at,
+        )
+
+    def archive(self, actor: Actor, at: datetime, *, reason: ArchiveReason, note: str) -> None:
+        self._require_national(actor, "archive")
+        self._require_state("archive", BEFORE_VERIFICATION)
+        self._require_time(at)
+        if reason == ArchiveReason.DUPLICATE:
+            raise RuleViolation(
+                "a duplicate is archived with the merge command, naming the original"
+            )
+        self.trigger_event(self.Archived, **_acted(actor, at), reason=str(reason), note=note)
+
+    def merge_into(self, actor: Actor, at: datetime, *, original: Complaint) -> None:
+        """Close this report as a duplicate of `original`, which carries on."""
+        self._require_national(actor, "merge")
+        self._require_state("merge", BEFORE_VERIFICATION)
+        self._require_time(at)
+        if original.id == self.id:
+            raise RuleViolation("a complaint cannot be merged into itself")
+        if original.state == S.ARCHIVED:
+            raise RuleViolation(
+                f"cannot merge into {original.tracking_id}: it is archived",
+                into=original.tracking_id,
+            )
+        self.trigger_event(
+            self.Merged,
+            **_acted(actor, at),
+            into_id=original.id,
+            into_tracking_id=original.tracking_id,
+        )
+
+    def verify(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        title: str,
+        category: str,
+        kind: str,
+        visibility: str,
+        target: AgencyRef,
+        note: str,
+        follow_up_due_at: datetime,
+    ) -> None:
+        """The desk verifies, classifies and forwards in one step, as LAPOR! does."""
+        self._require_national(actor, "verify")
+        self._require_state("verify", {S.SUBMITTED})
+        self._require_time(at)
+        self._require_top_level(target)
+        self.trigger_event(
+            self.Verified,
+            **_acted(actor, at),
+            title=title,
+            category=category,
+            kind=kind,
+            visibility=visibility,
+        )
+        self.trigger_event(
+            self.Forwarded,
+            **_acted(actor, at),
+            from_agency=None,
+            to_agency=target.code,
+            level="agency",
+            note=note,
+            follow_up_due_at=follow_up_due_at,
+        )
+
+    # ------------------------------------------------------------ forwarding
+    def forward(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        target: AgencyRef,
+        note: str,
+        follow_up_due_at: datetime,
+    ) -> None:
+        """The desk (re)disposes to an agency; an agency passes it down to its own unit."""
+        self._require_time(at)
+        if actor.role == Role.NATIONAL_ADMIN:
+            self._require_state("forward", {S.SUBMITTED} | OPEN_AT_AGENCY)
+            if self.state == S.SUBMITTED and not self.verified:
+                raise InvalidTransition(self.state, "forward", "verify it first")
+            self._require_top_level(target)
+            if target.code == self.holder:
+                raise RuleViolation(f"the complaint is already held by {target.code}")
+            self.trigger_event(
+                self.Forwarded,
+                **_acted(actor, at),
+                from_agency=None,
+                to_agency=target.code,
+                level="agency",
+                note=note,
+                follow_up_due_at=follow_up_due_at,
+            )
+            return
+        self._require_agency_in_chain(actor, "forward")
+        self._require_state("forward", OPEN_AT_AGENCY)
+        if target.parent != actor.agency:
+            raise NotAuthorized(
+                f"{actor.agency} may forward only to its own units; {target.code} is not one",
+                agency=actor.agency,
+                target=target.code,
+            )
+        self.trigger_event(
+            self.Forwarded,
+            **_acted(actor, at),
+            from_agency=actor.agency,
+            to_agency=target.code,
+            level="unit",
+            note=note,
+            follow_up_due_at=follow_up_due_at,
+        )
+
+    def decline(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        reason: str,
+        suggested_agency: str | None,
+        verification_due_at: datetime,
+    ) -> None:
+        """Not this agency's authority (bukan wewenang): one step back up the path."""
+        self._require_agency(actor, "decline")
+        self._require_state("decline", {S.FORWARDED})
+        if actor.agency != self.holder:
+            raise NotAuthorized(f"only the holder {self.holder} can decline", holder=self.holder)
+        self._require_time(at)
+        returned_to = self.holder_chain[-2] if len(self.holder_chain) > 1 else None
+        self.trigger_event(
+            self.ForwardingDeclined,
+            **_acted(actor, at),
+            agency=actor.agency,
+            reason=reason,
+            suggested_agency=suggested_agency,
+            returned_to=returned_to,
+            verification_due_at=None if returned_to else verification_due_at,
+        )
+
+    # ------------------------------------------------------------ the agency
+    def start_work(self, actor: Actor, at: datetime) -> None:
+        self._require_agency_in_chain(actor, "start work on")
+        self._require_state("start work on", {S.FORWARDED})
+        self._require_time(at)
+        self.trigger_event(self.WorkStarted, **_acted(actor, at), agency=actor.agency)
+
+    def respond(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        kind: ResponseKind,
+        text: str,
+        auto_resolve_due_at: datetime,
+    ) -> None:
+        self._require_agency_in_chain(actor, "respond to")
+        self._require_state("respond to", OPEN_AT_AGENCY)
+        self._require_time(at)
+        final = kind == ResponseKind.FINAL
+        self.trigger_event(
+            self.Responded,
+            **_acted(actor, at),
+            agency=actor.agency,
+            kind=str(kind),
+            text=text,
+            auto_resolve_due_at=auto_resolve_due_at if final else None,
+        )
+
+    # ------------------------------------------------------------ the reporter
+    def reply(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        kind: ReplyKind,
+        text: str,
+        follow_up_due_at: datetime,
+    ) -> None:
+        self._require_reporter(actor, "reply to")
+        self._require_time(at)
+        if kind == ReplyKind.COMMENT:
+            self._require_state("comment on", OPEN_AT_AGENCY | {S.RESPONDED})
+        else:
+            self._require_state(f"{kind} the response to", {S.RESPONDED})
+        self.trigger_event(
+            self.ReporterReplied,
+            **_acted(actor, at),
+            kind=str(kind),
+            text=text,
+            follow_up_due_at=follow_up_due_at if kind == ReplyKind.DISPUTE else None,
+        )
+        if kind == ReplyKind.CONFIRM:
+            self.trigger_event(
+                self.Resolved,
+                **_acted(actor, at),
+                mode=str(ResolutionMode.CONFIRMED_BY_REPORTER),
+                note=text,
+            )
+
+    # ------------------------------------------------------------ closing
+    def resolve(self, actor: Actor, at: datetime, *, mode: ResolutionMode, note: str) -> None:
+        self._require_time(at)
+        if mode == ResolutionMode.CONFIRMED_BY_REPORTER:
+            self._require_reporter(actor, "confirm")
+            self._require_state("confirm", {S.RESPONDED})
+        elif mode == ResolutionMode.AUTO_CLOSED:
+            if actor.role not in (Role.SYSTEM, Role.NATIONAL_ADMIN):
+                raise NotAuthorized("only the system timer or the desk auto-closes a complaint")
+            self._require_state("auto-close", {S.RESPONDED})
+            assert self.due_at is not None
+            if at < self.due_at:
+                raise RuleViolation(
+                    f"the reporter's reply window runs until {self.due_at.isoformat()}",
+                    due_at=self.due_at.isoformat(),
+                )
+        else:
+            self._require_national(actor, "resolve")
+            self._require_state("resolve", OPEN_AT_AGENCY | {S.RESPONDED})
+        self.trigger_event(self.Resolved, **_acted(actor, at), mode=str(mode), note=note)
+
+    def reopen(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        reason: str,
+        window_days: int,
+        follow_up_due_at: datetime,
+    ) -> None:
+        self._require_national(actor, "reopen")
+        self._require_state("reopen", {S.RESOLVED})
+        self._require_time(at)
+        assert self.resolved_at is not None
+        if at > self.resolved_at + timedelta(days=window_days):
+            raise RuleViolation(
+                f"a complaint can be reopened only within {window_days} days of resolution",
+                resolved_at=self.resolved_at.isoformat(),
+            )
+        if not self.holder_chain:
+            raise InvalidTransition(self.state, "reopen", "it was never held by an agency")
+        self.trigger_event(
+            self.Reopened, **_acted(actor, at), reason=reason, follow_up_due_at=follow_up_due_at
+        )
+
+    # ------------------------------------------------------------ SLA ladder
+    def warn_sla(self, actor: Actor, at: datetime, *, clock: str, due_at: datetime) -> None:
+        self._require_running_clock(actor, clock, due_at, "warn")
+        self._mark(sla_mark("warned", clock, due_at))
+        self.trigger_event(self.SlaWarned, **_acted(actor, at), clock=clock, due_at=due_at)
+
+    def breach_sla(self, actor: Actor, at: datetime, *, clock: str, due_at: datetime) -> None:
+        self._require_running_clock(actor, clock, due_at, "breach")
+        if at < due_at:
+            raise RuleViolation(f"the {clock} clock is due only at {due_at.isoformat()}")
+        self._mark(sla_mark("breached", clock, due_at))
+        self.trigger_event(self.SlaBreached, **_acted(actor, at), clock=clock, due_at=due_at)
+
+    def escalate(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        level: EscalationLevel,
+        to_agency: str,
+        clock: str,
+        due_at: datetime,
+    ) -> None:
+        self._require_running_clock(actor, clock, due_at, "escalate")
+        self._mark(sla_mark(f"escalated-{level}", clock, due_at))
+        self.trigger_event(
+            self.Escalated,
+            **_acted(actor, at),
+            level=str(level),
+            to_agency=to_agency,
+            clock=clock,
+            due_at=due_at,
+        )
+
+    # ------------------------------------------------------------ privacy
+    def change_visibility(
+        self, actor: Actor, at: datetime, *, visibility: Visibility, reason: str
+    ) -> None:
+        self._require_national(actor, "change the visibility of")
+        self._require_time(at)
+        if visibility == self.visibility:
+            raise AlreadyRecorded(f"the complaint is already {visibility}")
+        self.trigger_event(
+            self.VisibilityChanged,
+            **_acted(actor, at),
+            old=self.visibility,
+            new=str(visibility),
+            reason=reason,
+        )
+
+    def erase_reporter(self, actor: Actor, at: datetime, *, reason: str) -> None:
+        if actor.role not in (Role.NATIONAL_ADMIN, Role.SYSTEM):
+            raise NotAuthorized("only the national desk erases a reporter's identity")
+        if self.identity_erased:
+            raise AlreadyRecorded("the reporter's identity is already erased")
+        self.trigger_event(self.ReporterErased, **_acted(actor, at), reason=reason)
+
+    # ------------------------------------------------------------ guards
+    def _require_state(self, action: str, allowed: Iterable[ComplaintState]) -> None:
+        allowed = set(allowed)
+        if self.state not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise InvalidTransition(self.state, action, f"allowed only in {names}")
+
+    def _require_time(self, at: datetime) -> None:
+        if at < self.last_action_at:
+            raise RuleViolation(
+                f"time {at.isoformat()} is before the complaint's last action "
+                f"at {self.last_action_at.isoformat()}",
+                at=at.isoformat(),
+                last_action_at=self.last_action_at.isoformat(),
+            )
+
+    def _require_national(self, actor: Actor, action: str) -> None:
+        if actor.role != Role.NATIONAL_ADMIN:
+            raise NotAuthorized(
+                f"only the national desk can {action} a complaint", role=str(actor.role)
+            )
+
+    def _require_reporter(self, actor: Actor, action: str) -> None:
+        if actor.role != Role.REPORTER or actor.id != self.reporter_ref:
+            raise NotAuthorized(
+                f"only the complaint's reporter can {action} it", role=str(actor.role)
+            )
+
+    def _require_agency(self, actor: Actor, action: str) -> None:
+        if actor.role != Role.AGENCY_ADMIN or not actor.agency:
+            raise NotAuthorized(f"only an agency can {action} a complaint", role=str(actor.role))
+
+    def _require_agency_in_chain(self, actor: Actor, action: str) -> None:
+        """The holder, or an agency above it on the forwarding path, may act."""
+        self._require_agency(actor, action)
+        if actor.agency not in self.holder_chain:
+            raise NotAuthorized(
+                f"{actor.agency} does not hold complaint {self.tracking_id}"
+                + (f" (held by {self.holder})" if self.holder else ""),
+                agency=actor.agency,
+                holder=self.holder,
+            )
+
+    def _require_top_level(self, target: AgencyRef) -> None:
+        if target.kind not in TOP_LEVEL_AGENCY_KINDS:
+            raise RuleViolation(
+                f"the national desk forwards to agencies, not to a {target.kind} ({target.code})",
+                target=target.code,
+            )
+
+    def _require_running_clock(
+        self, actor: Actor, clock: str, due_at: datetime, action: str
+    ) -> None:
+        if actor.role != Role.SYSTEM:
+            raise NotAuthorized(f"only the SLA timer can {action} a deadline")
+        if self.clock != clock or self.due_at != due_at:
+            raise RuleViolation(
+                f"the {clock} clock due {due_at.isoformat()} is not running",
+                clock=self.clock,
+                due_at=self.due_at.isoformat() if self.due_at else None,
+            )
+
+    def _mark(self, mark: str) -> None:
+        if mark in self.sla_marks:
+            raise AlreadyRecorded(f"already recorded: {mark}")
+
+    def stop_clock(self) -> None:
+        self.clock = None
+        self.clock_started_at = None
+        self.clock_paused_at = None
+        self.due_at = None
+        self.paused_remaining_days = None

@@ -1,0 +1,589 @@
+"""LaporApp: the service layer. One method per command: load, decide, save.
+
+Everything the aggregates need from outside (the working-day calendar, the agency
+directory, the reporter's key) is resolved here and handed to them as plain values.
+Saves are single transactions with optimistic concurrency; a command that loses a race
+is decided again on the fresh state, so no write is ever based on a stale read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy import create_engine
+
+from lapor_es import commands as c
+from lapor_es.aggregates import (
+    Actor,
+    Agency,
+    AgencyKind,
+    AgencyRef,
+    Complaint,
+    DomainError,
+    IdempotencyKey,
+    Reporter,
+    Role,
+    TrackingSequence,
+    UnknownAgency,
+    agency_id_for,
+    complaint_id_for,
+    reporter_id_for,
+)
+from lapor_es.aggregates.registry import idempotency_id, tracking_sequence_id
+from lapor_es.config import Settings, eventsourcing_env, sqlalchemy_url
+from lapor_es.privacy import IdentityVault, ReporterIdentity, SqlKeyStore
+from lapor_es.workflow import JAKARTA, ClockKind, SlaClock, WorkingCalendar, clock_status
+
+log = structlog.get_logger("lapor_es.app")
+
+MAX_ATTEMPTS = 8
+AGENCY_LOG_ID = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/agency-directory-log")
+NATIONAL_DESK = "LAPOR"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class AgencyListed(DomainEvent):
+    """One entry of the directory's index: an agency code, in registration order."""
+
+    code: str
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ClockView:
+    kind: str
+    started_at: datetime | None
+    due_at: datetime | None
+    paused: bool
+    working_days_left: int
+    overdue: bool
+    warn_at: datetime | None
+
+
+class LaporApp(Application[UUID]):
+    name = "lapor"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        calendar: WorkingCalendar | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.snapshotting_intervals = {  # type: ignore[misc]
+            Complaint: self.settings.snapshot_interval,
+            TrackingSequence: 100,
+            Reporter: 50,
+        }
+        super().__init__(env=eventsourcing_env(self.settings))
+        self.policy = self.settings.sla_policy
+        self.calendar = calendar or WorkingCalendar()
+        self.now = clock
+        self.sql = create_engine(sqlalchemy_url(self.settings.database_url), pool_pre_ping=True)
+        keys = SqlKeyStore(self.sql)
+        pepper = (
+            self.settings.reporter_pepper.get_secret_value().encode()
+            if self.settings.reporter_pepper
+            else keys.secret("reporter-pepper")
+        )
+        self.vault = IdentityVault(keys, pepper)
+        self.agency_log: EventSourcedLog[AgencyListed] = EventSourcedLog(
+            self.events, AGENCY_LOG_ID, AgencyListed
+        )
+
+    def close(self) -> None:
+        self.sql.dispose()
+        super().close()
+
+    # ================================================================ dispatch
+    def handle(self, command: c.Command) -> c.Outcome:
+        """Execute one validated command. Raises DomainError (with a stable code)."""
+        handler: Callable[[Any], c.Outcome] = getattr(self, command.command)
+        return handler(command)
+
+    # ================================================================ filing
+    def file(self, cmd: c.FileComplaint) -> c.Outcome:
+        actor, at = self._actor(cmd), self._at(cmd)
+        if cmd.idempotency_key and (earlier := self._idempotent_result(cmd.idempotency_key)):
+            return earlier
+        if cmd.target_agency:
+            self._agency(cmd.target_agency)
+        identity = ReporterIdentity(**cmd.reporter.model_dump())
+        reporter_ref = self.vault.reporter_ref(identity)
+        if actor.role == Role.REPORTER:
+            # A reporter files as themself; the reference is derived, not chosen.
+            actor = Actor(id=reporter_ref, role=actor.role)
+        sealed = self.vault.seal(reporter_ref, identity)
+        year = at.astimezone(JAKARTA).year
+        for _ in range(MAX_ATTEMPTS):
+            sequence = self._get_or_none(tracking_sequence_id(year), TrackingSequence)
+            sequence = sequence or TrackingSequence(year=year)
+            tracking_id = sequence.issue()
+            complaint = Complaint.file(
+                actor=actor,
+                at=at,
+                tracking_id=tracking_id,
+                kind=cmd.kind,
+                channel=cmd.channel,
+                title=cmd.title,
+                description=cmd.description,
+                category=cmd.category,
+                location=cmd.location,
+                reporter_ref=reporter_ref,
+                sealed_identity=sealed,
+                visibility=cmd.visibility,
+                target_agency=cmd.target_agency,
+                verification_due_at=self.calendar.add_working_days(
+                    at, self.policy.verification_days
+                ),
+            )
+            reporter = self._get_or_none(reporter_id_for(reporter_ref), Reporter)
+            reporter = reporter or Reporter(reporter_ref=reporter_ref, at=at)
+            reporter.link(complaint.id)
+            claim = (
+                IdempotencyKey(
+                    key=cmd.idempotency_key, complaint_id=complaint.id, tracking_id=tracking_id
+                )
+                if cmd.idempotency_key
+                else None
+            )
+            try:
+                self.save(complaint, sequence, reporter, claim)
+            except IntegrityError:
+                # Lost a race: for the tracking number, the reporter, or the key itself.
+                if cmd.idempotency_key and (
+                    earlier := self._idempotent_result(cmd.idempotency_key)
+                ):
+                    return earlier
+                continue
+            log.info(
+                "complaint.filed",
+                complaint_id=str(complaint.id),
+                tracking_id=tracking_id,
+                channel=str(cmd.channel),
+                kind=str(cmd.kind),
+            )
+            return self._outcome(cmd, complaint, reporter_ref=reporter_ref, duplicate=False)
+        raise Conflict("could not allocate a tracking number: too much contention, retry")
+
+    def _idempotent_result(self, key: str) -> c.Outcome | None:
+        claim = self._get_or_none(idempotency_id(key), IdempotencyKey)
+        if claim is None:
+            return None
+        complaint: Complaint = self.repository.get(claim.complaint_id)
+        return c.Outcome(
+            command="file",
+            complaint_id=str(complaint.id),
+            tracking_id=complaint.tracking_id,
+            version=complaint.version,
+            state=str(complaint.state),
+            reporter_ref=complaint.reporter_ref,
+            duplicate=True,
+        )
+
+    # ================================================================ the desk
+    def verify(self, cmd: c.Verify) -> c.Outcome:
+        target = self._agency(cmd.to_agency).ref
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.verify(
+                actor,
+                at,
+                title=cmd.title,
+                category=cmd.category,
+                kind=cmd.kind,
+                visibility=cmd.visibility,
+                target=target,
+                note=cmd.note,
+                follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
+            ),
+        )
+
+    def postpone(self, cmd: c.Postpone) -> c.Outcome:
+        def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
+            left = self.calendar.working_days_left(at, comp.due_at) if comp.due_at else 0
+            comp.postpone(actor, at, reason=cmd.reason, remaining_days=left)
+
+        return self._decide(cmd, decide)
+
+    def supplement(self, cmd: c.Supplement) -> c.Outcome:
+        def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
+            remaining = comp.paused_remaining_days or 0
+            comp.supplement(
+                actor,
+                at,
+                text=cmd.text,
+                verification_due_at=self.calendar.add_working_days(at, remaining),
+            )
+
+        return self._decide(cmd, decide)
+
+    def archive(self, cmd: c.Archive) -> c.Outcome:
+        return self._decide(
+            cmd, lambda comp, actor, at: comp.archive(actor, at, reason=cmd.reason, note=cmd.note)
+        )
+
+    def merge(self, cmd: c.Merge) -> c.Outcome:
+        original = self._complaint(cmd.into)
+        return self._decide(
+            cmd, lambda comp, actor, at: comp.merge_into(actor, at, original=original)
+        )
+
+    def forward(self, cmd: c.Forward) -> c.Outcome:
+        target = self._agency(cmd.to_agency).ref
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.forward(
+                actor,
+                at,
+                target=target,
+                note=cmd.note,
+                follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
+            ),
+        )
+
+    def decline(self, cmd: c.Decline) -> c.Outcome:
+        if cmd.suggested_agency:
+            self._agency(cmd.suggested_agency)
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.decline(
+                actor,
+                at,
+                reason=cmd.reason,
+                suggested_agency=cmd.suggested_agency,
+                verification_due_at=self._due(at, ClockKind.VERIFICATION),
+            ),
+        )
+
+    # ================================================================ agencies
+    def start(self, cmd: c.StartWork) -> c.Outcome:
+        return self._decide(cmd, lambda comp, actor, at: comp.start_work(actor, at))
+
+    def respond(self, cmd: c.Respond) -> c.Outcome:
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.respond(
+                actor,
+                at,
+                kind=cmd.kind,
+                text=cmd.text,
+                auto_resolve_due_at=self._due(at, ClockKind.AUTO_RESOLVE),
+            ),
+        )
+
+    # ================================================================ reporters
+    def reply(self, cmd: c.Reply) -> c.Outcome:
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.reply(
+                actor,
+                at,
+                kind=cmd.kind,
+                text=cmd.text,
+                follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
+            ),
+        )
+
+    # ================================================================ closing
+    def resolve(self, cmd: c.Resolve) -> c.Outcome:
+        return self._decide(
+            cmd, lambda comp, actor, at: comp.resolve(actor, at, mode=cmd.mode, note=cmd.note)
+        )
+
+    def reopen(self, cmd: c.Reopen) -> c.Outcome:
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.reopen(
+                actor,
+                at,
+                reason=cmd.reason,
+                window_days=self.policy.reopen_window_days,
+                follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
+            ),
+        )
+
+    def change_visibility(self, cmd: c.ChangeVisibility) -> c.Outcome:
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.change_visibility(
+                actor, at, visibility=cmd.visibility, reason=cmd.reason
+            ),
+        )
+
+    # ================================================================ SLA ladder
+    def warn_sla(self, cmd: c.WarnSla) -> c.Outcome:
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.warn_sla(actor, at, clock=cmd.clock, due_at=cmd.due_at),
+        )
+
+    def breach_sla(self, cmd: c.BreachSla) -> c.Outcome:
+        return self._decide(
+            cmd,
+            lambda comp, actor, at: comp.breach_sla(actor, at, clock=cmd.clock, due_at=cmd.due_at),
+        )
+
+    def escalate(self, cmd: c.Escalate) -> c.Outcome:
+        def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
+            to_agency = NATIONAL_DESK
+            if cmd.level == "parent":
+                holder = self._agency(comp.holder) if comp.holder else None
+                to_agency = holder.parent if holder and holder.parent else NATIONAL_DESK
+            comp.escalate(
+                actor, at, level=cmd.level, to_agency=to_agency, clock=cmd.clock, due_at=cmd.due_at
+            )
+
+        return self._decide(cmd, decide)
+
+    # ================================================================ privacy
+    def erase_reporter(self, cmd: c.EraseReporter) -> c.Outcome:
+        """Crypto-shred: delete the reporter's keys, then record the erasure everywhere."""
+        actor, at = self._actor(cmd), self._at(cmd)
+        reporter = self._get_or_none(reporter_id_for(cmd.reporter_ref), Reporter)
+        if reporter is None:
+            raise NotFound(f"no reporter {cmd.reporter_ref}", reporter_ref=cmd.reporter_ref)
+        # Keys first: once they are gone the identity is unreadable, whatever happens next.
+        deleted = self.vault.erase(cmd.reporter_ref)
+        affected = 0
+        for complaint_id in reporter.complaint_ids:
+            complaint: Complaint = self.repository.get(complaint_id)
+            if complaint.identity_erased:
+                continue
+            self._save_retrying(
+                complaint_id,
+                lambda comp: comp.erase_reporter(actor, at, reason=cmd.reason),
+                first=complaint,
+            )
+            affected += 1
+        reporter.erase(actor.id, at, cmd.reason)
+        self.save(reporter)
+        log.info(
+            "reporter.erased",
+            reporter_ref=cmd.reporter_ref,
+            keys_deleted=deleted,
+            complaints=affected,
+        )
+        return c.Outcome(command="erase_reporter", reporter_ref=cmd.reporter_ref, affected=affected)
+
+    # ================================================================ directory
+    def register_agency(self, cmd: c.RegisterAgency) -> c.Outcome:
+        self.register_agencies([cmd])
+        agency = self._agency(cmd.code)
+        return c.Outcome(command="register_agency", agency=agency.code, version=agency.version)
+
+    def register_agencies(self, cmds: Sequence[c.RegisterAgency]) -> tuple[int, int]:
+        """Register (or update) many agencies in one transaction. Returns (new, updated).
+
+        Parents may be earlier in the same batch. Re-loading an unchanged directory is a no-op.
+        """
+        pending: dict[str, Agency] = {}
+        new = updated = 0
+        listed: list[str] = []
+        for cmd in cmds:
+            actor, at = self._actor(cmd), self._at(cmd)
+            existing = pending.get(cmd.code) or self._get_or_none(agency_id_for(cmd.code), Agency)
+            if existing is not None:
+                if existing.kind != cmd.kind or existing.parent != cmd.parent:
+                    raise DomainError(
+                        f"agency {cmd.code} is already registered as a {existing.kind} under "
+                        f"{existing.parent}; moving an agency is not supported",
+                        code=cmd.code,
+                    )
+                if existing.update(actor, at, name=cmd.name, region=cmd.region):
+                    pending[cmd.code] = existing
+                    updated += 1
+                continue
+            parent: AgencyRef | None = None
+            if cmd.parent:
+                parent_agency = pending.get(cmd.parent) or self._get_or_none(
+                    agency_id_for(cmd.parent), Agency
+                )
+                if parent_agency is None:
+                    raise UnknownAgency(cmd.parent)
+                parent = parent_agency.ref
+            pending[cmd.code] = Agency.register(
+                actor,
+                at,
+                code=cmd.code,
+                name=cmd.name,
+                kind=AgencyKind(cmd.kind),
+                parent=parent,
+                region=cmd.region,
+            )
+            listed.append(cmd.code)
+            new += 1
+        last = self.agency_log.get_last()
+        next_version = (last.originator_version + 1) if last else 1
+        entries = [
+            self.agency_log.trigger_event(next_originator_version=next_version + i, code=code)
+            for i, code in enumerate(listed)
+        ]
+        self.save(*pending.values(), *entries)
+        log.info("agencies.registered", new=new, updated=updated)
+        return new, updated
+
+    def agency(self, code: str) -> Agency:
+        return self._agency(code)
+
+    def agencies(self) -> Iterator[Agency]:
+        for entry in self.agency_log.get():
+            yield self.repository.get(agency_id_for(entry.code))
+
+    # ================================================================ queries
+    def complaint(self, ref: str) -> Complaint:
+        return self._complaint(ref)
+
+    def history(self, complaint_id: UUID) -> list[Complaint.Event]:
+        return list(self.repository.event_store.get(complaint_id))  # type: ignore[arg-type]
+
+    def clock_view(self, complaint: Complaint, now: datetime | None = None) -> ClockView | None:
+        if complaint.clock is None or complaint.clock_started_at is None:
+            return None
+        kind = ClockKind(complaint.clock)
+        clock = SlaClock(
+            kind=kind,
+            started_at=complaint.clock_started_at,
+            limit_days=self.policy.limit_for(kind),
+            due_at=complaint.due_at,
+            paused_at=complaint.clock_paused_at if complaint.due_at is None else None,
+            remaining_days=complaint.paused_remaining_days or 0,
+        )
+        status = clock_status(clock, now or self.now(), self.calendar, policy=self.policy)
+        return ClockView(
+            kind=kind,
+            started_at=complaint.clock_started_at,
+            due_at=status.due_at,
+            paused=status.paused,
+            working_days_left=status.working_days_left,
+            overdue=status.overdue,
+            warn_at=status.warn_at,
+        )
+
+    def identity(self, complaint: Complaint) -> ReporterIdentity | None:
+        """The reporter's identity, or None once erased. Callers apply visibility rules."""
+        if complaint.identity_erased:
+            return None
+        return self.vault.open(complaint.reporter_ref, complaint.sealed_identity)
+
+    # ================================================================ helpers
+    def _decide(
+        self, cmd: c.OnComplaint, decide: Callable[[Complaint, Actor, datetime], None]
+    ) -> c.Outcome:
+        actor, at = self._actor(cmd), self._at(cmd)
+        complaint = self._complaint(cmd.complaint)
+        with structlog.contextvars.bound_contextvars(
+            complaint_id=str(complaint.id), tracking_id=complaint.tracking_id
+        ):
+            saved = self._save_retrying(
+                complaint.id,
+                lambda comp: decide(comp, actor, at),
+                first=complaint,
+                expected_version=cmd.expected_version,
+            )
+            log.info(
+                f"complaint.{cmd.command}",
+                version=saved.version,
+                state=str(saved.state),
+                role=str(actor.role),
+                agency=actor.agency,
+            )
+            return self._outcome(cmd, saved)
+
+    def _save_retrying(
+        self,
+        complaint_id: UUID,
+        decide: Callable[[Complaint], None],
+        *,
+        first: Complaint | None = None,
+        expected_version: int | None = None,
+    ) -> Complaint:
+        complaint = first or self.repository.get(complaint_id)
+        for _ in range(MAX_ATTEMPTS):
+            if expected_version is not None and complaint.version != expected_version:
+                raise Conflict(
+                    f"complaint {complaint.tracking_id} is at version {complaint.version}, "
+                    f"not {expected_version}",
+                    current_version=complaint.version,
+                    expected_version=expected_version,
+                )
+            decide(complaint)
+            try:
+                self.save(complaint)
+                return complaint
+            except IntegrityError:
+                # Someone else saved first: decide again on the fresh state (or, when the
+                # client named the version it decided on, tell it so).
+                complaint = self.repository.get(complaint_id)
+        raise Conflict(f"complaint {complaint.tracking_id} is too busy: retry later")
+
+    def _complaint(self, ref: str) -> Complaint:
+        complaint_id = complaint_id_for(ref) if ref.startswith("LAP-") else UUID(ref)
+        complaint = self._get_or_none(complaint_id, Complaint)
+        if complaint is None:
+            raise NotFound(f"no complaint {ref}", complaint=ref)
+        return complaint
+
+    def _agency(self, code: str) -> Agency:
+        agency = self._get_or_none(agency_id_for(code), Agency)
+        if agency is None:
+            raise UnknownAgency(code)
+        return agency
+
+    def _get_or_none(self, aggregate_id: UUID, cls: type[T]) -> T | None:
+        try:
+            aggregate: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, cls):
+            return None
+        return aggregate
+
+    def _due(self, at: datetime, kind: ClockKind) -> datetime:
+        return self.calendar.add_working_days(at, self.policy.limit_for(kind))
+
+    def _actor(self, cmd: c.Base) -> Actor:
+        return Actor(id=cmd.actor.id, role=cmd.actor.role, agency=cmd.actor.agency)
+
+    def _at(self, cmd: c.Base) -> datetime:
+        return (cmd.at or self.now()).astimezone(UTC)
+
+    def _outcome(
+        self,
+        cmd: c.Base,
+        complaint: Complaint,
+        *,
+        reporter_ref: str | None = None,
+        duplicate: bool | None = None,
+    ) -> c.Outcome:
+        return c.Outcome(
+            command=cmd.command,
+            complaint_id=str(complaint.id),
+            tracking_id=complaint.tracking_id,
+            version=complaint.version,
+            state=str(complaint.state),
+            reporter_ref=reporter_ref,
+            duplicate=duplicate,
+        )

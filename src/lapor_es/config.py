@@ -1,0 +1,100 @@
+"""Configuration: one settings object, read from LAPOR_* environment variables (or .env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lapor_es.workflow import SlaPolicy
+
+DEFAULT_DATABASE_URL = "sqlite:///var/lapor.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAPOR_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="sqlite:///relative/or//absolute/path, or postgresql://user:pw@host:port/db",
+    )
+    reporter_pepper: SecretStr | None = Field(
+        None,
+        description="HMAC key for reporter references; generated and kept in the database "
+        "when unset (fine for the embedded default, set it in production)",
+    )
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    snapshot_interval: int = Field(50, ge=1, description="snapshot complaints every N events")
+    aggregate_cache_size: int = Field(10_000, ge=0)
+
+    sla_verification_days: int = Field(3, ge=1)
+    sla_follow_up_days: int = Field(5, ge=1)
+    sla_auto_resolve_days: int = Field(10, ge=1)
+    sla_warn_before_days: int = Field(1, ge=1)
+    sla_national_escalation_after_days: int = Field(5, ge=1)
+    sla_reopen_window_days: int = Field(30, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgres", "postgresql+psycopg"):
+            raise ValueError("LAPOR_DATABASE_URL must start with sqlite:/// or postgresql://")
+        return value
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        return SlaPolicy(
+            verification_days=self.sla_verification_days,
+            follow_up_days=self.sla_follow_up_days,
+            auto_resolve_days=self.sla_auto_resolve_days,
+            warn_before_days=self.sla_warn_before_days,
+            national_escalation_after_days=self.sla_national_escalation_after_days,
+            reopen_window_days=self.sla_reopen_window_days,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def sqlite_path(database_url: str) -> Path:
+    return Path(database_url.split(":///", 1)[1])
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """The URL for SQLAlchemy: PostgreSQL goes through psycopg 3, like the event store."""
+    scheme, rest = database_url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return database_url
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    """Environment for eventsourcing's persistence modules, from our one URL."""
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "IS_SNAPSHOTTING_ENABLED": "y",
+    }
+    if settings.is_sqlite:
+        path = sqlite_path(settings.database_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=str(path))
+        return env
+    parts = urlsplit(settings.database_url.replace("postgresql+psycopg", "postgresql", 1))
+    env.update(
+        PERSISTENCE_MODULE="eventsourcing.postgres",
+        POSTGRES_DBNAME=parts.path.lstrip("/"),
+        POSTGRES_HOST=parts.hostname or "127.0.0.1",
+        POSTGRES_PORT=str(parts.port or 5432),
+        POSTGRES_USER=unquote(parts.username or ""),
+        POSTGRES_PASSWORD=unquote(parts.password or ""),
+        POSTGRES_POOL_SIZE="10",
+        POSTGRES_MAX_OVERFLOW="10",
+    )
+    return env

@@ -1,0 +1,185 @@
+"""Reporter identity: pseudonymous references, per-reporter keys, crypto-shredding.
+
+A reporter's identity (name, national ID number, phone, e-mail, address) is sealed with
+AES-GCM under a key that belongs to that reporter alone, and only the sealed token goes
+into events. Keys live in a table beside the event store. Erasing a reporter deletes
+their keys: every event still loads and replays, but the identity can never be read again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import uuid
+from datetime import UTC, datetime
+from typing import Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+TOKEN_VERSION = "v1"
+ERASED = "[erased]"
+
+
+class ReporterIdentity(BaseModel):
+    """The plaintext identity; it exists only in memory, on its way in or out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    nik: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+    def contact_key(self) -> str:
+        """The stable handle a returning citizen is recognised by."""
+        if self.nik:
+            return f"nik:{self.nik}"
+        if self.phone:
+            return f"phone:{normalise_phone(self.phone)}"
+        if self.email:
+            return f"email:{self.email.strip().lower()}"
+        raise ValueError("an identity needs a national ID number, a phone or an e-mail")
+
+
+def normalise_phone(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if digits.startswith("0"):
+        digits = "62" + digits[1:]
+    return "+" + digits
+
+
+def reporter_ref_for(identity: ReporterIdentity, pepper: bytes) -> str:
+    """A keyed hash, so the reference cannot be reversed by hashing every NIK."""
+    digest = hmac.new(pepper, identity.contact_key().encode(), hashlib.sha256).hexdigest()
+    return f"rep-{digest[:32]}"
+
+
+class KeyStore(Protocol):
+    def active_key(self, reporter_ref: str) -> tuple[str, bytes]: ...
+    def key(self, key_id: str) -> bytes | None: ...
+    def erase(self, reporter_ref: str) -> int: ...
+
+
+metadata = MetaData()
+reporter_keys = Table(
+    "lapor_reporter_keys",
+    metadata,
+    Column("key_id", String(36), primary_key=True),
+    Column("reporter_ref", String(64), nullable=False, index=True),
+    Column("key", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+secrets_table = Table(
+    "lapor_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+
+class SqlKeyStore:
+    """Reporter keys in the same database as the event store (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    def active_key(self, reporter_ref: str) -> tuple[str, bytes]:
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(reporter_keys.c.key_id, reporter_keys.c.key)
+                .where(reporter_keys.c.reporter_ref == reporter_ref)
+                .order_by(reporter_keys.c.created_at.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                return str(row.key_id), bytes(row.key)
+            key_id, key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+            conn.execute(
+                insert(reporter_keys).values(
+                    key_id=key_id, reporter_ref=reporter_ref, key=key, created_at=datetime.now(UTC)
+                )
+            )
+            return key_id, key
+
+    def key(self, key_id: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(reporter_keys.c.key).where(reporter_keys.c.key_id == key_id)
+            ).scalar()
+        return bytes(value) if value is not None else None
+
+    def erase(self, reporter_ref: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(reporter_keys).where(reporter_keys.c.reporter_ref == reporter_ref)
+            )
+        return int(result.rowcount)
+
+    def secret(self, name: str) -> bytes:
+        """A generated secret kept in the database (the embedded default's pepper)."""
+        with self.engine.begin() as conn:
+            value = conn.execute(
+                select(secrets_table.c.value).where(secrets_table.c.name == name)
+            ).scalar()
+            if value is not None:
+                return bytes(value)
+        candidate = os.urandom(32)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(secrets_table).values(name=name, value=candidate))
+        except IntegrityError:
+            pass  # another process created it first; use theirs
+        return self.secret(name)
+
+
+class IdentityVault:
+    """Seals and opens identities with the reporter's own key."""
+
+    def __init__(self, keys: KeyStore, pepper: bytes) -> None:
+        self.keys = keys
+        self.pepper = pepper
+
+    def reporter_ref(self, identity: ReporterIdentity) -> str:
+        return reporter_ref_for(identity, self.pepper)
+
+    def seal(self, reporter_ref: str, identity: ReporterIdentity) -> str:
+        key_id, key = self.keys.active_key(reporter_ref)
+        nonce = os.urandom(12)
+        ciphertext = AESGCM(key).encrypt(
+            nonce, identity.model_dump_json().encode(), reporter_ref.encode()
+        )
+        blob = base64.urlsafe_b64encode(nonce + ciphertext).decode()
+        return f"{TOKEN_VERSION}:{key_id}:{blob}"
+
+    def open(self, reporter_ref: str, token: str) -> ReporterIdentity | None:
+        """The identity, or None when the reporter's key has been erased."""
+        version, key_id, blob = token.split(":", 2)
+        if version != TOKEN_VERSION:
+            raise ValueError(f"unknown identity token version {version!r}")
+        key = self.keys.key(key_id)
+        if key is None:
+            return None
+        raw = base64.urlsafe_b64decode(blob)
+        plaintext = AESGCM(key).decrypt(raw[:12], raw[12:], reporter_ref.encode())
+        return ReporterIdentity.model_validate_json(plaintext)
+
+    def erase(self, reporter_ref: str) -> int:
+        return self.keys.erase(reporter_ref)
