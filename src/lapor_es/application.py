@@ -8,6 +8,9 @@ is decided again on the fresh state, so no write is ever based on a stale read.
 
 from __future__ import annotations
 
+import random
+import time
+
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +47,7 @@ from lapor_es.workflow import JAKARTA, ClockKind, SlaClock, WorkingCalendar, clo
 
 log = structlog.get_logger("lapor_es.app")
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 50  # lost races are retried with jittered back-off
 AGENCY_LOG_ID = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/agency-directory-log")
 NATIONAL_DESK = "LAPOR"
 
@@ -61,6 +64,11 @@ class AgencyListed(DomainEvent):
     """One entry of the directory's index: an agency code, in registration order."""
 
     code: str
+
+
+def backoff(attempt: int) -> None:
+    """Sleep a little, more after each lost race, with jitter so racers spread out."""
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
 
 
 def utc_now() -> datetime:
@@ -137,7 +145,7 @@ class LaporApp(Application[UUID]):
             actor = Actor(id=reporter_ref, role=actor.role)
         sealed = self.vault.seal(reporter_ref, identity)
         year = at.astimezone(JAKARTA).year
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             sequence = self._get_or_none(tracking_sequence_id(year), TrackingSequence)
             sequence = sequence or TrackingSequence(year=year)
             tracking_id = sequence.issue()
@@ -172,6 +180,7 @@ class LaporApp(Application[UUID]):
             try:
                 self.save(complaint, sequence, reporter, claim)
             except IntegrityError:
+                backoff(attempt)
                 # Lost a race: for the tracking number, the reporter, or the key itself.
                 if cmd.idempotency_key and (
                     earlier := self._idempotent_result(cmd.idempotency_key)
@@ -521,7 +530,7 @@ class LaporApp(Application[UUID]):
         expected_version: int | None = None,
     ) -> Complaint:
         complaint = first or self.repository.get(complaint_id)
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             if expected_version is not None and complaint.version != expected_version:
                 raise Conflict(
                     f"complaint {complaint.tracking_id} is at version {complaint.version}, "
@@ -534,8 +543,9 @@ class LaporApp(Application[UUID]):
                 self.save(complaint)
                 return complaint
             except IntegrityError:
-                # Someone else saved first: decide again on the fresh state (or, when the
-                # client named the version it decided on, tell it so).
+                # Someone else saved first: decide again on the fresh state (the version
+                # check above tells a client that named the version it decided on).
+                backoff(attempt)
                 complaint = self.repository.get(complaint_id)
         raise Conflict(f"complaint {complaint.tracking_id} is too busy: retry later")
 

@@ -1,0 +1,233 @@
+"""The `lapor-es` command: the composition root for command-line use."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import structlog
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from lapor_es import commands as c
+from lapor_es.aggregates import DomainError
+from lapor_es.application import LaporApp
+from lapor_es.config import Settings
+from lapor_es.directory import parse_rows, read_rows
+from lapor_es.logging import configure_logging
+from lapor_es.views import Viewer, complaint_view
+
+app = typer.Typer(help="lapor-es: event-sourced complaint workflow engine", no_args_is_help=True)
+agencies_app = typer.Typer(help="The agency directory", no_args_is_help=True)
+app.add_typer(agencies_app, name="agencies")
+log = structlog.get_logger("lapor_es.cli")
+
+
+def _open_app() -> LaporApp:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return LaporApp(settings)
+
+
+# ----------------------------------------------------------------------- exec
+def error_result(line: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"ok": False, "line": line,
+            "error": c.ErrorModel(code=code, message=message, details=details).model_dump()}
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Field paths without pydantic's union tag, e.g. "reporter.phone", and the rule broken."""
+    details = []
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"]]
+        if loc and loc[0] in c.COMMAND_NAMES:
+            loc = loc[1:]
+        details.append({"field": ".".join(loc) or None, "rule": err["type"], "message": err["msg"]})
+    return details
+
+
+def execute_line(lapor: LaporApp, number: int, text: str) -> dict[str, Any]:
+    try:
+        command = c.parse_command(text)
+    except ValidationError as exc:
+        details = validation_details(exc)
+        if exc.title == "json-invalid" or any(d["rule"] == "json_invalid" for d in details):
+            return error_result(number, "validation_error", "the line is not valid JSON", details)
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        return error_result(number, "validation_error", summary, details)
+    try:
+        outcome = lapor.handle(command)
+    except DomainError as exc:
+        return error_result(number, exc.code, exc.message, exc.details or None)
+    except Exception as exc:  # keep going: one broken command must not lose the rest
+        log.exception("command.failed", line=number, command=command.command)
+        return error_result(number, "internal_error", f"{type(exc).__name__}: {exc}")
+    result: dict[str, Any] = {"ok": True, "line": number}
+    if command.request_id:
+        result["request_id"] = command.request_id
+    return result | outcome.model_dump(exclude_none=True)
+
+
+def run_exec(lapor: LaporApp, source: TextIO, sink: TextIO) -> int:
+    """One result line per non-blank input line, in order. Returns the exit status."""
+    failures = 0
+    for number, raw in enumerate(source, start=1):
+        text = raw.strip()
+        if not text:
+            continue
+        result = execute_line(lapor, number, text)
+        failures += not result["ok"]
+        sink.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sink.flush()
+    return 1 if failures else 0
+
+
+@app.command("exec")
+def exec_command(
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="read commands from FILE, not stdin")
+    ] = None,
+) -> None:
+    """Run JSON Lines commands (stdin); write one JSON result line per command (stdout)."""
+    lapor = _open_app()
+    try:
+        if file is None:
+            status = run_exec(lapor, sys.stdin, sys.stdout)
+        else:
+            with file.open(encoding="utf-8") as source:
+                status = run_exec(lapor, source, sys.stdout)
+    finally:
+        lapor.close()
+    raise typer.Exit(status)
+
+
+# ----------------------------------------------------------------------- show
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(help="tracking id (LAP-2026-0000123) or complaint id")],
+    fmt: Annotated[str, typer.Option("--format", help="json or text")] = "text",
+    viewer: Annotated[
+        str, typer.Option("--as", help="public, national, agency:CODE or reporter:REF")
+    ] = "public",
+) -> None:
+    """Current state, history and SLA clock of one complaint, masked for the viewer."""
+    lapor = _open_app()
+    try:
+        who = Viewer.parse(viewer)
+        view = complaint_view(lapor, lapor.complaint(ref), who)
+    except (DomainError, ValueError) as exc:
+        code = exc.code if isinstance(exc, DomainError) else "validation_error"
+        typer.echo(json.dumps(error_result(0, code, str(exc))["error"]), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        lapor.close()
+    if fmt == "json":
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    print_view(view)
+
+
+def print_view(view: dict[str, Any]) -> None:
+    console = Console()
+    console.print(f"[bold]{view['tracking_id']}[/bold]  {view['title']}")
+    console.print(f"state {view['state']} ({view['bucket']}), v{view['version']}, "
+                  f"{view['visibility']}, holder {view['holder'] or '-'}")
+    console.print(f"reporter: {view['reporter'].get('name')}")
+    if view["sla"]:
+        sla = view["sla"]
+        console.print(f"SLA {sla['kind']}: due {sla['due_at']}, "
+                      f"{sla['working_days_left']} working days left"
+                      + (" [red]OVERDUE[/red]" if sla["overdue"] else ""))
+    table = Table("v", "event", "at", "role", "agency")
+    for entry in view["history"]:
+        table.add_row(str(entry["version"]), entry["event"], entry["at"], entry["role"],
+                      entry["agency"] or "")
+    console.print(table)
+
+
+# ----------------------------------------------------------------------- agencies
+@agencies_app.command("load")
+def agencies_load(
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV or JSON directory; omit for the national default")
+    ] = None,
+) -> None:
+    """Register (or update) agencies from a directory file. Re-loading is a no-op."""
+    lapor = _open_app()
+    try:
+        source, rows = read_rows(file)
+        known = {agency.code for agency in lapor.agencies()}
+        parsed = parse_rows(rows, known)
+        for err in parsed.errors:
+            typer.echo(json.dumps({"ok": False, "row": err.row, "code": err.code,
+                                   "field": err.field, "error": err.message}), err=True)
+        new, updated = lapor.register_agencies(parsed.commands)
+    except DomainError as exc:
+        typer.echo(json.dumps({"ok": False, "error": exc.message, "code": exc.code}), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        lapor.close()
+    typer.echo(json.dumps({"source": source, "rows": len(rows), "registered": new,
+                           "updated": updated, "rejected": len(parsed.errors)}))
+    raise typer.Exit(1 if parsed.errors else 0)
+
+
+@agencies_app.command("list")
+def agencies_list(
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    kind: Annotated[str | None, typer.Option(help="only agencies of this kind")] = None,
+    parent: Annotated[str | None, typer.Option(help="only children of this code")] = None,
+) -> None:
+    """List the registered agencies."""
+    lapor = _open_app()
+    try:
+        rows = [
+            {"code": a.code, "name": a.name, "kind": a.kind, "parent": a.parent,
+             "region": a.region}
+            for a in lapor.agencies()
+            if (kind is None or a.kind == kind) and (parent is None or a.parent == parent)
+        ]
+    finally:
+        lapor.close()
+    if fmt == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        typer.echo("code,name,kind,parent,region")
+        for r in rows:
+            typer.echo(",".join(_csv_cell(r[k]) for k in ("code", "name", "kind", "parent",
+                                                          "region")))
+    else:
+        table = Table("code", "name", "kind", "parent", title=f"{len(rows)} agencies")
+        for r in rows:
+            table.add_row(r["code"], r["name"], r["kind"], r["parent"] or "")
+        Console().print(table)
+
+
+def _csv_cell(value: str | None) -> str:
+    text = value or ""
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(ch in text for ch in ',"\n') else text
+
+
+# ----------------------------------------------------------------------- demo
+@app.command()
+def demo() -> None:
+    """Load the national directory and run a scripted sample lifecycle on the embedded store."""
+    from lapor_es.demo import run_demo
+
+    lapor = _open_app()
+    try:
+        run_demo(lapor, Console())
+    finally:
+        lapor.close()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

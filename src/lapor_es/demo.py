@@ -1,0 +1,154 @@
+"""A scripted sample lifecycle: what `make demo` shows a new user.
+
+Four citizens' reports over the past weeks, each through a different path of the
+workflow, all as commands through LaporApp, exactly as `lapor-es exec` would run them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lapor_es.application import LaporApp
+from lapor_es.commands import Outcome, parse_command
+from lapor_es.directory import parse_rows, read_rows
+from lapor_es.views import Viewer, complaint_view
+from lapor_es.workflow import JAKARTA
+
+DESK = {"id": "admin.nasional", "role": "national_admin"}
+SYSTEM = {"id": "sla-timer", "role": "system"}
+
+
+def agency(code: str) -> dict[str, str]:
+    return {"id": f"admin.{code.lower()}", "role": "agency_admin", "agency": code}
+
+
+def reporter(ref: str) -> dict[str, str]:
+    return {"id": ref, "role": "reporter"}
+
+
+class Script:
+    """Runs commands at a moving business time, starting some working days ago."""
+
+    def __init__(self, lapor: LaporApp, start: datetime) -> None:
+        self.lapor = lapor
+        self.at = start
+
+    def later(self, working_days: int = 0, hours: int = 2) -> Script:
+        if working_days:
+            self.at = self.lapor.calendar.add_working_days(self.at, working_days - 1)
+            self.at += timedelta(hours=9)  # 09:00 WIB on that working day
+        self.at += timedelta(hours=hours)
+        return self
+
+    def run(self, **command: Any) -> Outcome:
+        return self.lapor.handle(parse_command({**command, "at": self.at.isoformat()}))
+
+
+def load_default_directory(lapor: LaporApp) -> tuple[int, int]:
+    _, rows = read_rows(None)
+    parsed = parse_rows(rows, {a.code for a in lapor.agencies()})
+    return lapor.register_agencies(parsed.commands)
+
+
+def run_demo(lapor: LaporApp, console: Console) -> list[str]:
+    new, _ = load_default_directory(lapor)
+    agencies = sum(1 for _ in lapor.agencies())
+    console.print(f"[bold]Agency directory:[/bold] {agencies} agencies and units ({new} new)")
+    start_day = (lapor.now() - timedelta(days=45)).astimezone(JAKARTA).date()
+    start = datetime.combine(start_day, time(9), JAKARTA).astimezone(UTC)
+    tracking: list[str] = []
+
+    # 1. Social assistance not paid: verified, passed down to a unit, confirmed by the reporter.
+    s = Script(lapor, start)
+    siti = s.run(command="file", actor=reporter("web"), channel="web", kind="complaint",
+                 title="Bantuan PKH tidak cair sejak tiga bulan",
+                 description="Bantuan Program Keluarga Harapan untuk keluarga kami tidak cair "
+                             "sejak tiga bulan terakhir, padahal nama kami masih terdaftar.",
+                 category="Bantuan Sosial", target_agency="KEMENSOS",
+                 reporter={"name": "Siti Rahayu", "phone": "081234567001",
+                           "nik": "3273015505800001"},
+                 idempotency_key="demo-siti-pkh-0001")
+    tid = siti.tracking_id
+    assert tid and siti.reporter_ref
+    tracking.append(tid)
+    s.later(1).run(command="verify", actor=DESK, complaint=tid, title="PKH tidak cair",
+                   category="Bantuan Sosial", kind="complaint", visibility="public",
+                   to_agency="KEMENSOS")
+    s.later(1).run(command="forward", actor=agency("KEMENSOS"), complaint=tid,
+                   to_agency="KEMENSOS.DITJENLINJAMSOS", note="Mohon ditindaklanjuti")
+    s.later(0).run(command="start", actor=agency("KEMENSOS.DITJENLINJAMSOS"), complaint=tid)
+    s.later(2).run(command="respond", actor=agency("KEMENSOS.DITJENLINJAMSOS"), complaint=tid,
+                   kind="final", text="Data telah dipadankan; bantuan akan cair bulan ini.")
+    s.later(3).run(command="reply", actor=reporter(siti.reporter_ref), complaint=tid,
+                   kind="confirm", text="Terima kasih, bantuan sudah diterima.")
+
+    # 2. Anonymous SMS: postponed for details, declined by the province, re-forwarded to the
+    #    regency, answered, and auto-closed when the reporter's 10 working days ran out.
+    s = Script(lapor, start + timedelta(days=1))
+    budi = s.run(command="file", actor=reporter("sms"), channel="sms-1708",
+                 title="Jalan rusak dekat sekolah",
+                 description="Jalan berlubang besar di depan sekolah dasar, membahayakan anak.",
+                 visibility="anonymous", reporter={"name": "Budi Santoso",
+                                                   "phone": "085712345002"})
+    tid = budi.tracking_id
+    assert tid and budi.reporter_ref
+    tracking.append(tid)
+    s.later(1).run(command="postpone", actor=DESK, complaint=tid,
+                   reason="Mohon sebutkan nama jalan dan desa")
+    s.later(1).run(command="supplement", actor=reporter(budi.reporter_ref), complaint=tid,
+                   text="Jalan Raya Soreang, Desa Pamekaran")
+    s.later(1).run(command="verify", actor=DESK, complaint=tid, title="Jalan rusak di Soreang",
+                   category="Infrastruktur", kind="complaint", visibility="anonymous",
+                   to_agency="PROV-JABAR")
+    s.later(1).run(command="decline", actor=agency("PROV-JABAR"), complaint=tid,
+                   reason="Jalan kabupaten, bukan kewenangan provinsi",
+                   suggested_agency="KAB-BANDUNG")
+    s.later(1).run(command="forward", actor=DESK, complaint=tid, to_agency="KAB-BANDUNG")
+    s.later(2).run(command="respond", actor=agency("KAB-BANDUNG"), complaint=tid,
+                   kind="final", text="Perbaikan dijadwalkan dan telah dikerjakan.")
+    due = lapor.complaint(tid).due_at
+    assert due is not None
+    s.at = due
+    s.run(command="resolve", actor=SYSTEM, complaint=tid, mode="auto_closed",
+          note="10 hari kerja tanpa tanggapan pelapor")
+
+    # 3. Too general to act on: archived by the desk with its reason.
+    s = Script(lapor, start + timedelta(days=2))
+    vague = s.run(command="file", actor=reporter("android"), channel="android",
+                  title="Pelayanan buruk", description="Pelayanan pemerintah buruk sekali.",
+                  reporter={"name": "Andi", "email": "andi@example.id"})
+    assert vague.tracking_id
+    tracking.append(vague.tracking_id)
+    s.later(1).run(command="archive", actor=DESK, complaint=vague.tracking_id,
+                   reason="too_general", note="Tidak menyebut layanan atau instansi")
+
+    # 4. The same PKH problem reported again by a neighbour: merged into the first report.
+    s = Script(lapor, start + timedelta(days=3))
+    dup = s.run(command="file", actor=reporter("ios"), channel="ios",
+                title="PKH belum cair", description="Bantuan PKH di RT kami belum cair.",
+                reporter={"name": "Rina", "phone": "081398765004"})
+    assert dup.tracking_id
+    tracking.append(dup.tracking_id)
+    s.later(0).run(command="merge", actor=DESK, complaint=dup.tracking_id, into=tracking[0])
+
+    table = Table("tracking id", "state", "LAPOR! bucket", "events", "holder", "resolution",
+                  title="Sample lifecycle")
+    for tid in tracking:
+        view = complaint_view(lapor, lapor.complaint(tid), Viewer("national"))
+        table.add_row(tid, view["state"], view["bucket"], str(view["version"]),
+                      view["holder"] or "-", view["resolution_mode"] or view["archive_reason"]
+                      or "-")
+    console.print(table)
+    public = complaint_view(lapor, lapor.complaint(tracking[1]), Viewer("public"))
+    console.print(f"Public view of the anonymous report {tracking[1]}: reporter shown as "
+                  f"{public['reporter']['name']!r}; path {' -> '.join(public['forwarding_path'])}")
+    console.print(
+        "\nNext: [bold]lapor-es show " + tracking[0] + " --as national[/bold], "
+        "[bold]lapor-es agencies list --kind ministry[/bold], "
+        "or pipe JSON commands into [bold]lapor-es exec[/bold] (see docs/commands.md)."
+    )
+    return tracking

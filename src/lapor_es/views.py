@@ -1,0 +1,139 @@
+"""Read-side views of one complaint, masked for whoever is looking.
+
+Visibility rules (design.md section 3):
+- public: the report and the reporter's name are public; contact details never are.
+- anonymous: the report is public, the reporter is hidden from all but the national desk.
+- confidential: the whole report is hidden from the public.
+The reporter always sees their own identity; an erased identity shows as "[erased]".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from lapor_es.aggregates import Complaint, NotAuthorized, Role
+from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState, Visibility
+from lapor_es.application import LaporApp
+from lapor_es.privacy import ERASED
+
+ANONYMOUS_NAME = "Anonim"
+HIDDEN_EVENT_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "sealed_identity", "reporter_ref",
+     "actor_id", "role", "actor_agency", "at"}
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: `public`, `national`, `agency:CODE` or `reporter:REF`."""
+
+    kind: str
+    ref: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Viewer:
+        kind, _, ref = text.partition(":")
+        if kind not in ("public", "national", "agency", "reporter"):
+            raise ValueError(f"unknown viewer {text!r}: use public, national, agency:CODE "
+                             "or reporter:REF")
+        if kind in ("agency", "reporter") and not ref:
+            raise ValueError(f"viewer {kind} needs a code or reference, e.g. {kind}:X")
+        return cls(kind, ref or None)
+
+
+def may_see_identity(viewer: Viewer, complaint: Complaint) -> bool:
+    if viewer.kind == "national":
+        return True
+    if viewer.kind == "reporter":
+        return viewer.ref == complaint.reporter_ref
+    if viewer.kind == "agency":
+        return complaint.visibility != Visibility.ANONYMOUS
+    return False
+
+
+def check_access(viewer: Viewer, complaint: Complaint) -> None:
+    if viewer.kind == "agency" and viewer.ref not in complaint.forwarding_path:
+        raise NotAuthorized(f"{viewer.ref} has never held complaint {complaint.tracking_id}",
+                            agency=viewer.ref)
+    if viewer.kind == "reporter" and viewer.ref != complaint.reporter_ref:
+        raise NotAuthorized("this is not your complaint")
+    if viewer.kind == "public" and complaint.visibility == Visibility.CONFIDENTIAL:
+        raise NotAuthorized(f"complaint {complaint.tracking_id} is confidential")
+
+
+def reporter_view(app: LaporApp, complaint: Complaint, viewer: Viewer) -> dict[str, Any]:
+    if complaint.identity_erased:
+        return {"name": ERASED, "erased": True}
+    if complaint.visibility == Visibility.ANONYMOUS and not may_see_identity(viewer, complaint):
+        return {"name": ANONYMOUS_NAME}
+    identity = app.identity(complaint)
+    if identity is None:
+        return {"name": ERASED, "erased": True}
+    if not may_see_identity(viewer, complaint):
+        return {"name": identity.name}  # a public report shows the name, never the contacts
+    return identity.model_dump(exclude_none=True) | {"reporter_ref": complaint.reporter_ref}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def event_view(event: Complaint.Event, complaint: Complaint, viewer: Viewer) -> dict[str, Any]:
+    by_reporter = event.role == Role.REPORTER
+    show_actor = not by_reporter or may_see_identity(viewer, complaint)
+    entry: dict[str, Any] = {
+        "version": event.originator_version,
+        "event": type(event).__name__,
+        "at": event.at.isoformat(),
+        "role": event.role,
+        "agency": event.actor_agency,
+        "actor": event.actor_id if show_actor and viewer.kind != "public" else None,
+    }
+    details = {k: _jsonable(v) for k, v in vars(event).items() if k not in HIDDEN_EVENT_FIELDS}
+    return entry | {"details": details}
+
+
+def complaint_view(
+    app: LaporApp, complaint: Complaint, viewer: Viewer, *, now: datetime | None = None
+) -> dict[str, Any]:
+    check_access(viewer, complaint)
+    clock = app.clock_view(complaint, now)
+    return {
+        "complaint_id": str(complaint.id),
+        "tracking_id": complaint.tracking_id,
+        "version": complaint.version,
+        "state": str(complaint.state),
+        "bucket": LAPOR_BUCKET[ComplaintState(complaint.state)],
+        "kind": complaint.kind,
+        "channel": complaint.channel,
+        "title": complaint.title,
+        "description": complaint.description,
+        "category": complaint.category,
+        "location": complaint.location,
+        "visibility": complaint.visibility,
+        "verified": complaint.verified,
+        "reporter": reporter_view(app, complaint, viewer),
+        "filed_at": complaint.filed_at.isoformat(),
+        "holder": complaint.holder,
+        "holder_chain": list(complaint.holder_chain),
+        "forwarding_path": list(complaint.forwarding_path),
+        "first_response_at": _jsonable(complaint.first_response_at),
+        "final_response_at": _jsonable(complaint.final_response_at),
+        "resolved_at": _jsonable(complaint.resolved_at),
+        "resolution_mode": complaint.resolution_mode,
+        "reopen_count": complaint.reopen_count,
+        "archive_reason": complaint.archive_reason,
+        "merged_into": complaint.merged_into,
+        "sla": _jsonable(asdict(clock)) if clock else None,
+        "history": [event_view(e, complaint, viewer) for e in app.history(complaint.id)],
+    }

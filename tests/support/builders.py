@@ -1,0 +1,65 @@
+"""Command builders for tests: valid by default, every field overridable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from lapor_es.application import LaporApp
+from lapor_es.commands import Outcome, parse_command
+
+DESK = {"id": "desk", "role": "national_admin"}
+SYSTEM = {"id": "timer", "role": "system"}
+PHONE = "081298765432"
+NIK = "3174019876543210"
+
+
+def agency_actor(code: str) -> dict[str, str]:
+    return {"id": f"staff-{code}", "role": "agency_admin", "agency": code}
+
+
+def reporter_actor(ref: str) -> dict[str, str]:
+    return {"id": ref, "role": "reporter"}
+
+
+def file_cmd(**overrides: Any) -> dict[str, Any]:
+    command: dict[str, Any] = {
+        "command": "file",
+        "actor": {"id": "web-session", "role": "reporter"},
+        "channel": "web",
+        "title": "Air PDAM tidak mengalir",
+        "description": "Sudah dua minggu air PDAM tidak mengalir di perumahan kami.",
+        "category": "Air Bersih",
+        "reporter": {"name": "Dewi Lestari", "phone": PHONE, "nik": NIK},
+    }
+    return command | overrides
+
+
+def small_directory(lapor: LaporApp) -> None:
+    """Desk, two ministries with units, and a province: enough for routing rules."""
+    rows = [
+        ("LAPOR", "national_desk", None),
+        ("KEMENKES", "ministry", "LAPOR"),
+        ("KEMENKES.ITJEN", "unit", "KEMENKES"),
+        ("KEMENKES.YANKES", "unit", "KEMENKES"),
+        ("KEMENSOS", "ministry", "LAPOR"),
+        ("KEMENSOS.LINJAMSOS", "unit", "KEMENSOS"),
+        ("PROV-JABAR", "province", "LAPOR"),
+    ]
+    lapor.register_agencies([
+        parse_command({"command": "register_agency", "actor": DESK, "code": code,
+                       "name": f"Agency {code}", "kind": kind, "parent": parent})
+        for code, kind, parent in rows
+    ])  # type: ignore[misc]
+
+
+class Driver:
+    """Runs commands at a business time that moves forward in small steps."""
+
+    def __init__(self, lapor: LaporApp, start: datetime) -> None:
+        self.lapor = lapor
+        self.at = start
+
+    def __call__(self, **command: Any) -> Outcome:
+        self.at += timedelta(hours=1)
+        return self.lapor.handle(parse_command({**command, "at": self.at.isoformat()}))
