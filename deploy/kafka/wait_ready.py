@@ -9,6 +9,7 @@ exited, 3 kafka-python is not importable by this interpreter.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -43,7 +44,7 @@ def main() -> int:
     try:
         from kafka import KafkaAdminClient
     except ImportError as exc:
-        print(f"wait_ready: kafka-python not importable by {sys.executable}: {exc}", file=sys.stderr)
+        print(f"wait_ready: {sys.executable} cannot import kafka-python: {exc}", file=sys.stderr)
         return 3
 
     # kafka-python logs every refused connection at WARNING/ERROR while the broker boots.
@@ -72,10 +73,8 @@ def main() -> int:
             last_error = f"{type(exc).__name__}: {exc}"
         finally:
             if admin is not None:
-                try:
+                with contextlib.suppress(Exception):
                     admin.close()
-                except Exception:
-                    pass
         time.sleep(0.5)
     print(
         f"wait_ready: {args.bootstrap} not ready after {args.timeout:.0f}s ({last_error})",

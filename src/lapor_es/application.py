@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime

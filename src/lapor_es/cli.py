@@ -35,8 +35,11 @@ def _open_app() -> LaporApp:
 
 # ----------------------------------------------------------------------- exec
 def error_result(line: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"ok": False, "line": line,
-            "error": c.ErrorModel(code=code, message=message, details=details).model_dump()}
+    return {
+        "ok": False,
+        "line": line,
+        "error": c.ErrorModel(code=code, message=message, details=details).model_dump(),
+    }
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -134,18 +137,23 @@ def show(
 def print_view(view: dict[str, Any]) -> None:
     console = Console()
     console.print(f"[bold]{view['tracking_id']}[/bold]  {view['title']}")
-    console.print(f"state {view['state']} ({view['bucket']}), v{view['version']}, "
-                  f"{view['visibility']}, holder {view['holder'] or '-'}")
+    console.print(
+        f"state {view['state']} ({view['bucket']}), v{view['version']}, "
+        f"{view['visibility']}, holder {view['holder'] or '-'}"
+    )
     console.print(f"reporter: {view['reporter'].get('name')}")
     if view["sla"]:
         sla = view["sla"]
-        console.print(f"SLA {sla['kind']}: due {sla['due_at']}, "
-                      f"{sla['working_days_left']} working days left"
-                      + (" [red]OVERDUE[/red]" if sla["overdue"] else ""))
+        console.print(
+            f"SLA {sla['kind']}: due {sla['due_at']}, "
+            f"{sla['working_days_left']} working days left"
+            + (" [red]OVERDUE[/red]" if sla["overdue"] else "")
+        )
     table = Table("v", "event", "at", "role", "agency")
     for entry in view["history"]:
-        table.add_row(str(entry["version"]), entry["event"], entry["at"], entry["role"],
-                      entry["agency"] or "")
+        table.add_row(
+            str(entry["version"]), entry["event"], entry["at"], entry["role"], entry["agency"] or ""
+        )
     console.print(table)
 
 
@@ -163,16 +171,35 @@ def agencies_load(
         known = {agency.code for agency in lapor.agencies()}
         parsed = parse_rows(rows, known)
         for err in parsed.errors:
-            typer.echo(json.dumps({"ok": False, "row": err.row, "code": err.code,
-                                   "field": err.field, "error": err.message}), err=True)
+            typer.echo(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "row": err.row,
+                        "code": err.code,
+                        "field": err.field,
+                        "error": err.message,
+                    }
+                ),
+                err=True,
+            )
         new, updated = lapor.register_agencies(parsed.commands)
     except DomainError as exc:
         typer.echo(json.dumps({"ok": False, "error": exc.message, "code": exc.code}), err=True)
         raise typer.Exit(1) from exc
     finally:
         lapor.close()
-    typer.echo(json.dumps({"source": source, "rows": len(rows), "registered": new,
-                           "updated": updated, "rejected": len(parsed.errors)}))
+    typer.echo(
+        json.dumps(
+            {
+                "source": source,
+                "rows": len(rows),
+                "registered": new,
+                "updated": updated,
+                "rejected": len(parsed.errors),
+            }
+        )
+    )
     raise typer.Exit(1 if parsed.errors else 0)
 
 
@@ -186,8 +213,7 @@ def agencies_list(
     lapor = _open_app()
     try:
         rows = [
-            {"code": a.code, "name": a.name, "kind": a.kind, "parent": a.parent,
-             "region": a.region}
+            {"code": a.code, "name": a.name, "kind": a.kind, "parent": a.parent, "region": a.region}
             for a in lapor.agencies()
             if (kind is None or a.kind == kind) and (parent is None or a.parent == parent)
         ]
@@ -198,8 +224,9 @@ def agencies_list(
     elif fmt == "csv":
         typer.echo("code,name,kind,parent,region")
         for r in rows:
-            typer.echo(",".join(_csv_cell(r[k]) for k in ("code", "name", "kind", "parent",
-                                                          "region")))
+            typer.echo(
+                ",".join(_csv_cell(r[k]) for k in ("code", "name", "kind", "parent", "region"))
+            )
     else:
         table = Table("code", "name", "kind", "parent", title=f"{len(rows)} agencies")
         for r in rows:

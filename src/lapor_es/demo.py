@@ -64,88 +64,174 @@ def run_demo(lapor: LaporApp, console: Console) -> list[str]:
 
     # 1. Social assistance not paid: verified, passed down to a unit, confirmed by the reporter.
     s = Script(lapor, start)
-    siti = s.run(command="file", actor=reporter("web"), channel="web", kind="complaint",
-                 title="Bantuan PKH tidak cair sejak tiga bulan",
-                 description="Bantuan Program Keluarga Harapan untuk keluarga kami tidak cair "
-                             "sejak tiga bulan terakhir, padahal nama kami masih terdaftar.",
-                 category="Bantuan Sosial", target_agency="KEMENSOS",
-                 reporter={"name": "Siti Rahayu", "phone": "081234567001",
-                           "nik": "3273015505800001"},
-                 idempotency_key="demo-siti-pkh-0001")
+    siti = s.run(
+        command="file",
+        actor=reporter("web"),
+        channel="web",
+        kind="complaint",
+        title="Bantuan PKH tidak cair sejak tiga bulan",
+        description="Bantuan Program Keluarga Harapan untuk keluarga kami tidak cair "
+        "sejak tiga bulan terakhir, padahal nama kami masih terdaftar.",
+        category="Bantuan Sosial",
+        target_agency="KEMENSOS",
+        reporter={"name": "Siti Rahayu", "phone": "081234567001", "nik": "3273015505800001"},
+        idempotency_key="demo-siti-pkh-0001",
+    )
     tid = siti.tracking_id
     assert tid and siti.reporter_ref
     tracking.append(tid)
-    s.later(1).run(command="verify", actor=DESK, complaint=tid, title="PKH tidak cair",
-                   category="Bantuan Sosial", kind="complaint", visibility="public",
-                   to_agency="KEMENSOS")
-    s.later(1).run(command="forward", actor=agency("KEMENSOS"), complaint=tid,
-                   to_agency="KEMENSOS.DITJENLINJAMSOS", note="Mohon ditindaklanjuti")
+    s.later(1).run(
+        command="verify",
+        actor=DESK,
+        complaint=tid,
+        title="PKH tidak cair",
+        category="Bantuan Sosial",
+        kind="complaint",
+        visibility="public",
+        to_agency="KEMENSOS",
+    )
+    s.later(1).run(
+        command="forward",
+        actor=agency("KEMENSOS"),
+        complaint=tid,
+        to_agency="KEMENSOS.DITJENLINJAMSOS",
+        note="Mohon ditindaklanjuti",
+    )
     s.later(0).run(command="start", actor=agency("KEMENSOS.DITJENLINJAMSOS"), complaint=tid)
-    s.later(2).run(command="respond", actor=agency("KEMENSOS.DITJENLINJAMSOS"), complaint=tid,
-                   kind="final", text="Data telah dipadankan; bantuan akan cair bulan ini.")
-    s.later(3).run(command="reply", actor=reporter(siti.reporter_ref), complaint=tid,
-                   kind="confirm", text="Terima kasih, bantuan sudah diterima.")
+    s.later(2).run(
+        command="respond",
+        actor=agency("KEMENSOS.DITJENLINJAMSOS"),
+        complaint=tid,
+        kind="final",
+        text="Data telah dipadankan; bantuan akan cair bulan ini.",
+    )
+    s.later(3).run(
+        command="reply",
+        actor=reporter(siti.reporter_ref),
+        complaint=tid,
+        kind="confirm",
+        text="Terima kasih, bantuan sudah diterima.",
+    )
 
     # 2. Anonymous SMS: postponed for details, declined by the province, re-forwarded to the
     #    regency, answered, and auto-closed when the reporter's 10 working days ran out.
     s = Script(lapor, start + timedelta(days=1))
-    budi = s.run(command="file", actor=reporter("sms"), channel="sms-1708",
-                 title="Jalan rusak dekat sekolah",
-                 description="Jalan berlubang besar di depan sekolah dasar, membahayakan anak.",
-                 visibility="anonymous", reporter={"name": "Budi Santoso",
-                                                   "phone": "085712345002"})
+    budi = s.run(
+        command="file",
+        actor=reporter("sms"),
+        channel="sms-1708",
+        title="Jalan rusak dekat sekolah",
+        description="Jalan berlubang besar di depan sekolah dasar, membahayakan anak.",
+        visibility="anonymous",
+        reporter={"name": "Budi Santoso", "phone": "085712345002"},
+    )
     tid = budi.tracking_id
     assert tid and budi.reporter_ref
     tracking.append(tid)
-    s.later(1).run(command="postpone", actor=DESK, complaint=tid,
-                   reason="Mohon sebutkan nama jalan dan desa")
-    s.later(1).run(command="supplement", actor=reporter(budi.reporter_ref), complaint=tid,
-                   text="Jalan Raya Soreang, Desa Pamekaran")
-    s.later(1).run(command="verify", actor=DESK, complaint=tid, title="Jalan rusak di Soreang",
-                   category="Infrastruktur", kind="complaint", visibility="anonymous",
-                   to_agency="PROV-JABAR")
-    s.later(1).run(command="decline", actor=agency("PROV-JABAR"), complaint=tid,
-                   reason="Jalan kabupaten, bukan kewenangan provinsi",
-                   suggested_agency="KAB-BANDUNG")
+    s.later(1).run(
+        command="postpone", actor=DESK, complaint=tid, reason="Mohon sebutkan nama jalan dan desa"
+    )
+    s.later(1).run(
+        command="supplement",
+        actor=reporter(budi.reporter_ref),
+        complaint=tid,
+        text="Jalan Raya Soreang, Desa Pamekaran",
+    )
+    s.later(1).run(
+        command="verify",
+        actor=DESK,
+        complaint=tid,
+        title="Jalan rusak di Soreang",
+        category="Infrastruktur",
+        kind="complaint",
+        visibility="anonymous",
+        to_agency="PROV-JABAR",
+    )
+    s.later(1).run(
+        command="decline",
+        actor=agency("PROV-JABAR"),
+        complaint=tid,
+        reason="Jalan kabupaten, bukan kewenangan provinsi",
+        suggested_agency="KAB-BANDUNG",
+    )
     s.later(1).run(command="forward", actor=DESK, complaint=tid, to_agency="KAB-BANDUNG")
-    s.later(2).run(command="respond", actor=agency("KAB-BANDUNG"), complaint=tid,
-                   kind="final", text="Perbaikan dijadwalkan dan telah dikerjakan.")
+    s.later(2).run(
+        command="respond",
+        actor=agency("KAB-BANDUNG"),
+        complaint=tid,
+        kind="final",
+        text="Perbaikan dijadwalkan dan telah dikerjakan.",
+    )
     due = lapor.complaint(tid).due_at
     assert due is not None
     s.at = due
-    s.run(command="resolve", actor=SYSTEM, complaint=tid, mode="auto_closed",
-          note="10 hari kerja tanpa tanggapan pelapor")
+    s.run(
+        command="resolve",
+        actor=SYSTEM,
+        complaint=tid,
+        mode="auto_closed",
+        note="10 hari kerja tanpa tanggapan pelapor",
+    )
 
     # 3. Too general to act on: archived by the desk with its reason.
     s = Script(lapor, start + timedelta(days=2))
-    vague = s.run(command="file", actor=reporter("android"), channel="android",
-                  title="Pelayanan buruk", description="Pelayanan pemerintah buruk sekali.",
-                  reporter={"name": "Andi", "email": "andi@example.id"})
+    vague = s.run(
+        command="file",
+        actor=reporter("android"),
+        channel="android",
+        title="Pelayanan buruk",
+        description="Pelayanan pemerintah buruk sekali.",
+        reporter={"name": "Andi", "email": "andi@example.id"},
+    )
     assert vague.tracking_id
     tracking.append(vague.tracking_id)
-    s.later(1).run(command="archive", actor=DESK, complaint=vague.tracking_id,
-                   reason="too_general", note="Tidak menyebut layanan atau instansi")
+    s.later(1).run(
+        command="archive",
+        actor=DESK,
+        complaint=vague.tracking_id,
+        reason="too_general",
+        note="Tidak menyebut layanan atau instansi",
+    )
 
     # 4. The same PKH problem reported again by a neighbour: merged into the first report.
     s = Script(lapor, start + timedelta(days=3))
-    dup = s.run(command="file", actor=reporter("ios"), channel="ios",
-                title="PKH belum cair", description="Bantuan PKH di RT kami belum cair.",
-                reporter={"name": "Rina", "phone": "081398765004"})
+    dup = s.run(
+        command="file",
+        actor=reporter("ios"),
+        channel="ios",
+        title="PKH belum cair",
+        description="Bantuan PKH di RT kami belum cair.",
+        reporter={"name": "Rina", "phone": "081398765004"},
+    )
     assert dup.tracking_id
     tracking.append(dup.tracking_id)
     s.later(0).run(command="merge", actor=DESK, complaint=dup.tracking_id, into=tracking[0])
 
-    table = Table("tracking id", "state", "LAPOR! bucket", "events", "holder", "resolution",
-                  title="Sample lifecycle")
+    table = Table(
+        "tracking id",
+        "state",
+        "LAPOR! bucket",
+        "events",
+        "holder",
+        "resolution",
+        title="Sample lifecycle",
+    )
     for tid in tracking:
         view = complaint_view(lapor, lapor.complaint(tid), Viewer("national"))
-        table.add_row(tid, view["state"], view["bucket"], str(view["version"]),
-                      view["holder"] or "-", view["resolution_mode"] or view["archive_reason"]
-                      or "-")
+        table.add_row(
+            tid,
+            view["state"],
+            view["bucket"],
+            str(view["version"]),
+            view["holder"] or "-",
+            view["resolution_mode"] or view["archive_reason"] or "-",
+        )
     console.print(table)
     public = complaint_view(lapor, lapor.complaint(tracking[1]), Viewer("public"))
-    console.print(f"Public view of the anonymous report {tracking[1]}: reporter shown as "
-                  f"{public['reporter']['name']!r}; path {' -> '.join(public['forwarding_path'])}")
+    console.print(
+        f"Public view of the anonymous report {tracking[1]}: reporter shown as "
+        f"{public['reporter']['name']!r}; path {' -> '.join(public['forwarding_path'])}"
+    )
     console.print(
         "\nNext: [bold]lapor-es show " + tracking[0] + " --as national[/bold], "
         "[bold]lapor-es agencies list --kind ministry[/bold], "

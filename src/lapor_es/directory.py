@@ -50,7 +50,7 @@ def read_rows(path: Path | None) -> tuple[str, list[dict[str, Any]]]:
         data = json.loads(text)
         rows = data["agencies"] if isinstance(data, dict) else data
         if not isinstance(rows, list):
-            raise ValueError("a JSON directory is a list of agencies or {\"agencies\": [...]}")
+            raise ValueError('a JSON directory is a list of agencies or {"agencies": [...]}')
         return str(path), rows
     return str(path), list(csv.DictReader(io.StringIO(text)))
 
@@ -67,16 +67,25 @@ def parse_rows(rows: Iterable[dict[str, Any]], known_codes: set[str]) -> ParsedD
             )
         except ValidationError as exc:
             for err in exc.errors():
-                parsed.errors.append(RowError(
-                    row=number, code=code, message=err["msg"],
-                    field=".".join(str(part) for part in err["loc"]),
-                ))
+                parsed.errors.append(
+                    RowError(
+                        row=number,
+                        code=code,
+                        message=err["msg"],
+                        field=".".join(str(part) for part in err["loc"]),
+                    )
+                )
             continue
         if command.parent and command.parent not in valid:
-            parsed.errors.append(RowError(
-                row=number, code=code, field="parent",
-                message=f"parent {command.parent!r} is neither registered nor earlier in the file",
-            ))
+            parsed.errors.append(
+                RowError(
+                    row=number,
+                    code=code,
+                    field="parent",
+                    message=f"parent {command.parent!r} is neither registered "
+                    "nor earlier in the file",
+                )
+            )
             continue
         valid.add(command.code)
         parsed.commands.append(command)

@@ -20,8 +20,17 @@ from lapor_es.privacy import ERASED
 
 ANONYMOUS_NAME = "Anonim"
 HIDDEN_EVENT_FIELDS = frozenset(
-    {"originator_id", "originator_version", "timestamp", "sealed_identity", "reporter_ref",
-     "actor_id", "role", "actor_agency", "at"}
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "sealed_identity",
+        "reporter_ref",
+        "actor_id",
+        "role",
+        "actor_agency",
+        "at",
+    }
 )
 
 
@@ -36,8 +45,9 @@ class Viewer:
     def parse(cls, text: str) -> Viewer:
         kind, _, ref = text.partition(":")
         if kind not in ("public", "national", "agency", "reporter"):
-            raise ValueError(f"unknown viewer {text!r}: use public, national, agency:CODE "
-                             "or reporter:REF")
+            raise ValueError(
+                f"unknown viewer {text!r}: use public, national, agency:CODE or reporter:REF"
+            )
         if kind in ("agency", "reporter") and not ref:
             raise ValueError(f"viewer {kind} needs a code or reference, e.g. {kind}:X")
         return cls(kind, ref or None)
@@ -55,8 +65,9 @@ def may_see_identity(viewer: Viewer, complaint: Complaint) -> bool:
 
 def check_access(viewer: Viewer, complaint: Complaint) -> None:
     if viewer.kind == "agency" and viewer.ref not in complaint.forwarding_path:
-        raise NotAuthorized(f"{viewer.ref} has never held complaint {complaint.tracking_id}",
-                            agency=viewer.ref)
+        raise NotAuthorized(
+            f"{viewer.ref} has never held complaint {complaint.tracking_id}", agency=viewer.ref
+        )
     if viewer.kind == "reporter" and viewer.ref != complaint.reporter_ref:
         raise NotAuthorized("this is not your complaint")
     if viewer.kind == "public" and complaint.visibility == Visibility.CONFIDENTIAL:

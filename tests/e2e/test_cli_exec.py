@@ -22,8 +22,16 @@ def cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
         "LAPOR_DATABASE_URL": f"sqlite:///{tmp_path}/lapor.sqlite3",
         "LAPOR_LOG_FORMAT": "json",
     }
-    return subprocess.run([*LAPOR, *args], input=stdin, capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120, check=False)
+    return subprocess.run(
+        [*LAPOR, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
 
 
 def jsonl(*commands: dict[str, Any] | str) -> str:
@@ -46,36 +54,80 @@ def loaded(tmp_path: Path) -> Path:
 def test_script_with_bad_lines_keeps_going_and_loses_nothing(loaded: Path) -> None:
     t1 = "LAP-2026-0000001"
     script = jsonl(
-        file_cmd(request_id="r1"),                                             # 1 ok
-        "{this is not json",                                                   # 2 bad JSON
-        {"command": "teleport", "actor": DESK},                                # 3 unknown command
-        file_cmd(reporter={"name": "Yanto", "phone": "12345"}),                    # 4 bad phone
-        {"command": "reopen", "actor": DESK, "complaint": t1,
-         "reason": "reporter asked"},                                          # 5 never resolved
-        {"command": "verify", "actor": DESK, "complaint": t1, "title": "Air PDAM",
-         "category": "Air Bersih", "kind": "complaint", "visibility": "public",
-         "to_agency": "KEMENTERIAN-FIKTIF"},                                   # 6 unknown agency
-        {"command": "verify", "actor": DESK, "complaint": t1, "title": "Air PDAM",
-         "category": "Air Bersih", "kind": "complaint", "visibility": "public",
-         "to_agency": "KEMENKES"},                                             # 7 ok
+        file_cmd(request_id="r1"),  # 1 ok
+        "{this is not json",  # 2 bad JSON
+        {"command": "teleport", "actor": DESK},  # 3 unknown command
+        file_cmd(reporter={"name": "Yanto", "phone": "12345"}),  # 4 bad phone
+        {
+            "command": "reopen",
+            "actor": DESK,
+            "complaint": t1,
+            "reason": "reporter asked",
+        },  # 5 never resolved
+        {
+            "command": "verify",
+            "actor": DESK,
+            "complaint": t1,
+            "title": "Air PDAM",
+            "category": "Air Bersih",
+            "kind": "complaint",
+            "visibility": "public",
+            "to_agency": "KEMENTERIAN-FIKTIF",
+        },  # 6 unknown agency
+        {
+            "command": "verify",
+            "actor": DESK,
+            "complaint": t1,
+            "title": "Air PDAM",
+            "category": "Air Bersih",
+            "kind": "complaint",
+            "visibility": "public",
+            "to_agency": "KEMENKES",
+        },  # 7 ok
         {"command": "start", "actor": agency_actor("KEMENSOS"), "complaint": t1},  # 8 not holder
-        {"command": "start", "actor": agency_actor("KEMENKES"), "complaint": t1,
-         "expected_version": 2},                                               # 9 stale version
+        {
+            "command": "start",
+            "actor": agency_actor("KEMENKES"),
+            "complaint": t1,
+            "expected_version": 2,
+        },  # 9 stale version
         {"command": "start", "actor": DESK, "complaint": "LAP-2026-0009999"},  # 10 not found
-        "",                                                                    # blank: ignored
-        {"command": "start", "actor": agency_actor("KEMENKES"), "complaint": t1,
-         "expected_version": 3},                                               # 12 ok
+        "",  # blank: ignored
+        {
+            "command": "start",
+            "actor": agency_actor("KEMENKES"),
+            "complaint": t1,
+            "expected_version": 3,
+        },  # 12 ok
     )
     proc = cli(loaded, "exec", stdin=script)
     assert proc.returncode == 1
     out = results(proc)
     assert [r["line"] for r in out] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12]
-    assert [r["ok"] for r in out] == [True, False, False, False, False, False, True, False,
-                                      False, False, True]
+    assert [r["ok"] for r in out] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
     codes = [r["error"]["code"] for r in out if not r["ok"]]
-    assert codes == ["validation_error", "validation_error", "validation_error",
-                     "invalid_transition", "unknown_agency", "not_authorized", "conflict",
-                     "not_found"]
+    assert codes == [
+        "validation_error",
+        "validation_error",
+        "validation_error",
+        "invalid_transition",
+        "unknown_agency",
+        "not_authorized",
+        "conflict",
+        "not_found",
+    ]
     assert out[0]["tracking_id"] == t1 and out[0]["request_id"] == "r1"
     assert out[1]["error"]["message"] == "the line is not valid JSON"
     bad_phone = out[3]["error"]["details"]
@@ -87,15 +139,22 @@ def test_script_with_bad_lines_keeps_going_and_loses_nothing(loaded: Path) -> No
     shown = cli(loaded, "show", t1, "--format", "json", "--as", "national")
     view = json.loads(shown.stdout)
     assert view["state"] == "IN_PROGRESS" and view["version"] == 4
-    assert [h["event"] for h in view["history"]] == ["Filed", "Verified", "Forwarded",
-                                                    "WorkStarted"]
+    assert [h["event"] for h in view["history"]] == [
+        "Filed",
+        "Verified",
+        "Forwarded",
+        "WorkStarted",
+    ]
     assert view["reporter"]["phone"] == PHONE and view["reporter"]["nik"] == NIK
     assert view["sla"]["kind"] == "follow_up"
 
 
 def test_all_good_script_exits_zero_and_show_masks_identity(loaded: Path) -> None:
-    proc = cli(loaded, "exec", stdin=jsonl(file_cmd(visibility="anonymous"),
-                                          file_cmd(visibility="confidential")))
+    proc = cli(
+        loaded,
+        "exec",
+        stdin=jsonl(file_cmd(visibility="anonymous"), file_cmd(visibility="confidential")),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     anon, secret = (r["tracking_id"] for r in results(proc))
     public = json.loads(cli(loaded, "show", anon, "--format", "json").stdout)
@@ -110,20 +169,25 @@ def test_directory_reload_is_a_no_op_and_bad_rows_are_named(loaded: Path) -> Non
     again = cli(loaded, "agencies", "load")
     assert json.loads(again.stdout)["registered"] == 0
     bad = loaded / "extra.csv"
-    bad.write_text("code,name,kind,parent,region\n"
-                   "KEMENKES.BARU,Direktorat Baru,unit,KEMENKES,\n"
-                   "kecil,Lowercase Code,unit,KEMENKES,\n"
-                   "X.Y,Orphan,unit,NOPE,\n", encoding="utf-8")
+    bad.write_text(
+        "code,name,kind,parent,region\n"
+        "KEMENKES.BARU,Direktorat Baru,unit,KEMENKES,\n"
+        "kecil,Lowercase Code,unit,KEMENKES,\n"
+        "X.Y,Orphan,unit,NOPE,\n",
+        encoding="utf-8",
+    )
     proc = cli(loaded, "agencies", "load", str(bad))
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["registered"] == 1
     errors = [json.loads(line) for line in proc.stderr.splitlines() if '"row"' in line]
     assert [(e["row"], e["field"]) for e in errors] == [(2, "code"), (3, "parent")]
-    listed = json.loads(cli(loaded, "agencies", "list", "--format", "json",
-                            "--parent", "KEMENKES").stdout)
+    listed = json.loads(
+        cli(loaded, "agencies", "list", "--format", "json", "--parent", "KEMENKES").stdout
+    )
     assert "KEMENKES.BARU" in {a["code"] for a in listed}
-    ministries = json.loads(cli(loaded, "agencies", "list", "--format", "json",
-                                "--kind", "ministry").stdout)
+    ministries = json.loads(
+        cli(loaded, "agencies", "list", "--format", "json", "--kind", "ministry").stdout
+    )
     assert len(ministries) == 34
 
 

@@ -34,16 +34,43 @@ def test_full_lifecycle_is_stored_and_reloads(lapor: LaporApp, settings: Setting
     filed = run(**file_cmd())
     tid, ref = filed.tracking_id, filed.reporter_ref
     assert tid is not None and tid.startswith("LAP-2026-") and ref is not None
-    run(command="verify", actor=DESK, complaint=tid, title="Air tidak mengalir",
-        category="Air Bersih", kind="complaint", visibility="public", to_agency="KEMENKES")
-    run(command="forward", actor=agency_actor("KEMENKES"), complaint=tid,
-        to_agency="KEMENKES.YANKES")
-    run(command="respond", actor=agency_actor("KEMENKES.YANKES"), complaint=tid,
-        kind="final", text="Pipa sudah diperbaiki")
-    run(command="reply", actor=reporter_actor(ref), complaint=tid, kind="dispute",
-        text="Masih belum mengalir")
-    run(command="respond", actor=agency_actor("KEMENKES"), complaint=tid, kind="final",
-        text="Sudah dicek ulang dan mengalir")
+    run(
+        command="verify",
+        actor=DESK,
+        complaint=tid,
+        title="Air tidak mengalir",
+        category="Air Bersih",
+        kind="complaint",
+        visibility="public",
+        to_agency="KEMENKES",
+    )
+    run(
+        command="forward",
+        actor=agency_actor("KEMENKES"),
+        complaint=tid,
+        to_agency="KEMENKES.YANKES",
+    )
+    run(
+        command="respond",
+        actor=agency_actor("KEMENKES.YANKES"),
+        complaint=tid,
+        kind="final",
+        text="Pipa sudah diperbaiki",
+    )
+    run(
+        command="reply",
+        actor=reporter_actor(ref),
+        complaint=tid,
+        kind="dispute",
+        text="Masih belum mengalir",
+    )
+    run(
+        command="respond",
+        actor=agency_actor("KEMENKES"),
+        complaint=tid,
+        kind="final",
+        text="Sudah dicek ulang dan mengalir",
+    )
     due = lapor.complaint(tid).due_at
     assert due is not None
     run.at = due
@@ -59,8 +86,14 @@ def test_full_lifecycle_is_stored_and_reloads(lapor: LaporApp, settings: Setting
         assert again.forwarding_path == ["KEMENKES", "KEMENKES.YANKES"]
         assert again.resolution_mode == "auto_closed"
         assert [type(e).__name__ for e in other.history(again.id)] == [
-            "Filed", "Verified", "Forwarded", "Forwarded", "Responded", "ReporterReplied",
-            "Responded", "Resolved",
+            "Filed",
+            "Verified",
+            "Forwarded",
+            "Forwarded",
+            "Responded",
+            "ReporterReplied",
+            "Responded",
+            "Resolved",
         ]
     finally:
         other.close()
@@ -76,13 +109,17 @@ def test_optimistic_concurrency_between_two_apps(lapor: LaporApp, settings: Sett
         mine = lapor.complaint(tid)
         theirs = other.complaint(tid)
         mine.postpone(
-            lapor._actor(parse_command({**file_cmd(), "actor": DESK})),  # noqa: SLF001
-            NOW, reason="need detail", remaining_days=2,
+            lapor._actor(parse_command({**file_cmd(), "actor": DESK})),
+            NOW,
+            reason="need detail",
+            remaining_days=2,
         )
         lapor.save(mine)
         theirs.archive(
-            other._actor(parse_command({**file_cmd(), "actor": DESK})),  # noqa: SLF001
-            NOW, reason="spam", note="",  # type: ignore[arg-type]
+            other._actor(parse_command({**file_cmd(), "actor": DESK})),
+            NOW,
+            reason="spam",
+            note="",  # type: ignore[arg-type]
         )
         from eventsourcing.persistence import IntegrityError
 
@@ -90,8 +127,9 @@ def test_optimistic_concurrency_between_two_apps(lapor: LaporApp, settings: Sett
             other.save(theirs)
         # Through the command interface the loser decides again on fresh state: archiving
         # a postponed complaint is allowed, and it lands at version 3.
-        out = other.handle(parse_command({"command": "archive", "actor": DESK,
-                                          "complaint": tid, "reason": "spam"}))
+        out = other.handle(
+            parse_command({"command": "archive", "actor": DESK, "complaint": tid, "reason": "spam"})
+        )
         assert out.version == 3 and out.state == "ARCHIVED"
     finally:
         other.close()
@@ -101,8 +139,17 @@ def test_expected_version_mismatch_is_a_conflict(lapor: LaporApp) -> None:
     small_directory(lapor)
     tid = lapor.handle(parse_command(file_cmd())).tracking_id
     with pytest.raises(Conflict) as info:
-        lapor.handle(parse_command({"command": "postpone", "actor": DESK, "complaint": tid,
-                                    "reason": "need detail", "expected_version": 3}))
+        lapor.handle(
+            parse_command(
+                {
+                    "command": "postpone",
+                    "actor": DESK,
+                    "complaint": tid,
+                    "reason": "need detail",
+                    "expected_version": 3,
+                }
+            )
+        )
     assert info.value.details == {"current_version": 1, "expected_version": 3}
     assert lapor.complaint(str(tid)).version == 1
 
@@ -145,8 +192,11 @@ def test_concurrent_filings_get_unique_consecutive_tracking_ids(settings: Settin
 
     def submit(app: LaporApp, n: int) -> None:
         for i in range(5):
-            out = app.handle(parse_command(file_cmd(
-                reporter={"name": f"Warga {n}", "phone": f"0812000{n:02d}{i:03d}"})))
+            out = app.handle(
+                parse_command(
+                    file_cmd(reporter={"name": f"Warga {n}", "phone": f"0812000{n:02d}{i:03d}"})
+                )
+            )
             with lock:
                 tracking.append(str(out.tracking_id))
 
@@ -167,8 +217,13 @@ def test_long_histories_are_snapshotted_and_reload_identically(
     run = Driver(lapor, NOW - timedelta(days=30))
     tid = run(**file_cmd()).tracking_id
     for i in range(60):
-        run(command="change_visibility", actor=DESK, complaint=tid,
-            visibility="anonymous" if i % 2 == 0 else "public", reason="requested by reporter")
+        run(
+            command="change_visibility",
+            actor=DESK,
+            complaint=tid,
+            visibility="anonymous" if i % 2 == 0 else "public",
+            reason="requested by reporter",
+        )
     live = lapor.complaint(str(tid))
     assert live.version == 61
     snapshots = list(lapor.snapshots.get(live.id)) if lapor.snapshots else []
@@ -190,13 +245,25 @@ def test_erasing_a_reporter_shreds_identity_but_keeps_history(lapor: LaporApp) -
     first = run(**file_cmd())
     second = run(**file_cmd(title="Lampu jalan padam", idempotency_key="second-filing"))
     assert first.reporter_ref == second.reporter_ref  # same citizen, recognised by NIK
-    run(command="verify", actor=DESK, complaint=first.tracking_id, title="Air",
-        category="Air Bersih", kind="complaint", visibility="public", to_agency="KEMENKES")
+    run(
+        command="verify",
+        actor=DESK,
+        complaint=first.tracking_id,
+        title="Air",
+        category="Air Bersih",
+        kind="complaint",
+        visibility="public",
+        to_agency="KEMENKES",
+    )
     before = complaint_view(lapor, lapor.complaint(str(first.tracking_id)), Viewer("national"))
     assert before["reporter"]["phone"] == "081298765432"
 
-    out = run(command="erase_reporter", actor=DESK, reporter_ref=first.reporter_ref,
-              reason="UU PDP erasure request")
+    out = run(
+        command="erase_reporter",
+        actor=DESK,
+        reporter_ref=first.reporter_ref,
+        reason="UU PDP erasure request",
+    )
     assert out.affected == 2
 
     for tid in (first.tracking_id, second.tracking_id):
@@ -210,8 +277,13 @@ def test_erasing_a_reporter_shreds_identity_but_keeps_history(lapor: LaporApp) -
     raw = lapor.complaint(str(first.tracking_id))
     assert lapor.vault.open(raw.reporter_ref, raw.sealed_identity) is None
     # The workflow carries on after erasure.
-    run(command="respond", actor=agency_actor("KEMENKES"), complaint=first.tracking_id,
-        kind="final", text="Selesai")
+    run(
+        command="respond",
+        actor=agency_actor("KEMENKES"),
+        complaint=first.tracking_id,
+        kind="final",
+        text="Selesai",
+    )
 
 
 def test_commands_log_complaint_and_tracking_ids(lapor: LaporApp) -> None:
@@ -219,8 +291,16 @@ def test_commands_log_complaint_and_tracking_ids(lapor: LaporApp) -> None:
     # The same contextvars merge the production pipeline uses.
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
         out = lapor.handle(parse_command(file_cmd()))
-        lapor.handle(parse_command({"command": "postpone", "actor": DESK,
-                                    "complaint": out.tracking_id, "reason": "detail"}))
+        lapor.handle(
+            parse_command(
+                {
+                    "command": "postpone",
+                    "actor": DESK,
+                    "complaint": out.tracking_id,
+                    "reason": "detail",
+                }
+            )
+        )
     filed = next(e for e in logs if e["event"] == "complaint.filed")
     postponed = next(e for e in logs if e["event"] == "complaint.postpone")
     assert filed["tracking_id"] == out.tracking_id

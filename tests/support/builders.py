@@ -46,11 +46,21 @@ def small_directory(lapor: LaporApp) -> None:
         ("KEMENSOS.LINJAMSOS", "unit", "KEMENSOS"),
         ("PROV-JABAR", "province", "LAPOR"),
     ]
-    lapor.register_agencies([
-        parse_command({"command": "register_agency", "actor": DESK, "code": code,
-                       "name": f"Agency {code}", "kind": kind, "parent": parent})
-        for code, kind, parent in rows
-    ])  # type: ignore[misc]
+    lapor.register_agencies(
+        [
+            parse_command(
+                {
+                    "command": "register_agency",
+                    "actor": DESK,
+                    "code": code,
+                    "name": f"Agency {code}",
+                    "kind": kind,
+                    "parent": parent,
+                }
+            )
+            for code, kind, parent in rows
+        ]
+    )  # type: ignore[misc]
 
 
 class Driver:

@@ -141,8 +141,10 @@ def test_names_non_empty_and_unique_per_parent(rows: tuple[dict[str, str], ...])
 def test_known_real_entries(by_code: dict[str, dict[str, str]]) -> None:
     assert by_code["KEMENKES"]["name"] == "Kementerian Kesehatan"
     assert by_code["KEMENSOS"]["name"] == "Kementerian Sosial"
-    assert (by_code["KEMENDIKBUDRISTEK"]["name"]
-            == "Kementerian Pendidikan, Kebudayaan, Riset, dan Teknologi")
+    assert (
+        by_code["KEMENDIKBUDRISTEK"]["name"]
+        == "Kementerian Pendidikan, Kebudayaan, Riset, dan Teknologi"
+    )
     assert by_code["KEMENKES.ITJEN"]["parent"] == "KEMENKES"
     assert by_code["PROV-JABAR"]["name"] == "Pemerintah Provinsi Jawa Barat"
     assert by_code["KAB-BANDUNG"]["name"] == "Pemerintah Kabupaten Bandung"

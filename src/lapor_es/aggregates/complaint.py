@@ -15,6 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from lapor_es.aggregates.chain import GENESIS, canonical_payload, payload_hash
 from lapor_es.aggregates.errors import (
     AlreadyRecorded,
     InvalidTransition,
@@ -59,16 +60,24 @@ def _acted(actor: Actor, at: datetime) -> dict[str, Any]:
 class Complaint(Aggregate):
     # ----------------------------------------------------------------- events
     class Event(Aggregate.Event):
-        """Every complaint event says who acted, in which role, and when (business time)."""
+        """Every complaint event says who acted, in which role, and when (business time),
+        and is hash-chained to the complaint's previous event (see chain.py)."""
 
         actor_id: str
         role: str
         actor_agency: str | None
         at: datetime
+        tracking_id: str
+        prev_hash: str
+        event_hash: str
+
+        def mutate(self, aggregate: Any) -> Any:
+            complaint: Any = super().mutate(aggregate)
+            complaint.last_hash = self.event_hash
+            return complaint
 
     class Filed(Event, Aggregate.Created):
         class_version = 1
-        tracking_id: str
         kind: str
         channel: str
         title: str
@@ -350,21 +359,24 @@ class Complaint(Aggregate):
         if actor.role not in (Role.REPORTER, Role.NATIONAL_ADMIN):
             # The desk may file on a citizen's behalf (e.g. a letter or a walk-in).
             raise NotAuthorized(f"role {actor.role} cannot file a complaint", role=str(actor.role))
-        return cls(
+        fields: dict[str, Any] = {
             **_acted(actor, at),
-            tracking_id=tracking_id,
-            kind=kind,
-            channel=channel,
-            title=title,
-            description=description,
-            category=category,
-            location=location,
-            reporter_ref=reporter_ref,
-            sealed_identity=sealed_identity,
-            visibility=visibility,
-            target_agency=target_agency,
-            verification_due_at=verification_due_at,
-        )
+            "tracking_id": tracking_id,
+            "prev_hash": GENESIS,
+            "kind": kind,
+            "channel": channel,
+            "title": title,
+            "description": description,
+            "category": category,
+            "location": location,
+            "reporter_ref": reporter_ref,
+            "sealed_identity": sealed_identity,
+            "visibility": visibility,
+            "target_agency": target_agency,
+            "verification_due_at": verification_due_at,
+        }
+        payload = canonical_payload("Filed", complaint_id_for(tracking_id), 1, fields)
+        return cls(**fields, event_hash=payload_hash(payload))
 
     @event(Filed)
     def __init__(
@@ -375,6 +387,8 @@ class Complaint(Aggregate):
         actor_agency: str | None,
         at: datetime,
         tracking_id: str,
+        prev_hash: str,
+        event_hash: str,
         kind: str,
         channel: str,
         title: str,
@@ -388,6 +402,7 @@ class Complaint(Aggregate):
         verification_due_at: datetime,
     ) -> None:
         self.tracking_id = tracking_id
+        self.last_hash = event_hash
         self.kind = kind
         self.channel = channel
         self.title = title
@@ -418,6 +433,12 @@ class Complaint(Aggregate):
         self.merged_into: str | None = None
         self.identity_erased = False
         self.sla_marks: list[str] = []
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Every event after the first is chained to the last one's hash."""
+        fields = {**kwargs, "tracking_id": self.tracking_id, "prev_hash": self.last_hash}
+        payload = canonical_payload(event_class.__name__, self.id, self.version + 1, fields)
+        super().trigger_event(event_class, **fields, event_hash=payload_hash(payload))
 
     # ------------------------------------------------------------- properties
     @property
