@@ -239,6 +239,28 @@ def _csv_cell(value: str | None) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(ch in text for ch in ',"\n') else text
 
 
+# ----------------------------------------------------------------------- contract
+contract_app = typer.Typer(help="The published event contract", no_args_is_help=True)
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("schemas")
+def contract_schemas(
+    directory: Annotated[Path, typer.Option(help="where the schemas live")] = Path("docs/schemas"),
+    check: Annotated[bool, typer.Option("--check", help="fail if they are stale")] = False,
+) -> None:
+    """Write (or --check) the JSON Schemas of every event payload."""
+    from lapor_es.contract.schemas import stale_schemas, write_schemas
+
+    if check:
+        stale = stale_schemas(directory)
+        for name in stale:
+            typer.echo(f"stale: {name}", err=True)
+        raise typer.Exit(1 if stale else 0)
+    for path in write_schemas(directory):
+        typer.echo(str(path))
+
+
 # ----------------------------------------------------------------------- demo
 @app.command()
 def demo() -> None:

@@ -20,7 +20,9 @@ GENESIS = "0" * 64
 # would link a reporter's complaints. A reporter's actor id is that same pseudonym.
 PRIVATE_FIELDS = frozenset({"sealed_identity", "reporter_ref"})
 # Envelope fields of the stored event that are not part of the fact itself.
-STORE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "event_hash"})
+STORE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "originator_topic", "timestamp", "event_hash"}
+)
 
 
 def canonical_value(value: Any) -> Any:

@@ -130,6 +130,15 @@ class ComplaintMachine(RuleBasedStateMachine):
         return Actor(f"admin-{code}", Role.AGENCY_ADMIN, code)
 
     @staticmethod
+    def plausible_target(pick: int, actor: Actor, other: AgencyRef) -> AgencyRef:
+        """Where this actor may send it (a top-level agency, or one of its own units)."""
+        parent = "LAPOR" if actor.role == Role.NATIONAL_ADMIN else actor.agency
+        children = [ref for ref in TREE.values() if ref.parent == parent]
+        if pick >= 7 or not children:
+            return other
+        return children[pick % len(children)]
+
+    @staticmethod
     def plausible(pick: int, right: Actor, other: Actor) -> Actor:
         return right if pick < 7 else other
 
@@ -163,6 +172,7 @@ class ComplaintMachine(RuleBasedStateMachine):
     @rule(step=steps, pick=picks, other=anyone, to=targets, days=due_days)
     def verify(self, step: timedelta, pick: int, other: Actor, to: AgencyRef, days: int) -> None:
         at = self.tick(step)
+        to = self.plausible_target(pick, ADMIN, to)
         self.attempt(
             lambda: self.c.verify(
                 self.plausible(pick, ADMIN, other),
@@ -191,16 +201,27 @@ class ComplaintMachine(RuleBasedStateMachine):
             lambda: self.c.supplement(actor, at, text="RT 05", verification_due_at=self.due(days))
         )
 
-    @rule(step=steps, pick=picks, other=anyone, reason=st.sampled_from(list(ArchiveReason)))
-    def archive(self, step: timedelta, pick: int, other: Actor, reason: ArchiveReason) -> None:
+    # Archiving and merging end the run, so the right actor is drawn only one time in five.
+    @rule(
+        step=steps,
+        gate=st.integers(0, 4),
+        other=anyone,
+        reason=st.sampled_from(list(ArchiveReason)),
+    )
+    def archive(self, step: timedelta, gate: int, other: Actor, reason: ArchiveReason) -> None:
         at = self.tick(step)
-        actor = self.plausible(pick, ADMIN, other)
+        actor = ADMIN if gate == 0 else other
         self.attempt(lambda: self.c.archive(actor, at, reason=reason, note=""))
 
-    @rule(step=steps, pick=picks, other=anyone, which=st.sampled_from(["open", "gone", "self"]))
-    def merge(self, step: timedelta, pick: int, other: Actor, which: str) -> None:
+    @rule(
+        step=steps,
+        gate=st.integers(0, 4),
+        other=anyone,
+        which=st.sampled_from(["open", "gone", "self"]),
+    )
+    def merge(self, step: timedelta, gate: int, other: Actor, which: str) -> None:
         at = self.tick(step)
-        actor = self.plausible(pick, ADMIN, other)
+        actor = ADMIN if gate == 0 else other
         original = {"open": self.original, "gone": self.gone, "self": self.c}[which]
         self.attempt(lambda: self.c.merge_into(actor, at, original=original))
 
@@ -218,6 +239,7 @@ class ComplaintMachine(RuleBasedStateMachine):
     ) -> None:
         at = self.tick(step)
         actor = self.plausible(pick, ADMIN, other) if desk else self.agency_actor(pick, other)
+        to = self.plausible_target(pick, actor, to)
         self.attempt(
             lambda: self.c.forward(actor, at, target=to, note="", follow_up_due_at=self.due(days))
         )
@@ -359,6 +381,33 @@ class ComplaintMachine(RuleBasedStateMachine):
         at = self.tick(step)
         actor = self.plausible(pick, ADMIN, other)
         self.attempt(lambda: self.c.erase_reporter(actor, at, reason=""))
+
+    # ------------------------------------------------------------ the happy path
+    @rule(step=steps, choice=st.integers(0, 5), other=anyone, days=due_days)
+    def advance(self, step: timedelta, choice: int, other: Actor, days: int) -> None:
+        """The next step a well-behaved actor would take, so runs get deep into the table."""
+        state = self.c.state
+        if state == S.SUBMITTED:
+            self.verify(step, choice, other, TREE["A"], days)
+        elif state == S.POSTPONED:
+            self.supplement(step, 0, other, days)
+        elif state == S.FORWARDED:
+            if choice < 3:
+                self.start_work(step, choice, other)
+            else:
+                self.forward(step, choice, other, TREE["A.U1"], days, desk=False)
+        elif state == S.IN_PROGRESS:
+            kind = ResponseKind.FINAL if choice < 4 else ResponseKind.INTERIM
+            self.respond(step, choice, other, kind, days)
+        elif state == S.RESPONDED:
+            if choice < 2:
+                self.reply(step, 0, other, ReplyKind.DISPUTE, days)
+            elif choice < 4:
+                self.reply(step, 0, other, ReplyKind.CONFIRM, days)
+            else:
+                self.resolve(step, 0, other, ResolutionMode.AUTO_CLOSED, wait_for_due=True)
+        elif state == S.RESOLVED:
+            self.reopen(step, 0, other, window=30, days=days)
 
     # ------------------------------------------------------------ stale commands
     @rule(

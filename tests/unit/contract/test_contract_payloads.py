@@ -1,0 +1,159 @@
+"""The published payloads: complete, private-data-free, chained, and schema-described."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from lapor_es.aggregates import (
+    Actor,
+    AgencyKind,
+    AgencyRef,
+    Complaint,
+    ReplyKind,
+    ResponseKind,
+    Role,
+)
+from lapor_es.aggregates.chain import GENESIS, PRIVATE_FIELDS, STORE_FIELDS
+from lapor_es.contract import PAYLOAD_MODELS, decode_payload, from_record, public_payload, to_record
+from lapor_es.contract.cloudevents import ce_type, event_type_of
+from lapor_es.contract.integrity import verify_history
+from lapor_es.contract.schemas import stale_schemas
+
+T0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
+DESK = Actor("desk", Role.NATIONAL_ADMIN)
+REF = "rep-" + "a" * 32
+REPORTER = Actor(REF, Role.REPORTER)
+KEMENKES = AgencyRef("KEMENKES", "LAPOR", AgencyKind.MINISTRY)
+UNIT = AgencyRef("KEMENKES.ITJEN", "KEMENKES", AgencyKind.UNIT)
+
+
+def lifecycle() -> list[Complaint.Event]:
+    c = Complaint.file(
+        actor=REPORTER,
+        at=T0,
+        tracking_id="LAP-2026-0000001",
+        kind="complaint",
+        channel="web",
+        title="Puskesmas tutup",
+        description="Puskesmas tutup di jam kerja",
+        category="Kesehatan",
+        location=None,
+        reporter_ref=REF,
+        sealed_identity="v1:k:SECRET",
+        visibility="anonymous",
+        target_agency=None,
+        verification_due_at=T0 + timedelta(days=3),
+    )
+    t = T0 + timedelta(hours=1)
+    c.verify(
+        DESK,
+        t,
+        title="Puskesmas",
+        category="Kesehatan",
+        kind="complaint",
+        visibility="anonymous",
+        target=KEMENKES,
+        note="",
+        follow_up_due_at=t,
+    )
+    agency = Actor("s", Role.AGENCY_ADMIN, "KEMENKES")
+    c.forward(agency, t, target=UNIT, note="", follow_up_due_at=t + timedelta(days=7))
+    c.respond(
+        Actor("u", Role.AGENCY_ADMIN, "KEMENKES.ITJEN"),
+        t,
+        kind=ResponseKind.FINAL,
+        text="Sudah buka",
+        auto_resolve_due_at=t + timedelta(days=14),
+    )
+    c.reply(REPORTER, t, kind=ReplyKind.CONFIRM, text="Terima kasih", follow_up_due_at=t)
+    return list(c.collect_events())  # type: ignore[arg-type]
+
+
+def domain_event_classes() -> list[type[Complaint.Event]]:
+    return [
+        cls
+        for name, cls in vars(Complaint).items()
+        if isinstance(cls, type)
+        and issubclass(cls, Complaint.Event)
+        and cls is not Complaint.Event
+        and name != "Created"
+    ]  # the library's default creation event, never triggered
+
+
+@pytest.mark.parametrize("cls", domain_event_classes(), ids=lambda c: c.__name__)
+def test_payload_model_has_exactly_the_public_fields(cls: type[Complaint.Event]) -> None:
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    public = fields - PRIVATE_FIELDS - STORE_FIELDS | {
+        "type",
+        "complaint_id",
+        "version",
+        "event_hash",
+    }
+    assert set(PAYLOAD_MODELS[cls.__name__].model_fields) == public
+
+
+def test_every_payload_validates_and_carries_no_personal_data() -> None:
+    for event in lifecycle():
+        payload = public_payload(event)
+        model = decode_payload(to_record(event, position=1).value)
+        assert model.type == type(event).__name__
+        assert "sealed_identity" not in payload and "reporter_ref" not in payload
+        assert REF not in str(payload) and "SECRET" not in str(payload)
+        if payload["role"] == "reporter":
+            assert payload["actor_id"] is None
+
+
+def test_chain_verifies_and_each_tampering_is_named() -> None:
+    payloads = [public_payload(e) for e in lifecycle()]
+    assert payloads[0]["prev_hash"] == GENESIS
+    assert verify_history(payloads) == []
+
+    modified = [dict(p) for p in payloads]
+    modified[2]["note"] = "changed after the fact"
+    assert [(d.version, d.kind) for d in verify_history(modified)] == [(3, "modified")]
+
+    missing = payloads[:2] + payloads[3:]
+    assert [(d.version, d.kind) for d in verify_history(missing)] == [(3, "missing")]
+
+    reordered = [payloads[0], payloads[2], payloads[1], *payloads[3:]]
+    kinds = {d.kind for d in verify_history(reordered)}
+    assert "reordered" in kinds
+
+    duplicated = [*payloads[:3], payloads[2], *payloads[3:]]
+    assert [(d.version, d.kind) for d in verify_history(duplicated)] == [(3, "duplicated")]
+
+    forged = dict(payloads[3], text="forged answer")
+    from lapor_es.aggregates.chain import payload_hash
+
+    forged["event_hash"] = payload_hash(forged)  # a forger who recomputes the hash ...
+    result = verify_history([*payloads[:3], forged, *payloads[4:]])
+    # ... still breaks the link from the next event.
+    assert (5, "forged") in [(d.version, d.kind) for d in result]
+
+
+def test_record_headers_follow_cloudevents_binary_mode() -> None:
+    event = lifecycle()[2]
+    record = to_record(event, position=42)
+    headers = dict(record.headers)
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_type"] == b"id.go.lapor.complaint.forwarded.v1"
+    assert headers["ce_id"] == f"{event.originator_id}:3".encode()
+    assert headers["ce_subject"] == b"LAP-2026-0000001"
+    assert headers["content-type"] == b"application/json"
+    assert record.key == str(event.originator_id).encode()
+    delivered = from_record(record.value, record.headers)
+    assert delivered.position == 42 and delivered.version == 3
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOAD_MODELS))
+def test_ce_type_round_trips(name: str) -> None:
+    assert event_type_of(ce_type(name)) == name
+
+
+def test_schemas_in_docs_are_fresh() -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "schemas"
+    assert stale_schemas(docs) == [], "run `lapor-es contract schemas` and commit docs/schemas"
