@@ -11,6 +11,7 @@ import pytest
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
+from lapor_es.relay import KafkaSettings
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 
@@ -61,3 +62,33 @@ def lapor(settings: Settings) -> Iterator[LaporApp]:
     app = LaporApp(settings, clock=lambda: NOW)
     yield app
     app.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Kafka broker: LAPOR_KAFKA_BOOTSTRAP, or one started from deploy/kafka.
+
+    As with PostgreSQL: skipped outside CI when Kafka cannot be had, a failure in CI.
+    """
+    from tests.support.services import ci_mode, ensure_kafka
+
+    try:
+        bootstrap = ensure_kafka()
+    except Exception as exc:
+        if ci_mode():
+            pytest.fail(f"Kafka is required in CI and could not be started: {exc}")
+        pytest.skip(f"Kafka not available: {exc}")
+    yield bootstrap
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> KafkaSettings:
+    """Relay settings on a topic of this test's own, so tests never see each other's records."""
+
+    suffix = uuid.uuid4().hex[:10]
+    return KafkaSettings(
+        bootstrap=kafka_bootstrap,
+        topic=f"test.complaints.{suffix}",
+        partitions=3,
+        transactional_id=f"test-relay-{suffix}",
+    )

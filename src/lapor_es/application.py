@@ -33,6 +33,7 @@ from lapor_es.aggregates import (
     IdempotencyKey,
     Reporter,
     Role,
+    RuleViolation,
     TrackingSequence,
     UnknownAgency,
     agency_id_for,
@@ -106,8 +107,9 @@ class LaporApp(Application[UUID]):
         }
         super().__init__(env=eventsourcing_env(self.settings))
         self.policy = self.settings.sla_policy
-        self.calendar = calendar or WorkingCalendar()
+        self.calendar = calendar or self.settings.calendar
         self.now = clock
+        self._agency_refs: dict[str, AgencyRef] = {}
         self.sql = create_engine(sqlalchemy_url(self.settings.database_url), pool_pre_ping=True)
         keys = SqlKeyStore(self.sql)
         pepper = (
@@ -136,7 +138,7 @@ class LaporApp(Application[UUID]):
         if cmd.idempotency_key and (earlier := self._idempotent_result(cmd.idempotency_key)):
             return earlier
         if cmd.target_agency:
-            self._agency(cmd.target_agency)
+            self._agency_ref(cmd.target_agency)
         identity = ReporterIdentity(**cmd.reporter.model_dump())
         reporter_ref = self.vault.reporter_ref(identity)
         if actor.role == Role.REPORTER:
@@ -213,7 +215,7 @@ class LaporApp(Application[UUID]):
 
     # ================================================================ the desk
     def verify(self, cmd: c.Verify) -> c.Outcome:
-        target = self._agency(cmd.to_agency).ref
+        target = self._agency_ref(cmd.to_agency)
         return self._decide(
             cmd,
             lambda comp, actor, at: comp.verify(
@@ -260,7 +262,7 @@ class LaporApp(Application[UUID]):
         )
 
     def forward(self, cmd: c.Forward) -> c.Outcome:
-        target = self._agency(cmd.to_agency).ref
+        target = self._agency_ref(cmd.to_agency)
         return self._decide(
             cmd,
             lambda comp, actor, at: comp.forward(
@@ -274,7 +276,7 @@ class LaporApp(Application[UUID]):
 
     def decline(self, cmd: c.Decline) -> c.Outcome:
         if cmd.suggested_agency:
-            self._agency(cmd.suggested_agency)
+            self._agency_ref(cmd.suggested_agency)
         return self._decide(
             cmd,
             lambda comp, actor, at: comp.decline(
@@ -298,6 +300,7 @@ class LaporApp(Application[UUID]):
                 at,
                 kind=cmd.kind,
                 text=cmd.text,
+                follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
                 auto_resolve_due_at=self._due(at, ClockKind.AUTO_RESOLVE),
             ),
         )
@@ -312,6 +315,7 @@ class LaporApp(Application[UUID]):
                 kind=cmd.kind,
                 text=cmd.text,
                 follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
+                auto_resolve_due_at=self._due(at, ClockKind.AUTO_RESOLVE),
             ),
         )
 
@@ -358,7 +362,7 @@ class LaporApp(Application[UUID]):
         def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
             to_agency = NATIONAL_DESK
             if cmd.level == "parent":
-                holder = self._agency(comp.holder) if comp.holder else None
+                holder = self._agency_ref(comp.holder) if comp.holder else None
                 to_agency = holder.parent if holder and holder.parent else NATIONAL_DESK
             comp.escalate(
                 actor, at, level=cmd.level, to_agency=to_agency, clock=cmd.clock, due_at=cmd.due_at
@@ -368,12 +372,13 @@ class LaporApp(Application[UUID]):
 
     # ================================================================ privacy
     def erase_reporter(self, cmd: c.EraseReporter) -> c.Outcome:
-        """Crypto-shred: delete the reporter's keys, then record the erasure everywhere."""
+        """Crypto-shred: decide, delete the reporter's keys, then record it everywhere."""
         actor, at = self._actor(cmd), self._at(cmd)
         reporter = self._get_or_none(reporter_id_for(cmd.reporter_ref), Reporter)
         if reporter is None:
             raise NotFound(f"no reporter {cmd.reporter_ref}", reporter_ref=cmd.reporter_ref)
-        # Keys first: once they are gone the identity is unreadable, whatever happens next.
+        reporter.erase(actor, at, cmd.reason)  # refuses before anything is destroyed
+        # Keys next: once they are gone the identity is unreadable, whatever happens after.
         deleted = self.vault.erase(cmd.reporter_ref)
         affected = 0
         for complaint_id in reporter.complaint_ids:
@@ -386,8 +391,7 @@ class LaporApp(Application[UUID]):
                 first=complaint,
             )
             affected += 1
-        reporter.erase(actor.id, at, cmd.reason)
-        self.save(reporter)
+        self._record_erasure(reporter, actor, at, cmd.reason)
         log.info(
             "reporter.erased",
             reporter_ref=cmd.reporter_ref,
@@ -395,6 +399,18 @@ class LaporApp(Application[UUID]):
             complaints=affected,
         )
         return c.Outcome(command="erase_reporter", reporter_ref=cmd.reporter_ref, affected=affected)
+
+    def _record_erasure(self, reporter: Reporter, actor: Actor, at: datetime, reason: str) -> None:
+        """The erasure is already effective (keys gone); make sure it is also recorded."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self.save(reporter)
+                return
+            except IntegrityError:  # the reporter filed again meanwhile: decide again
+                backoff(attempt)
+                reporter = self.repository.get(reporter.id)
+                reporter.erase(actor, at, reason)
+        raise Conflict(f"could not record the erasure of {reporter.reporter_ref}")
 
     # ================================================================ directory
     def register_agency(self, cmd: c.RegisterAgency) -> c.Outcome:
@@ -415,7 +431,7 @@ class LaporApp(Application[UUID]):
             existing = pending.get(cmd.code) or self._get_or_none(agency_id_for(cmd.code), Agency)
             if existing is not None:
                 if existing.kind != cmd.kind or existing.parent != cmd.parent:
-                    raise DomainError(
+                    raise RuleViolation(
                         f"agency {cmd.code} is already registered as a {existing.kind} under "
                         f"{existing.parent}; moving an agency is not supported",
                         code=cmd.code,
@@ -560,6 +576,13 @@ class LaporApp(Application[UUID]):
         if agency is None:
             raise UnknownAgency(code)
         return agency
+
+    def _agency_ref(self, code: str) -> AgencyRef:
+        """Routing facts of an agency. Cached: an agency's kind and parent never change."""
+        ref = self._agency_refs.get(code)
+        if ref is None:
+            ref = self._agency_refs[code] = self._agency(code).ref
+        return ref
 
     def _get_or_none(self, aggregate_id: UUID, cls: type[T]) -> T | None:
         try:

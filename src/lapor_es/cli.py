@@ -60,7 +60,9 @@ def execute_line(lapor: LaporApp, number: int, text: str) -> dict[str, Any]:
         details = validation_details(exc)
         if exc.title == "json-invalid" or any(d["rule"] == "json_invalid" for d in details):
             return error_result(number, "validation_error", "the line is not valid JSON", details)
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        summary = "; ".join(
+            f"{d['field']}: {d['message']}" if d["field"] else d["message"] for d in details
+        )
         return error_result(number, "validation_error", summary, details)
     try:
         outcome = lapor.handle(command)
@@ -123,8 +125,12 @@ def show(
         who = Viewer.parse(viewer)
         view = complaint_view(lapor, lapor.complaint(ref), who)
     except (DomainError, ValueError) as exc:
-        code = exc.code if isinstance(exc, DomainError) else "validation_error"
-        typer.echo(json.dumps(error_result(0, code, str(exc))["error"]), err=True)
+        code, details = (
+            (exc.code, exc.details or None)
+            if isinstance(exc, DomainError)
+            else ("validation_error", None)
+        )
+        typer.echo(json.dumps(error_result(0, code, str(exc), details)["error"]), err=True)
         raise typer.Exit(1) from exc
     finally:
         lapor.close()
@@ -237,6 +243,58 @@ def agencies_list(
 def _csv_cell(value: str | None) -> str:
     text = value or ""
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(ch in text for ch in ',"\n') else text
+
+
+# ----------------------------------------------------------------------- relay
+@app.command()
+def relay(
+    follow: Annotated[
+        bool, typer.Option("--follow/--until-caught-up", help="keep publishing new events")
+    ] = True,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers (else LAPOR_KAFKA_BOOTSTRAP)")
+    ] = None,
+) -> None:
+    """Publish every stored complaint event to Kafka, exactly once, in order per complaint."""
+    import signal
+
+    from lapor_es.relay import KafkaSettings, Relay
+
+    lapor = _open_app()
+    settings = lapor.settings
+    servers = bootstrap or settings.kafka_bootstrap
+    if not servers:
+        typer.echo("no Kafka configured: set LAPOR_KAFKA_BOOTSTRAP or pass --bootstrap", err=True)
+        raise typer.Exit(2)
+    worker = Relay(
+        lapor.recorder,
+        lapor.mapper,
+        KafkaSettings(
+            bootstrap=servers,
+            topic=settings.kafka_topic,
+            partitions=settings.kafka_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            transactional_id=settings.relay_transactional_id,
+        ),
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval_ms / 1000,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop.set())
+    try:
+        stats = worker.run(follow=follow)
+    finally:
+        lapor.close()
+    typer.echo(
+        json.dumps(
+            {
+                "published": stats.published,
+                "position": stats.position,
+                "batches": stats.batches,
+                "restarts": stats.restarts,
+            }
+        )
+    )
 
 
 # ----------------------------------------------------------------------- contract

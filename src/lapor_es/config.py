@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -9,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lapor_es.workflow import SlaPolicy
+from lapor_es.workflow import SlaPolicy, WorkingCalendar
 
 DEFAULT_DATABASE_URL = "sqlite:///var/lapor.sqlite3"
 
@@ -30,6 +31,30 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     snapshot_interval: int = Field(50, ge=1, description="snapshot complaints every N events")
     aggregate_cache_size: int = Field(10_000, ge=0)
+
+    kafka_bootstrap: str | None = Field(
+        None, description="host:port[,host:port]; unset = the embedded default, no Kafka"
+    )
+    kafka_topic: str = "lapor.complaints.v1"
+    kafka_partitions: int = Field(
+        6, ge=1, description="partitions when the relay creates the topic"
+    )
+    kafka_replication_factor: int = Field(1, ge=1)
+    relay_transactional_id: str = Field(
+        "lapor-es-relay", description="one per topic: a second relay with it fences the first"
+    )
+    relay_batch_size: int = Field(500, ge=1, le=10_000)
+    relay_poll_interval_ms: int = Field(50, ge=1)
+
+    calendar_collective_leave: bool = Field(
+        True, description="count cuti bersama (government collective leave) as holidays"
+    )
+    calendar_extra_holidays: list[date] = Field(
+        default_factory=list, description='JSON list, e.g. ["2026-12-24"]: extra days off'
+    )
+    calendar_extra_working_days: list[date] = Field(
+        default_factory=list, description="JSON list: days declared working days by decree"
+    )
 
     sla_verification_days: int = Field(3, ge=1)
     sla_follow_up_days: int = Field(5, ge=1)
@@ -55,6 +80,14 @@ class Settings(BaseSettings):
             warn_before_days=self.sla_warn_before_days,
             national_escalation_after_days=self.sla_national_escalation_after_days,
             reopen_window_days=self.sla_reopen_window_days,
+        )
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(
+            extra_holidays=self.calendar_extra_holidays,
+            extra_working_days=self.calendar_extra_working_days,
+            include_collective_leave=self.calendar_collective_leave,
         )
 
     @property

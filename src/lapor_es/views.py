@@ -14,23 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from lapor_es.aggregates import Complaint, NotAuthorized, Role
+from lapor_es.aggregates.chain import PRIVATE_FIELDS, STORE_FIELDS
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState, Visibility
 from lapor_es.application import LaporApp
 from lapor_es.privacy import ERASED
 
 ANONYMOUS_NAME = "Anonim"
-HIDDEN_EVENT_FIELDS = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "timestamp",
-        "sealed_identity",
-        "reporter_ref",
-        "actor_id",
-        "role",
-        "actor_agency",
-        "at",
-    }
+# Shown in the entry's header, kept in the store only, or personal data.
+HIDDEN_EVENT_FIELDS = (
+    STORE_FIELDS | PRIVATE_FIELDS | {"actor_id", "role", "actor_agency", "at", "tracking_id"}
 )
 
 
@@ -64,9 +56,11 @@ def may_see_identity(viewer: Viewer, complaint: Complaint) -> bool:
 
 
 def check_access(viewer: Viewer, complaint: Complaint) -> None:
-    if viewer.kind == "agency" and viewer.ref not in complaint.forwarding_path:
+    if viewer.kind == "agency" and viewer.ref not in complaint.holder_chain:
+        # The holder and the agencies above it on the path; one that declined it or had it
+        # taken away no longer sees it (its own actions stay in its own records).
         raise NotAuthorized(
-            f"{viewer.ref} has never held complaint {complaint.tracking_id}", agency=viewer.ref
+            f"{viewer.ref} does not hold complaint {complaint.tracking_id}", agency=viewer.ref
         )
     if viewer.kind == "reporter" and viewer.ref != complaint.reporter_ref:
         raise NotAuthorized("this is not your complaint")
@@ -109,6 +103,7 @@ def event_view(event: Complaint.Event, complaint: Complaint, viewer: Viewer) -> 
         "role": event.role,
         "agency": event.actor_agency,
         "actor": event.actor_id if show_actor and viewer.kind != "public" else None,
+        "event_hash": event.event_hash,
     }
     details = {k: _jsonable(v) for k, v in vars(event).items() if k not in HIDDEN_EVENT_FIELDS}
     return entry | {"details": details}

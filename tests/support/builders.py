@@ -73,3 +73,58 @@ class Driver:
     def __call__(self, **command: Any) -> Outcome:
         self.at += timedelta(hours=1)
         return self.lapor.handle(parse_command({**command, "at": self.at.isoformat()}))
+
+
+def traffic(lapor: LaporApp, complaints: int, start: datetime, *, seed: str = "t") -> list[str]:
+    """File `complaints` complaints and drive them down varied paths (small_directory needed).
+
+    Returns their tracking ids. Deterministic; 3 to 8 events per complaint.
+    """
+    run = Driver(lapor, start)
+    tracking = []
+    for i in range(complaints):
+        out = run(
+            **file_cmd(
+                title=f"Laporan {seed} {i}",
+                reporter={
+                    "name": f"Warga {seed} {i}",
+                    "phone": f"0813{sum(map(ord, seed)) % 1000:03d}{i:05d}",
+                },
+                visibility=("public", "anonymous", "confidential")[i % 3],
+            )
+        )
+        tid, ref = str(out.tracking_id), str(out.reporter_ref)
+        tracking.append(tid)
+        path = i % 4
+        if path == 3:
+            run(command="archive", actor=DESK, complaint=tid, reason="too_general")
+            continue
+        run(
+            command="verify",
+            actor=DESK,
+            complaint=tid,
+            title=f"Laporan {i}",
+            category="Air Bersih",
+            kind="complaint",
+            visibility="public",
+            to_agency="KEMENKES" if i % 2 else "KEMENSOS",
+        )
+        if path == 0:
+            continue
+        holder = "KEMENKES" if i % 2 else "KEMENSOS"
+        run(
+            command="respond",
+            actor=agency_actor(holder),
+            complaint=tid,
+            kind="final",
+            text="Sudah ditindaklanjuti",
+        )
+        if path == 2:
+            run(
+                command="reply",
+                actor=reporter_actor(ref),
+                complaint=tid,
+                kind="confirm",
+                text="Terima kasih",
+            )
+    return tracking

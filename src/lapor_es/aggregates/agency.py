@@ -13,8 +13,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from lapor_es.aggregates.errors import RuleViolation
-from lapor_es.aggregates.values import TOP_LEVEL_AGENCY_KINDS, Actor, AgencyKind, AgencyRef
+from lapor_es.aggregates.errors import NotAuthorized, RuleViolation
+from lapor_es.aggregates.values import TOP_LEVEL_AGENCY_KINDS, Actor, AgencyKind, AgencyRef, Role
 
 AGENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/agency")
 AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9.-]{1,63}$")
@@ -40,6 +40,11 @@ def check_placement(code: str, kind: AgencyKind, parent: AgencyRef | None) -> No
         )
     if kind == AgencyKind.UNIT and parent.kind == AgencyKind.NATIONAL_DESK:
         raise RuleViolation("a unit belongs to an agency, not to the national desk", code=code)
+
+
+def require_directory_admin(actor: Actor) -> None:
+    if actor.role not in (Role.NATIONAL_ADMIN, Role.SYSTEM):
+        raise NotAuthorized("only the national desk maintains the agency directory")
 
 
 class Agency(Aggregate):
@@ -80,6 +85,7 @@ class Agency(Aggregate):
         parent: AgencyRef | None,
         region: str | None,
     ) -> Agency:
+        require_directory_admin(actor)
         check_placement(code, kind, parent)
         return cls(
             actor_id=actor.id,
@@ -112,6 +118,7 @@ class Agency(Aggregate):
 
     def update(self, actor: Actor, at: datetime, *, name: str, region: str | None) -> bool:
         """Rename or re-region; returns False when nothing changes (a re-load is a no-op)."""
+        require_directory_admin(actor)
         if (name, region) == (self.name, self.region):
             return False
         self.trigger_event(self.Updated, actor_id=actor.id, at=at, name=name, region=region)

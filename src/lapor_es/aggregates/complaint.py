@@ -206,6 +206,7 @@ class Complaint(Aggregate):
         agency: str
         kind: str
         text: str
+        follow_up_due_at: datetime | None
         auto_resolve_due_at: datetime | None
 
         def apply(self, aggregate: Any) -> None:
@@ -220,10 +221,13 @@ class Complaint(Aggregate):
                 c.clock_paused_at = None
                 c.due_at = self.auto_resolve_due_at
             else:
-                # An interim response is the follow-up that the 5-day clock asks for.
+                # An interim response is the follow-up the clock asked for; the next one
+                # is due within the same limit.
                 c.state = S.IN_PROGRESS
-                if c.clock == "follow_up":
-                    c.stop_clock()
+                c.clock = "follow_up"
+                c.clock_started_at = self.at
+                c.clock_paused_at = None
+                c.due_at = self.follow_up_due_at
             c.last_action_at = self.at
 
     class ReporterReplied(Event):
@@ -231,15 +235,19 @@ class Complaint(Aggregate):
         kind: str
         text: str
         follow_up_due_at: datetime | None
+        auto_resolve_due_at: datetime | None
 
         def apply(self, aggregate: Any) -> None:
             c: Complaint = aggregate
-            if self.kind == ReplyKind.DISPUTE:
+            if self.follow_up_due_at is not None:  # a dispute
                 c.state = S.IN_PROGRESS
                 c.clock = "follow_up"
                 c.clock_started_at = self.at
                 c.clock_paused_at = None
                 c.due_at = self.follow_up_due_at
+            elif self.auto_resolve_due_at is not None:  # a comment in the reply window
+                c.clock_started_at = self.at
+                c.due_at = self.auto_resolve_due_at
             c.last_action_at = self.at
 
     class Resolved(Event):
@@ -468,6 +476,7 @@ class Complaint(Aggregate):
         self._require_reporter(actor, "supplement")
         self._require_state("supplement", {S.POSTPONED})
         self._require_time(at)
+        self._require_due(at, verification_due_at)
         self.trigger_event(
             self.InformationSupplemented,
             **_acted(actor, at),
@@ -522,6 +531,7 @@ class Complaint(Aggregate):
         self._require_state("verify", {S.SUBMITTED})
         self._require_time(at)
         self._require_top_level(target)
+        self._require_due(at, follow_up_due_at)
         self.trigger_event(
             self.Verified,
             **_acted(actor, at),
@@ -557,8 +567,8 @@ class Complaint(Aggregate):
             if self.state == S.SUBMITTED and not self.verified:
                 raise InvalidTransition(self.state, "forward", "verify it first")
             self._require_top_level(target)
-            if target.code == self.holder:
-                raise RuleViolation(f"the complaint is already held by {target.code}")
+            self._require_not_holding(target)
+            self._require_due(at, follow_up_due_at)
             self.trigger_event(
                 self.Forwarded,
                 **_acted(actor, at),
@@ -577,6 +587,8 @@ class Complaint(Aggregate):
                 agency=actor.agency,
                 target=target.code,
             )
+        self._require_not_holding(target)
+        self._require_due(at, follow_up_due_at)
         self.trigger_event(
             self.Forwarded,
             **_acted(actor, at),
@@ -602,6 +614,7 @@ class Complaint(Aggregate):
         if actor.agency != self.holder:
             raise NotAuthorized(f"only the holder {self.holder} can decline", holder=self.holder)
         self._require_time(at)
+        self._require_due(at, verification_due_at)
         returned_to = self.holder_chain[-2] if len(self.holder_chain) > 1 else None
         self.trigger_event(
             self.ForwardingDeclined,
@@ -627,18 +640,24 @@ class Complaint(Aggregate):
         *,
         kind: ResponseKind,
         text: str,
+        follow_up_due_at: datetime,
         auto_resolve_due_at: datetime,
     ) -> None:
+        """A final response opens the reporter's reply window; an interim one is a
+        follow-up that restarts the agency's follow-up clock, so no complaint can be held
+        indefinitely on interim answers."""
         self._require_agency_in_chain(actor, "respond to")
         self._require_state("respond to", OPEN_AT_AGENCY)
         self._require_time(at)
         final = kind == ResponseKind.FINAL
+        self._require_due(at, auto_resolve_due_at if final else follow_up_due_at)
         self.trigger_event(
             self.Responded,
             **_acted(actor, at),
             agency=actor.agency,
             kind=str(kind),
             text=text,
+            follow_up_due_at=None if final else follow_up_due_at,
             auto_resolve_due_at=auto_resolve_due_at if final else None,
         )
 
@@ -651,19 +670,27 @@ class Complaint(Aggregate):
         kind: ReplyKind,
         text: str,
         follow_up_due_at: datetime,
+        auto_resolve_due_at: datetime,
     ) -> None:
+        """A dispute sends it back to the agency; a comment during the reply window
+        restarts the window (auto-closure needs 10 working days of silence)."""
         self._require_reporter(actor, "reply to")
         self._require_time(at)
         if kind == ReplyKind.COMMENT:
             self._require_state("comment on", OPEN_AT_AGENCY | {S.RESPONDED})
         else:
             self._require_state(f"{kind} the response to", {S.RESPONDED})
+        dispute = kind == ReplyKind.DISPUTE
+        window = kind == ReplyKind.COMMENT and self.state == S.RESPONDED
+        self._require_due(at, follow_up_due_at if dispute else None)
+        self._require_due(at, auto_resolve_due_at if window else None)
         self.trigger_event(
             self.ReporterReplied,
             **_acted(actor, at),
             kind=str(kind),
             text=text,
-            follow_up_due_at=follow_up_due_at if kind == ReplyKind.DISPUTE else None,
+            follow_up_due_at=follow_up_due_at if dispute else None,
+            auto_resolve_due_at=auto_resolve_due_at if window else None,
         )
         if kind == ReplyKind.CONFIRM:
             self.trigger_event(
@@ -714,18 +741,19 @@ class Complaint(Aggregate):
             )
         if not self.holder_chain:
             raise InvalidTransition(self.state, "reopen", "it was never held by an agency")
+        self._require_due(at, follow_up_due_at)
         self.trigger_event(
             self.Reopened, **_acted(actor, at), reason=reason, follow_up_due_at=follow_up_due_at
         )
 
     # ------------------------------------------------------------ SLA ladder
     def warn_sla(self, actor: Actor, at: datetime, *, clock: str, due_at: datetime) -> None:
-        self._require_running_clock(actor, clock, due_at, "warn")
+        self._require_running_clock(actor, at, clock, due_at, "warn")
         self._mark(sla_mark("warned", clock, due_at))
         self.trigger_event(self.SlaWarned, **_acted(actor, at), clock=clock, due_at=due_at)
 
     def breach_sla(self, actor: Actor, at: datetime, *, clock: str, due_at: datetime) -> None:
-        self._require_running_clock(actor, clock, due_at, "breach")
+        self._require_running_clock(actor, at, clock, due_at, "breach")
         if at < due_at:
             raise RuleViolation(f"the {clock} clock is due only at {due_at.isoformat()}")
         self._mark(sla_mark("breached", clock, due_at))
@@ -741,7 +769,13 @@ class Complaint(Aggregate):
         clock: str,
         due_at: datetime,
     ) -> None:
-        self._require_running_clock(actor, clock, due_at, "escalate")
+        self._require_running_clock(actor, at, clock, due_at, "escalate")
+        if sla_mark("breached", clock, due_at) not in self.sla_marks:
+            raise RuleViolation(f"the {clock} deadline {due_at.isoformat()} is not breached")
+        if level == EscalationLevel.NATIONAL and (
+            sla_mark(f"escalated-{EscalationLevel.PARENT}", clock, due_at) not in self.sla_marks
+        ):
+            raise RuleViolation("escalate to the parent agency before the national desk")
         self._mark(sla_mark(f"escalated-{level}", clock, due_at))
         self.trigger_event(
             self.Escalated,
@@ -773,6 +807,7 @@ class Complaint(Aggregate):
             raise NotAuthorized("only the national desk erases a reporter's identity")
         if self.identity_erased:
             raise AlreadyRecorded("the reporter's identity is already erased")
+        self._require_time(at)
         self.trigger_event(self.ReporterErased, **_acted(actor, at), reason=reason)
 
     # ------------------------------------------------------------ guards
@@ -826,15 +861,33 @@ class Complaint(Aggregate):
             )
 
     def _require_running_clock(
-        self, actor: Actor, clock: str, due_at: datetime, action: str
+        self, actor: Actor, at: datetime, clock: str, due_at: datetime, action: str
     ) -> None:
         if actor.role != Role.SYSTEM:
             raise NotAuthorized(f"only the SLA timer can {action} a deadline")
+        self._require_time(at)
+        if clock == "auto_resolve":
+            # The reply window is the reporter's, not an agency deadline: it ends in
+            # auto-closure (resolve mode auto_closed), never in warnings or escalations.
+            raise RuleViolation(f"the auto_resolve window cannot be {action}ed")
         if self.clock != clock or self.due_at != due_at:
             raise RuleViolation(
                 f"the {clock} clock due {due_at.isoformat()} is not running",
                 clock=self.clock,
                 due_at=self.due_at.isoformat() if self.due_at else None,
+            )
+
+    def _require_not_holding(self, target: AgencyRef) -> None:
+        """Forwarding to a current holder would only restart its deadline."""
+        if target.code in self.holder_chain:
+            raise RuleViolation(
+                f"the complaint is already held by {target.code}", target=target.code
+            )
+
+    def _require_due(self, at: datetime, due_at: datetime | None) -> None:
+        if due_at is not None and due_at < at:
+            raise RuleViolation(
+                f"a deadline ({due_at.isoformat()}) cannot precede the action ({at.isoformat()})"
             )
 
     def _mark(self, mark: str) -> None:

@@ -12,6 +12,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from lapor_es.aggregates.errors import AlreadyRecorded, NotAuthorized
+from lapor_es.aggregates.values import Actor, Role
+
 REPORTER_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/reporter")
 
 
@@ -37,6 +40,7 @@ class Reporter(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.erased_at = self.at
+            aggregate.erased_through = len(aggregate.complaint_ids)
 
     @staticmethod
     def create_id(reporter_ref: str, **_: Any) -> UUID:
@@ -47,10 +51,16 @@ class Reporter(Aggregate):
         self.reporter_ref = reporter_ref
         self.complaint_ids: list[UUID] = []
         self.erased_at: datetime | None = None
+        self.erased_through = 0  # complaints filed before the last erasure
 
     @event(ComplaintLinked)
     def link(self, complaint_id: UUID) -> None:
         self.complaint_ids.append(complaint_id)
 
-    def erase(self, actor_id: str, at: datetime, reason: str) -> None:
-        self.trigger_event(self.Erased, actor_id=actor_id, reason=reason, at=at)
+    def erase(self, actor: Actor, at: datetime, reason: str) -> None:
+        """Decide an erasure. The caller deletes the keys only after this succeeds."""
+        if actor.role not in (Role.NATIONAL_ADMIN, Role.SYSTEM):
+            raise NotAuthorized("only the national desk erases a reporter's identity")
+        if self.erased_at is not None and self.erased_through == len(self.complaint_ids):
+            raise AlreadyRecorded("the reporter is already erased", reporter=self.reporter_ref)
+        self.trigger_event(self.Erased, actor_id=actor.id, reason=reason, at=at)

@@ -114,14 +114,18 @@ class Responded(EventPayload):
     agency: str
     kind: Literal["interim", "final"]
     text: str
-    auto_resolve_due_at: datetime | None
+    follow_up_due_at: datetime | None = Field(description="interim: the next follow-up is due")
+    auto_resolve_due_at: datetime | None = Field(description="final: the reply window ends")
 
 
 class ReporterReplied(EventPayload):
     type: Literal["ReporterReplied"]
     kind: Literal["comment", "dispute", "confirm"]
     text: str
-    follow_up_due_at: datetime | None
+    follow_up_due_at: datetime | None = Field(description="dispute: the agency's new deadline")
+    auto_resolve_due_at: datetime | None = Field(
+        description="comment during the reply window: the window restarts"
+    )
 
 
 class Resolved(EventPayload):

@@ -71,8 +71,15 @@ picks = st.integers(min_value=0, max_value=9)
 anyone = st.sampled_from(ALL_ACTORS)
 targets = st.sampled_from(list(TREE.values()))
 steps = st.sampled_from(
-    [timedelta(0), timedelta(minutes=5), timedelta(hours=3), timedelta(days=1), timedelta(days=4)]
-    + [timedelta(days=11), timedelta(days=31)]
+    [
+        timedelta(0),
+        timedelta(minutes=5),
+        timedelta(hours=3),
+        timedelta(days=1),
+        timedelta(days=4),
+        timedelta(days=11),  # past a reporter's reply window
+        timedelta(days=31),  # past the reopening window
+    ]
 )
 due_days = st.integers(min_value=0, max_value=15)
 

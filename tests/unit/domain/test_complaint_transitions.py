@@ -157,6 +157,7 @@ def responded() -> Complaint:
         T0 + 4 * H,
         kind=ResponseKind.FINAL,
         text="sudah diperbaiki",
+        follow_up_due_at=FOLLOW_UP_DUE,
         auto_resolve_due_at=AUTO_RESOLVE_DUE,
     )
     return c
@@ -164,7 +165,14 @@ def responded() -> Complaint:
 
 def resolved() -> Complaint:
     c = responded()
-    c.reply(REPORTER, T0 + 5 * H, kind=ReplyKind.CONFIRM, text="terima kasih", follow_up_due_at=NOW)
+    c.reply(
+        REPORTER,
+        T0 + 5 * H,
+        kind=ReplyKind.CONFIRM,
+        text="terima kasih",
+        follow_up_due_at=NOW,
+        auto_resolve_due_at=AUTO_RESOLVE_DUE,
+    )
     return c
 
 
@@ -248,7 +256,8 @@ ACTIONS: dict[str, Action] = {
             at,
             kind=ResponseKind.INTERIM,
             text="sedang dicek",
-            auto_resolve_due_at=AUTO_RESOLVE_DUE,
+            follow_up_due_at=at + 5 * D,
+            auto_resolve_due_at=at + 10 * D,
         ),
         needs_holder=True,
     ),
@@ -259,26 +268,42 @@ ACTIONS: dict[str, Action] = {
             at,
             kind=ResponseKind.FINAL,
             text="selesai",
-            auto_resolve_due_at=AUTO_RESOLVE_DUE,
+            follow_up_due_at=at + 5 * D,
+            auto_resolve_due_at=at + 10 * D,
         ),
         needs_holder=True,
     ),
     "comment": Action(
         "comment on",
         lambda c, at: c.reply(
-            REPORTER, at, kind=ReplyKind.COMMENT, text="ada kabar?", follow_up_due_at=FOLLOW_UP_DUE
+            REPORTER,
+            at,
+            kind=ReplyKind.COMMENT,
+            text="ada kabar?",
+            follow_up_due_at=at + 5 * D,
+            auto_resolve_due_at=at + 10 * D,
         ),
     ),
     "dispute": Action(
         "dispute the response to",
         lambda c, at: c.reply(
-            REPORTER, at, kind=ReplyKind.DISPUTE, text="belum", follow_up_due_at=FOLLOW_UP_DUE
+            REPORTER,
+            at,
+            kind=ReplyKind.DISPUTE,
+            text="belum",
+            follow_up_due_at=at + 5 * D,
+            auto_resolve_due_at=at + 10 * D,
         ),
     ),
     "confirm_reply": Action(
         "confirm the response to",
         lambda c, at: c.reply(
-            REPORTER, at, kind=ReplyKind.CONFIRM, text="ok", follow_up_due_at=FOLLOW_UP_DUE
+            REPORTER,
+            at,
+            kind=ReplyKind.CONFIRM,
+            text="ok",
+            follow_up_due_at=at + 5 * D,
+            auto_resolve_due_at=at + 10 * D,
         ),
     ),
     "resolve_confirmed": Action(
@@ -701,34 +726,77 @@ def test_a_parent_may_act_on_its_units_complaint() -> None:
     assert c.holder_chain == ["A", "A.U1"]
 
 
-def test_an_interim_response_stops_the_follow_up_clock() -> None:
+def test_an_interim_response_restarts_the_follow_up_clock() -> None:
     c = forwarded()
     c.respond(
         agency("A"),
         NOW,
         kind=ResponseKind.INTERIM,
         text="sedang dicek",
+        follow_up_due_at=NOW + 5 * D,
         auto_resolve_due_at=AUTO_RESOLVE_DUE,
     )
     assert new_events(c, 3) == ["Responded"]
-    assert c.pending_events[-1].auto_resolve_due_at is None
+    ev = c.pending_events[-1]
+    assert (ev.kind, ev.follow_up_due_at, ev.auto_resolve_due_at) == ("interim", NOW + 5 * D, None)
     assert c.state == S.IN_PROGRESS
     assert c.first_response_at == NOW
     assert c.final_response_at is None
-    assert (c.clock, c.due_at) == (None, None)
+    # The interim answer is the follow-up the clock asked for; the next one is due anew.
+    assert (c.clock, c.clock_started_at, c.due_at) == ("follow_up", NOW, NOW + 5 * D)
+    assert c.clock_paused_at is None
+
+
+def test_interim_responses_cannot_hold_a_complaint_without_a_deadline() -> None:
+    c = in_progress()
+    for i in range(1, 4):
+        at = T0 + i * D
+        c.respond(
+            agency("A"),
+            at,
+            kind=ResponseKind.INTERIM,
+            text=f"update {i}",
+            follow_up_due_at=at + 5 * D,
+            auto_resolve_due_at=AUTO_RESOLVE_DUE,
+        )
+        assert (c.state, c.clock, c.clock_started_at, c.due_at) == (
+            S.IN_PROGRESS,
+            "follow_up",
+            at,
+            at + 5 * D,
+        )
+    assert c.first_response_at == T0 + D
+    # ... and the restarted clock is the one the SLA timer watches.
+    c.warn_sla(SYSTEM, T0 + 7 * D, clock="follow_up", due_at=T0 + 8 * D)
+    with pytest.raises(RuleViolation, match="not running"):
+        c.warn_sla(SYSTEM, T0 + 7 * D, clock="follow_up", due_at=FOLLOW_UP_DUE)
 
 
 def test_a_final_response_starts_the_reporters_window() -> None:
     c = in_progress()
-    c.respond(agency("A"), T0 + 4 * H, kind=ResponseKind.INTERIM, text="x", auto_resolve_due_at=NOW)
+    c.respond(
+        agency("A"),
+        T0 + 4 * H,
+        kind=ResponseKind.INTERIM,
+        text="x",
+        follow_up_due_at=T0 + 4 * H + 5 * D,
+        auto_resolve_due_at=NOW,
+    )
     c.respond(
         agency("A"),
         NOW,
         kind=ResponseKind.FINAL,
         text="selesai",
+        follow_up_due_at=NOW + 5 * D,
         auto_resolve_due_at=AUTO_RESOLVE_DUE,
     )
     assert names(c.pending_events[-2:]) == ["Responded", "Responded"]
+    ev = c.pending_events[-1]
+    assert (ev.kind, ev.follow_up_due_at, ev.auto_resolve_due_at) == (
+        "final",
+        None,
+        AUTO_RESOLVE_DUE,
+    )
     assert c.state == S.RESPONDED
     assert c.first_response_at == T0 + 4 * H  # the first response is remembered
     assert c.final_response_at == NOW
@@ -737,28 +805,78 @@ def test_a_final_response_starts_the_reporters_window() -> None:
 
 def test_an_agency_may_give_a_final_response_straight_from_forwarded() -> None:
     c = forwarded()
-    c.respond(agency("A"), NOW, kind=ResponseKind.FINAL, text="x", auto_resolve_due_at=NOW + D)
+    c.respond(
+        agency("A"),
+        NOW,
+        kind=ResponseKind.FINAL,
+        text="x",
+        follow_up_due_at=NOW + 5 * D,
+        auto_resolve_due_at=NOW + D,
+    )
     assert c.state == S.RESPONDED
     assert c.first_response_at == c.final_response_at == NOW
 
 
 # ----------------------------------------------------------------- the reporter
-@pytest.mark.parametrize("build", [forwarded, in_progress, responded])
-def test_a_comment_changes_no_state(build: Callable[[], Complaint]) -> None:
+@pytest.mark.parametrize("build", [forwarded, in_progress])
+def test_a_comment_while_the_agency_has_it_changes_nothing(build: Callable[[], Complaint]) -> None:
     c = build()
     n = len(c.pending_events)
-    state, due = c.state, c.due_at
-    c.reply(REPORTER, NOW, kind=ReplyKind.COMMENT, text="?", follow_up_due_at=NOW + 9 * D)
+    clock = (c.state, c.clock, c.clock_started_at, c.due_at)
+    c.reply(
+        REPORTER,
+        NOW,
+        kind=ReplyKind.COMMENT,
+        text="?",
+        follow_up_due_at=NOW + 9 * D,
+        auto_resolve_due_at=NOW + 10 * D,
+    )
     assert new_events(c, n) == ["ReporterReplied"]
-    assert c.pending_events[-1].follow_up_due_at is None
-    assert (c.state, c.due_at) == (state, due)
+    ev = c.pending_events[-1]
+    assert (ev.follow_up_due_at, ev.auto_resolve_due_at) == (None, None)
+    assert (c.state, c.clock, c.clock_started_at, c.due_at) == clock
     assert c.last_action_at == NOW
+
+
+def test_a_comment_in_the_reply_window_restarts_the_window() -> None:
+    c = responded()
+    assert (c.clock, c.clock_started_at, c.due_at) == ("auto_resolve", T0 + 4 * H, AUTO_RESOLVE_DUE)
+    later = AUTO_RESOLVE_DUE + 3 * D
+    c.reply(
+        REPORTER,
+        NOW,
+        kind=ReplyKind.COMMENT,
+        text="masih ada lubang kecil",
+        follow_up_due_at=NOW + 5 * D,
+        auto_resolve_due_at=later,
+    )
+    assert new_events(c, 5) == ["ReporterReplied"]
+    ev = c.pending_events[-1]
+    assert (ev.kind, ev.follow_up_due_at, ev.auto_resolve_due_at) == ("comment", None, later)
+    assert c.state == S.RESPONDED
+    assert (c.clock, c.clock_started_at, c.due_at) == ("auto_resolve", NOW, later)
+    assert c.final_response_at == T0 + 4 * H  # the response itself is unchanged
+    # The old end of the window no longer closes it; the new one does.
+    with pytest.raises(RuleViolation, match="reply window"):
+        c.resolve(SYSTEM, AUTO_RESOLVE_DUE, mode=ResolutionMode.AUTO_CLOSED, note="")
+    c.resolve(SYSTEM, later, mode=ResolutionMode.AUTO_CLOSED, note="")
+    assert c.state == S.RESOLVED
+    assert state_of(replay(c.pending_events)) == state_of(c)
 
 
 def test_a_dispute_sends_it_back_to_the_agency_with_a_fresh_clock() -> None:
     c = responded()
-    c.reply(REPORTER, NOW, kind=ReplyKind.DISPUTE, text="belum", follow_up_due_at=NOW + 5 * D)
+    c.reply(
+        REPORTER,
+        NOW,
+        kind=ReplyKind.DISPUTE,
+        text="belum",
+        follow_up_due_at=NOW + 5 * D,
+        auto_resolve_due_at=NOW + 10 * D,
+    )
     assert new_events(c, 5) == ["ReporterReplied"]
+    ev = c.pending_events[-1]
+    assert (ev.kind, ev.follow_up_due_at, ev.auto_resolve_due_at) == ("dispute", NOW + 5 * D, None)
     assert c.state == S.IN_PROGRESS
     assert (c.clock, c.clock_started_at, c.due_at) == ("follow_up", NOW, NOW + 5 * D)
     assert c.holder_chain == ["A"]
@@ -766,8 +884,17 @@ def test_a_dispute_sends_it_back_to_the_agency_with_a_fresh_clock() -> None:
 
 def test_confirming_the_response_resolves_it() -> None:
     c = responded()
-    c.reply(REPORTER, NOW, kind=ReplyKind.CONFIRM, text="terima kasih", follow_up_due_at=NOW)
+    c.reply(
+        REPORTER,
+        NOW,
+        kind=ReplyKind.CONFIRM,
+        text="terima kasih",
+        follow_up_due_at=NOW,
+        auto_resolve_due_at=NOW,
+    )
     assert new_events(c, 5) == ["ReporterReplied", "Resolved"]
+    ev = c.pending_events[-2]
+    assert (ev.kind, ev.follow_up_due_at, ev.auto_resolve_due_at) == ("confirm", None, None)
     assert c.version == 7
     assert c.state == S.RESOLVED
     assert (c.resolved_at, c.resolution_mode) == (NOW, "confirmed_by_reporter")
@@ -786,12 +913,14 @@ def test_the_resolve_command_in_confirm_mode() -> None:
     "call",
     [
         lambda c: c.reply(
-            OTHER_REPORTER, NOW, kind=ReplyKind.CONFIRM, text="", follow_up_due_at=NOW
+            OTHER_REPORTER, NOW, kind=ReplyKind.CONFIRM, text="", follow_up_due_at=NOW, auto_resolve_due_at=NOW
         ),
         lambda c: c.reply(
-            OTHER_REPORTER, NOW, kind=ReplyKind.COMMENT, text="", follow_up_due_at=NOW
+            OTHER_REPORTER, NOW, kind=ReplyKind.COMMENT, text="", follow_up_due_at=NOW, auto_resolve_due_at=NOW
         ),
-        lambda c: c.reply(ADMIN, NOW, kind=ReplyKind.DISPUTE, text="", follow_up_due_at=NOW),
+        lambda c: c.reply(
+            ADMIN, NOW, kind=ReplyKind.DISPUTE, text="", follow_up_due_at=NOW, auto_resolve_due_at=NOW
+        ),
         lambda c: c.resolve(
             OTHER_REPORTER, NOW, mode=ResolutionMode.CONFIRMED_BY_REPORTER, note=""
         ),
@@ -872,7 +1001,14 @@ def test_reopen_within_the_window() -> None:
     assert (c.clock, c.clock_started_at, c.due_at) == ("follow_up", at, at + 5 * D)
     assert c.holder_chain == ["A"]
     # ... and again, after another round.
-    c.respond(agency("A"), at + H, kind=ResponseKind.FINAL, text="", auto_resolve_due_at=at + 9 * D)
+    c.respond(
+        agency("A"),
+        at + H,
+        kind=ResponseKind.FINAL,
+        text="",
+        follow_up_due_at=at + 6 * D,
+        auto_resolve_due_at=at + 9 * D,
+    )
     c.resolve(ADMIN, at + 2 * H, mode=ResolutionMode.BY_ADMIN, note="")
     c.reopen(ADMIN, at + 3 * H, reason="lagi", window_days=30, follow_up_due_at=at + 6 * D)
     assert c.reopen_count == 2
@@ -904,7 +1040,12 @@ OUTSIDER = agency("B")
     [
         lambda c: c.start_work(OUTSIDER, NOW),
         lambda c: c.respond(
-            OUTSIDER, NOW, kind=ResponseKind.FINAL, text="", auto_resolve_due_at=NOW
+            OUTSIDER,
+            NOW,
+            kind=ResponseKind.FINAL,
+            text="",
+            follow_up_due_at=NOW,
+            auto_resolve_due_at=NOW,
         ),
         lambda c: c.forward(OUTSIDER, NOW, target=B_U1, note="", follow_up_due_at=NOW),
         lambda c: c.decline(
@@ -1119,20 +1260,53 @@ def long_story() -> Complaint:
     c.supplement(REPORTER, t, text="RT 05", verification_due_at=t + 3 * D)
     do_verify(c, t + H)
     c.forward(agency("A"), t + 2 * H, target=A_U1, note="", follow_up_due_at=t + 6 * D)
-    c.decline(agency("A.U1"), t + 3 * H, reason="", suggested_agency=None, verification_due_at=t)
+    c.decline(
+        agency("A.U1"), t + 3 * H, reason="", suggested_agency=None, verification_due_at=t + 3 * D
+    )
     c.decline(agency("A"), t + 4 * H, reason="", suggested_agency="B", verification_due_at=t + D)
     c.forward(ADMIN, t + 5 * H, target=B, note="", follow_up_due_at=t + 7 * D)
     c.warn_sla(SYSTEM, t + 6 * D, clock="follow_up", due_at=t + 7 * D)
     c.forward(agency("B"), t + 6 * D, target=B_U1, note="", follow_up_due_at=t + 11 * D)
     c.start_work(agency("B.U1"), t + 7 * D)
-    c.respond(agency("B.U1"), t + 8 * D, kind=ResponseKind.INTERIM, text="", auto_resolve_due_at=t)
-    c.reply(REPORTER, t + 9 * D, kind=ReplyKind.COMMENT, text="?", follow_up_due_at=t)
     c.respond(
-        agency("B"), t + 10 * D, kind=ResponseKind.FINAL, text="", auto_resolve_due_at=t + 24 * D
+        agency("B.U1"),
+        t + 8 * D,
+        kind=ResponseKind.INTERIM,
+        text="",
+        follow_up_due_at=t + 13 * D,
+        auto_resolve_due_at=t,  # unused by an interim response, so not checked
     )
-    c.reply(REPORTER, t + 11 * D, kind=ReplyKind.DISPUTE, text="", follow_up_due_at=t + 16 * D)
+    c.reply(
+        REPORTER,
+        t + 9 * D,
+        kind=ReplyKind.COMMENT,
+        text="?",
+        follow_up_due_at=t,  # unused by a comment, so not checked
+        auto_resolve_due_at=t,  # not in the reply window yet, so unused
+    )
     c.respond(
-        agency("B.U1"), t + 12 * D, kind=ResponseKind.FINAL, text="", auto_resolve_due_at=t + 26 * D
+        agency("B"),
+        t + 10 * D,
+        kind=ResponseKind.FINAL,
+        text="",
+        follow_up_due_at=t,  # unused by a final response
+        auto_resolve_due_at=t + 24 * D,
+    )
+    c.reply(
+        REPORTER,
+        t + 11 * D,
+        kind=ReplyKind.DISPUTE,
+        text="",
+        follow_up_due_at=t + 16 * D,
+        auto_resolve_due_at=t,
+    )
+    c.respond(
+        agency("B.U1"),
+        t + 12 * D,
+        kind=ResponseKind.FINAL,
+        text="",
+        follow_up_due_at=t + 17 * D,
+        auto_resolve_due_at=t + 26 * D,
     )
     c.resolve(SYSTEM, t + 26 * D, mode=ResolutionMode.AUTO_CLOSED, note="")
     c.change_visibility(ADMIN, t + 27 * D, visibility=Visibility.CONFIDENTIAL, reason="")
@@ -1253,3 +1427,58 @@ def test_tracking_sequence_issues_consecutive_numbers() -> None:
 def test_a_domain_error_is_the_common_base() -> None:
     for cls in (InvalidTransition, NotAuthorized, RuleViolation, AlreadyRecorded):
         assert issubclass(cls, DomainError)
+
+
+# ----------------------------------------------------------------- gaps found in the aggregate
+# Each is a strict xfail: it turns into a failure once the aggregate is fixed, and then the
+# marker should go. See the report of the domain test session for details.
+@pytest.mark.xfail(
+    strict=True,
+    reason="complaint.py forward(): an agency may re-forward to the current holder, which "
+    "restarts the follow-up clock; the desk's path refuses this ('already held by')",
+)
+def test_an_agency_cannot_reforward_to_the_current_holder() -> None:
+    c = forwarded()
+    c.forward(agency("A"), T0 + 3 * H, target=A_U1, note="", follow_up_due_at=FOLLOW_UP_DUE)
+    with pytest.raises(RuleViolation, match="already held by"):
+        c.forward(agency("A"), NOW, target=A_U1, note="", follow_up_due_at=NOW + 30 * D)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="complaint.py: due times are not checked against the action's time, so a clock "
+    "can be due before it started (due_at < clock_started_at)",
+)
+def test_a_due_time_before_the_action_is_refused() -> None:
+    c = file()
+    with pytest.raises(RuleViolation):
+        do_verify(c, FOLLOW_UP_DUE + D)  # follow_up_due_at=FOLLOW_UP_DUE is already past
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="complaint.py warn_sla/breach_sla/escalate/erase_reporter: no _require_time, so "
+    "an event may be dated before the complaint's last action (even before filing)",
+)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.warn_sla(SYSTEM, T0 - D, clock="follow_up", due_at=FOLLOW_UP_DUE),
+        lambda c: c.escalate(
+            SYSTEM,
+            T0 - D,
+            level=EscalationLevel.PARENT,
+            to_agency="LAPOR",
+            clock="follow_up",
+            due_at=FOLLOW_UP_DUE,
+        ),
+        lambda c: c.erase_reporter(ADMIN, T0 - D, reason=""),
+    ],
+    ids=["warn", "escalate", "erase"],
+)
+def test_sla_and_privacy_events_refuse_time_going_backwards(
+    call: Callable[[Complaint], None],
+) -> None:
+    c = forwarded()
+    with pytest.raises(RuleViolation):
+        call(c)

@@ -1,0 +1,424 @@
+"""Command throughput of LaporApp beside a raw eventsourcing baseline, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/commands.py [--store sqlite|postgres|both] [--complaints N]
+                                       [--database-url URL] [--repeats R] [--json] [--profile]
+
+Cases (each on a fresh database, lapor and raw measured alternately in the same run):
+  file        N filings through LaporApp.handle(parse_command(...)), distinct reporter phones
+  file+key    the same with an idempotency key on each filing
+  lifecycle   N complaints: file -> verify -> forward (to a unit) -> start -> respond final
+              -> reply confirm (6 commands, 8 complaint events)
+The raw baseline is a minimal eventsourcing Application with a trivial aggregate, on the
+same persistence env, writing the same complaint events in the same number of saves.
+The figure reported per case is the median over the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from lapor_es.application import LaporApp
+from lapor_es.commands import parse_command
+from lapor_es.config import Settings, eventsourcing_env
+from lapor_es.logging import configure_logging
+
+REPO = Path(__file__).resolve().parent.parent
+DESK = {"id": "desk", "role": "national_admin"}
+# Events each lifecycle command appends to the complaint (checked against the versions).
+LIFECYCLE_EVENTS = (1, 2, 1, 1, 1, 2)  # file, verify(+forward), forward, start, respond, reply
+WARMUP = 10
+
+
+# ------------------------------------------------------------------ command builders
+def agency_actor(code: str) -> dict[str, str]:
+    return {"id": f"staff-{code}", "role": "agency_admin", "agency": code}
+
+
+def file_cmd(i: int, key: str | None = None) -> dict[str, Any]:
+    command: dict[str, Any] = {
+        "command": "file",
+        "actor": {"id": "web-session", "role": "reporter"},
+        "channel": "web",
+        "title": "Air PDAM tidak mengalir",
+        "description": "Sudah dua minggu air PDAM tidak mengalir di perumahan kami.",
+        "category": "Air Bersih",
+        "reporter": {"name": "Dewi Lestari", "phone": f"0812{i:08d}"},
+    }
+    if key:
+        command["idempotency_key"] = key
+    return command
+
+
+def small_directory(lapor: LaporApp) -> None:
+    rows = [
+        ("LAPOR", "national_desk", None),
+        ("KEMENKES", "ministry", "LAPOR"),
+        ("KEMENKES.YANKES", "unit", "KEMENKES"),
+    ]
+    lapor.register_agencies(
+        [
+            parse_command(
+                {
+                    "command": "register_agency",
+                    "actor": DESK,
+                    "code": code,
+                    "name": f"Agency {code}",
+                    "kind": kind,
+                    "parent": parent,
+                }
+            )
+            for code, kind, parent in rows
+        ]  # type: ignore[misc]
+    )
+
+
+def lifecycle(lapor: LaporApp, i: int) -> None:
+    """One complaint through its six commands; asserts the events each one appended."""
+    filed = lapor.handle(parse_command(file_cmd(i)))
+    tid, ref = filed.tracking_id, filed.reporter_ref
+    steps: list[dict[str, Any]] = [
+        {
+            "command": "verify",
+            "actor": DESK,
+            "title": "Air tidak mengalir",
+            "category": "Air Bersih",
+            "kind": "complaint",
+            "visibility": "public",
+            "to_agency": "KEMENKES",
+        },
+        {"command": "forward", "actor": agency_actor("KEMENKES"), "to_agency": "KEMENKES.YANKES"},
+        {"command": "start", "actor": agency_actor("KEMENKES.YANKES")},
+        {
+            "command": "respond",
+            "actor": agency_actor("KEMENKES.YANKES"),
+            "kind": "final",
+            "text": "Pipa sudah diperbaiki",
+        },
+        {
+            "command": "reply",
+            "actor": {"id": ref, "role": "reporter"},
+            "kind": "confirm",
+            "text": "Sudah mengalir, terima kasih",
+        },
+    ]
+    out = filed
+    for step in steps:
+        out = lapor.handle(parse_command({**step, "complaint": tid}))
+    assert out.state == "RESOLVED" and out.version == sum(LIFECYCLE_EVENTS), out
+
+
+# ------------------------------------------------------------------ raw baseline
+class Thing(Aggregate):
+    @event("Created")
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    @event("Touched")
+    def touch(self, note: str) -> None:
+        self.count += 1
+
+
+class RawApp(Application[UUID]):
+    """The least an eventsourcing command handler does: create, or get-trigger-save."""
+
+    name = "raw"
+
+    def create(self, name: str) -> UUID:
+        thing = Thing(name=name)
+        self.save(thing)
+        return thing.id
+
+    def act(self, thing_id: UUID, events: int) -> None:
+        thing: Thing = self.repository.get(thing_id)
+        for _ in range(events):
+            thing.touch(note="x" * 40)
+        self.save(thing)
+
+
+def raw_lifecycle(raw: RawApp, i: int) -> None:
+    thing_id = raw.create(f"thing-{i}")
+    for events in LIFECYCLE_EVENTS[1:]:
+        raw.act(thing_id, events)
+
+
+# ------------------------------------------------------------------ stores
+@dataclass
+class Store:
+    name: str
+    server_url: str | None = None  # PostgreSQL server (any database on it)
+
+    @contextmanager
+    def fresh(self) -> Iterator[Settings]:
+        if self.server_url is None:
+            with tempfile.TemporaryDirectory(prefix="lapor-bench-") as tmp:
+                yield Settings(
+                    database_url=f"sqlite:///{tmp}/bench.sqlite3", reporter_pepper="bench-pepper"
+                )
+            return
+        import psycopg
+
+        name = f"lapor_bench_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = self.server_url.rsplit("/", 1)[0] + "/" + name
+            yield Settings(database_url=url, reporter_pepper="bench-pepper")
+        finally:
+            with psycopg.connect(self.server_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def postgres_url(given: str | None) -> str:
+    if given:
+        return given
+    if env := os.environ.get("LAPOR_BENCH_DATABASE_URL"):
+        return env
+    pg = REPO / "deploy" / "postgres" / "pg"
+    subprocess.run([str(pg), "start"], check=True, capture_output=True)
+    return subprocess.run(
+        [str(pg), "url"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+# ------------------------------------------------------------------ measurements
+@dataclass
+class Run:
+    seconds: float
+    commands: int
+    events: int  # all events the run stored (lapor: every aggregate it touched)
+    complaint_events: int  # events of the complaint / baseline aggregate only
+
+
+def timed(body: Callable[[int], None], n: int, offset: int) -> float:
+    start = time.perf_counter()
+    for i in range(offset, offset + n):
+        body(i)
+    return time.perf_counter() - start
+
+
+def run_lapor(settings: Settings, case: str, n: int, profile: cProfile.Profile | None) -> Run:
+    lapor = LaporApp(settings)
+    try:
+        if case == "lifecycle":
+            small_directory(lapor)
+            body: Callable[[int], None] = lambda i: lifecycle(lapor, i)  # noqa: E731
+            per = len(LIFECYCLE_EVENTS)
+            complaint_events = sum(LIFECYCLE_EVENTS)
+        else:
+            keyed = case == "file+key"
+
+            def body(i: int) -> None:
+                key = f"bench-key-{i:08d}" if keyed else None
+                lapor.handle(parse_command(file_cmd(i, key)))
+
+            per, complaint_events = 1, 1
+        for i in range(WARMUP):
+            body(10_000_000 + i)
+        before = lapor.recorder.max_notification_id() or 0
+        if profile:
+            profile.enable()
+        seconds = timed(body, n, 0)
+        if profile:
+            profile.disable()
+        after = lapor.recorder.max_notification_id() or 0
+        return Run(seconds, n * per, after - before, n * complaint_events)
+    finally:
+        lapor.close()
+
+
+def run_raw(settings: Settings, case: str, n: int) -> Run:
+    raw = RawApp(env=eventsourcing_env(settings))
+    try:
+        if case == "lifecycle":
+            body: Callable[[int], None] = lambda i: raw_lifecycle(raw, i)  # noqa: E731
+            per, events = len(LIFECYCLE_EVENTS), sum(LIFECYCLE_EVENTS)
+        else:
+            body = lambda i: raw.create(f"thing-{i}") and None  # noqa: E731
+            per, events = 1, 1
+        for i in range(WARMUP):
+            body(10_000_000 + i)
+        seconds = timed(body, n, 0)
+        stored = (raw.recorder.max_notification_id() or 0) - WARMUP * events
+        assert stored == n * events, (stored, n * events)
+        return Run(seconds, n * per, n * events, n * events)
+    finally:
+        raw.close()
+
+
+@dataclass
+class Result:
+    store: str
+    case: str
+    complaints: int
+    repeats: int
+    unit: str  # what the headline rate counts
+    lapor_rate: float
+    raw_rate: float
+    ratio: float
+    lapor_commands_per_s: float
+    raw_commands_per_s: float
+    lapor_events_per_s: float  # every stored event (complaint + sequence + reporter + key)
+    lapor_complaint_events_per_s: float
+    raw_events_per_s: float
+    lapor_events_per_complaint: float
+    ratio_min: float  # over the repeats, each lapor run paired with its raw run
+    ratio_max: float
+    lapor_seconds: list[float]
+    raw_seconds: list[float]
+
+
+def measure(store: Store, case: str, n: int, repeats: int) -> Result:
+    laps: list[Run] = []
+    raws: list[Run] = []
+    for r in range(repeats):
+        # Alternate the order so a noisy neighbour does not always hit the same side.
+        order = ("lapor", "raw") if r % 2 == 0 else ("raw", "lapor")
+        for side in order:
+            with store.fresh() as settings:
+                if side == "lapor":
+                    laps.append(run_lapor(settings, case, n, None))
+                else:
+                    raws.append(run_raw(settings, case, n))
+    lap_s = statistics.median(x.seconds for x in laps)
+    raw_s = statistics.median(x.seconds for x in raws)
+    lap, raw = laps[0], raws[0]
+    per = len(LIFECYCLE_EVENTS) if case == "lifecycle" else 1
+    lapor_rate, raw_rate = n / lap_s, n / raw_s
+    pairs = [r.seconds / x.seconds for x, r in zip(laps, raws, strict=True)]
+    return Result(
+        store=store.name,
+        case=case,
+        complaints=n,
+        repeats=repeats,
+        unit="lifecycles/s" if case == "lifecycle" else "commands/s",
+        lapor_rate=lapor_rate,
+        raw_rate=raw_rate,
+        ratio=lapor_rate / raw_rate,
+        lapor_commands_per_s=n * per / lap_s,
+        raw_commands_per_s=n * per / raw_s,
+        lapor_events_per_s=lap.events / lap_s,
+        lapor_complaint_events_per_s=lap.complaint_events / lap_s,
+        raw_events_per_s=raw.events / raw_s,
+        lapor_events_per_complaint=lap.events / n,
+        ratio_min=min(pairs),
+        ratio_max=max(pairs),
+        lapor_seconds=[round(x.seconds, 4) for x in laps],
+        raw_seconds=[round(x.seconds, 4) for x in raws],
+    )
+
+
+def profile_store(store: Store, n: int, top: int) -> str:
+    out = io.StringIO()
+    for case in ("file", "lifecycle"):
+        prof = cProfile.Profile()
+        with store.fresh() as settings:
+            run_lapor(settings, case, n, prof)
+        out.write(f"\n== profile: {store.name} {case} (N={n}) ==\n")
+        stats = pstats.Stats(prof, stream=out).strip_dirs()
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------ reporting
+def machine(pg_url: str | None) -> dict[str, str]:
+    return {
+        "nproc": str(os.cpu_count()),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "eventsourcing": version("eventsourcing"),
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "postgresql": postgres_version(pg_url) if pg_url else "-",
+    }
+
+
+def line(r: Result) -> str:
+    return (
+        f"{r.store:<8} {r.case:<9} lapor {r.lapor_rate:8.1f} {r.unit:<12} "
+        f"raw {r.raw_rate:8.1f}  ratio {r.ratio:5.2f} [{r.ratio_min:.2f}-{r.ratio_max:.2f}]  "
+        f"| cmds/s {r.lapor_commands_per_s:7.1f} "
+        f"vs {r.raw_commands_per_s:7.1f} | events/s lapor {r.lapor_events_per_s:7.1f} "
+        f"(complaint {r.lapor_complaint_events_per_s:7.1f}, "
+        f"{r.lapor_events_per_complaint:.2f}/complaint) raw {r.raw_events_per_s:7.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--complaints", type=int, default=400, help="N (default 400)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per side (median)")
+    parser.add_argument(
+        "--database-url", help="PostgreSQL server URL (default: deploy/postgres/pg url)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    parser.add_argument("--profile", action="store_true", help="cProfile lapor, top functions")
+    parser.add_argument("--profile-top", type=int, default=25)
+    args = parser.parse_args(argv)
+
+    # Production logs at info; the benchmark drops info lines so stderr I/O is not timed.
+    configure_logging("json", "warning")
+    stores: list[Store] = []
+    pg_url = None
+    if args.store in ("sqlite", "both"):
+        stores.append(Store("sqlite"))
+    if args.store in ("postgres", "both"):
+        pg_url = postgres_url(args.database_url)
+        stores.append(Store("postgres", pg_url))
+
+    info = machine(pg_url)
+    if not args.json:
+        print(" ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+        print(f"N={args.complaints} complaints per case, repeats={args.repeats} (median)")
+    results: list[Result] = []
+    profiles: list[str] = []
+    for store in stores:
+        for case in ("file", "file+key", "lifecycle"):
+            result = measure(store, case, args.complaints, args.repeats)
+            results.append(result)
+            if not args.json:
+                print(line(result), flush=True)
+        if args.profile:
+            profiles.append(profile_store(store, args.complaints, args.profile_top))
+    if args.json:
+        doc = {"machine": info, "results": [asdict(r) for r in results]}
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+    for text in profiles:
+        print(text, file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
