@@ -75,6 +75,9 @@ class KeyStore(Protocol):
     def active_key(self, reporter_ref: str) -> tuple[str, bytes]: ...
     def key(self, key_id: str) -> bytes | None: ...
     def erase(self, reporter_ref: str) -> int: ...
+    def defer_new_keys(self) -> None: ...
+    def write_deferred_keys(self) -> None: ...
+    def discard_deferred_keys(self) -> None: ...
 
 
 metadata = MetaData()
@@ -100,8 +103,13 @@ class SqlKeyStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        # While a batch of commands runs, new keys wait here and are written in one
+        # transaction just before the batch's events (see LaporApp.handle_many).
+        self._deferred: dict[str, tuple[str, bytes]] | None = None
 
     def active_key(self, reporter_ref: str) -> tuple[str, bytes]:
+        if self._deferred is not None and reporter_ref in self._deferred:
+            return self._deferred[reporter_ref]
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(reporter_keys.c.key_id, reporter_keys.c.key)
@@ -112,6 +120,9 @@ class SqlKeyStore:
             if row is not None:
                 return str(row.key_id), bytes(row.key)
             key_id, key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+            if self._deferred is not None:
+                self._deferred[reporter_ref] = (key_id, key)
+                return key_id, key
             conn.execute(
                 insert(reporter_keys).values(
                     key_id=key_id, reporter_ref=reporter_ref, key=key, created_at=datetime.now(UTC)
@@ -119,7 +130,30 @@ class SqlKeyStore:
             )
             return key_id, key
 
+    def defer_new_keys(self) -> None:
+        self._deferred = {}
+
+    def write_deferred_keys(self) -> None:
+        """Persist the batch's new keys (before its events, which cannot be read without)."""
+        pending, self._deferred = self._deferred or {}, None
+        if pending:
+            now = datetime.now(UTC)
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(reporter_keys),
+                    [
+                        {"key_id": key_id, "reporter_ref": ref, "key": key, "created_at": now}
+                        for ref, (key_id, key) in pending.items()
+                    ],
+                )
+
+    def discard_deferred_keys(self) -> None:
+        self._deferred = None
+
     def key(self, key_id: str) -> bytes | None:
+        for deferred_id, key in (self._deferred or {}).values():
+            if deferred_id == key_id:
+                return key
         with self.engine.connect() as conn:
             value = conn.execute(
                 select(reporter_keys.c.key).where(reporter_keys.c.key_id == key_id)

@@ -74,6 +74,7 @@ class Complaint(Aggregate):
         def mutate(self, aggregate: Any) -> Any:
             complaint: Any = super().mutate(aggregate)
             complaint.last_hash = self.event_hash
+            complaint.last_event_at = self.at  # every event, timers' too: time never rewinds
             return complaint
 
     class Filed(Event, Aggregate.Created):
@@ -411,6 +412,7 @@ class Complaint(Aggregate):
     ) -> None:
         self.tracking_id = tracking_id
         self.last_hash = event_hash
+        self.last_event_at = at
         self.kind = kind
         self.channel = channel
         self.title = title
@@ -818,12 +820,12 @@ class Complaint(Aggregate):
             raise InvalidTransition(self.state, action, f"allowed only in {names}")
 
     def _require_time(self, at: datetime) -> None:
-        if at < self.last_action_at:
+        if at < self.last_event_at:
             raise RuleViolation(
-                f"time {at.isoformat()} is before the complaint's last action "
-                f"at {self.last_action_at.isoformat()}",
+                f"time {at.isoformat()} is before the complaint's last event "
+                f"at {self.last_event_at.isoformat()}",
                 at=at.isoformat(),
-                last_action_at=self.last_action_at.isoformat(),
+                last_event_at=self.last_event_at.isoformat(),
             )
 
     def _require_national(self, actor: Actor, action: str) -> None:

@@ -12,7 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from lapor_es.aggregates.errors import AlreadyRecorded, NotAuthorized
+from lapor_es.aggregates.errors import AlreadyRecorded, NotAuthorized, RuleViolation
 from lapor_es.aggregates.values import Actor, Role
 
 REPORTER_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/reporter")
@@ -63,4 +63,6 @@ class Reporter(Aggregate):
             raise NotAuthorized("only the national desk erases a reporter's identity")
         if self.erased_at is not None and self.erased_through == len(self.complaint_ids):
             raise AlreadyRecorded("the reporter is already erased", reporter=self.reporter_ref)
+        if self.erased_at is not None and at < self.erased_at:
+            raise RuleViolation("an erasure cannot be dated before the previous one")
         self.trigger_event(self.Erased, actor_id=actor.id, reason=reason, at=at)

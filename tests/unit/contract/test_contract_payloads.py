@@ -67,10 +67,71 @@ def lifecycle() -> list[Complaint.Event]:
         t,
         kind=ResponseKind.FINAL,
         text="Sudah buka",
+        follow_up_due_at=t + timedelta(days=5),
         auto_resolve_due_at=t + timedelta(days=14),
     )
-    c.reply(REPORTER, t, kind=ReplyKind.CONFIRM, text="Terima kasih", follow_up_due_at=t)
+    c.reply(
+        REPORTER,
+        t,
+        kind=ReplyKind.CONFIRM,
+        text="Terima kasih",
+        follow_up_due_at=t,
+        auto_resolve_due_at=t,
+    )
     return list(c.collect_events())  # type: ignore[arg-type]
+
+
+def clock_events() -> list[Complaint.Event]:
+    """An interim response and a comment in the reply window: the new due-time fields."""
+    c = Complaint.file(
+        actor=REPORTER,
+        at=T0,
+        tracking_id="LAP-2026-0000002",
+        kind="complaint",
+        channel="web",
+        title="Puskesmas tutup",
+        description="Puskesmas tutup di jam kerja",
+        category="Kesehatan",
+        location=None,
+        reporter_ref=REF,
+        sealed_identity="v1:k:SECRET",
+        visibility="public",
+        target_agency=None,
+        verification_due_at=T0 + timedelta(days=3),
+    )
+    t = T0 + timedelta(hours=1)
+    c.verify(
+        DESK,
+        t,
+        title="Puskesmas",
+        category="Kesehatan",
+        kind="complaint",
+        visibility="public",
+        target=KEMENKES,
+        note="",
+        follow_up_due_at=t + timedelta(days=5),
+    )
+    agency = Actor("s", Role.AGENCY_ADMIN, "KEMENKES")
+    for kind in (ResponseKind.INTERIM, ResponseKind.FINAL):
+        t += timedelta(days=1)
+        c.respond(
+            agency,
+            t,
+            kind=kind,
+            text=str(kind),
+            follow_up_due_at=t + timedelta(days=5),
+            auto_resolve_due_at=t + timedelta(days=14),
+        )
+    t += timedelta(days=1)
+    c.reply(
+        REPORTER,
+        t,
+        kind=ReplyKind.COMMENT,
+        text="Masih tutup hari Sabtu",
+        follow_up_due_at=t + timedelta(days=5),
+        auto_resolve_due_at=t + timedelta(days=14),
+    )
+    return list(c.collect_events())[3:]  # type: ignore[arg-type]
 
 
 def domain_event_classes() -> list[type[Complaint.Event]]:
@@ -105,6 +166,28 @@ def test_every_payload_validates_and_carries_no_personal_data() -> None:
         assert REF not in str(payload) and "SECRET" not in str(payload)
         if payload["role"] == "reporter":
             assert payload["actor_id"] is None
+
+
+def test_the_due_time_fields_are_published() -> None:
+    interim, final, comment = clock_events()
+    t = T0 + timedelta(hours=1)
+    expected = [
+        ("Responded", "interim", t + timedelta(days=6), None),
+        ("Responded", "final", None, t + timedelta(days=16)),
+        ("ReporterReplied", "comment", None, t + timedelta(days=17)),
+    ]
+    for event, (name, kind, follow_up, auto_resolve) in zip(
+        [interim, final, comment], expected, strict=True
+    ):
+        model = decode_payload(to_record(event, position=1).value)
+        assert model.type == name and model.kind == kind  # type: ignore[attr-defined]
+        assert model.follow_up_due_at == follow_up  # type: ignore[attr-defined]
+        assert model.auto_resolve_due_at == auto_resolve  # type: ignore[attr-defined]
+        payload = public_payload(event)
+        assert {"follow_up_due_at", "auto_resolve_due_at"} <= set(payload)
+    confirm = public_payload(lifecycle()[-2])
+    assert confirm["type"] == "ReporterReplied" and confirm["kind"] == "confirm"
+    assert (confirm["follow_up_due_at"], confirm["auto_resolve_due_at"]) == (None, None)
 
 
 def test_chain_verifies_and_each_tampering_is_named() -> None:

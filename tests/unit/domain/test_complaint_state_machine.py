@@ -65,6 +65,13 @@ ALL_ACTORS = [
 ]
 
 HOLDING_STATES = {S.FORWARDED, S.IN_PROGRESS, S.RESPONDED, S.RESOLVED}
+# The clock that must be running in each open state (a complaint is never left without one).
+RUNNING_CLOCK = {
+    S.SUBMITTED: "verification",
+    S.FORWARDED: "follow_up",
+    S.IN_PROGRESS: "follow_up",
+    S.RESPONDED: "auto_resolve",
+}
 
 # How often the rule uses the plausible actor (0..6) rather than any actor at all (7..9).
 picks = st.integers(min_value=0, max_value=9)
@@ -81,7 +88,9 @@ steps = st.sampled_from(
         timedelta(days=31),  # past the reopening window
     ]
 )
-due_days = st.integers(min_value=0, max_value=15)
+# Due times are drawn relative to the action's time, and sometimes before it: the aggregate
+# must refuse those (RuleViolation), so a clock is never due before it started.
+due_days = st.integers(min_value=-3, max_value=15)
 
 
 def file(n: int) -> Complaint:
@@ -278,15 +287,27 @@ class ComplaintMachine(RuleBasedStateMachine):
         other=anyone,
         kind=st.sampled_from(list(ResponseKind)),
         days=due_days,
+        resolve_days=due_days,
     )
     def respond(
-        self, step: timedelta, pick: int, other: Actor, kind: ResponseKind, days: int
+        self,
+        step: timedelta,
+        pick: int,
+        other: Actor,
+        kind: ResponseKind,
+        days: int,
+        resolve_days: int,
     ) -> None:
         at = self.tick(step)
         actor = self.agency_actor(pick, other)
         self.attempt(
             lambda: self.c.respond(
-                actor, at, kind=kind, text="", auto_resolve_due_at=self.due(days)
+                actor,
+                at,
+                kind=kind,
+                text="",
+                follow_up_due_at=self.due(days),
+                auto_resolve_due_at=self.due(resolve_days),
             )
         )
 
@@ -297,12 +318,28 @@ class ComplaintMachine(RuleBasedStateMachine):
         other=anyone,
         kind=st.sampled_from(list(ReplyKind)),
         days=due_days,
+        resolve_days=due_days,
     )
-    def reply(self, step: timedelta, pick: int, other: Actor, kind: ReplyKind, days: int) -> None:
+    def reply(
+        self,
+        step: timedelta,
+        pick: int,
+        other: Actor,
+        kind: ReplyKind,
+        days: int,
+        resolve_days: int,
+    ) -> None:
         at = self.tick(step)
         actor = self.plausible(pick, REPORTER, other)
         self.attempt(
-            lambda: self.c.reply(actor, at, kind=kind, text="", follow_up_due_at=self.due(days))
+            lambda: self.c.reply(
+                actor,
+                at,
+                kind=kind,
+                text="",
+                follow_up_due_at=self.due(days),
+                auto_resolve_due_at=self.due(resolve_days),
+            )
         )
 
     # ------------------------------------------------------------ closing
@@ -405,12 +442,14 @@ class ComplaintMachine(RuleBasedStateMachine):
                 self.forward(step, choice, other, TREE["A.U1"], days, desk=False)
         elif state == S.IN_PROGRESS:
             kind = ResponseKind.FINAL if choice < 4 else ResponseKind.INTERIM
-            self.respond(step, choice, other, kind, days)
+            self.respond(step, choice, other, kind, days, days)
         elif state == S.RESPONDED:
             if choice < 2:
-                self.reply(step, 0, other, ReplyKind.DISPUTE, days)
+                self.reply(step, 0, other, ReplyKind.DISPUTE, days, days)
+            elif choice < 3:
+                self.reply(step, 0, other, ReplyKind.COMMENT, days, days)
             elif choice < 4:
-                self.reply(step, 0, other, ReplyKind.CONFIRM, days)
+                self.reply(step, 0, other, ReplyKind.CONFIRM, days, days)
             else:
                 self.resolve(step, 0, other, ResolutionMode.AUTO_CLOSED, wait_for_due=True)
         elif state == S.RESOLVED:
@@ -420,7 +459,9 @@ class ComplaintMachine(RuleBasedStateMachine):
     @rule(
         pick=picks,
         other=anyone,
-        which=st.sampled_from(["verify", "postpone", "supplement", "start", "respond", "reply"]),
+        which=st.sampled_from(
+            ["verify", "postpone", "supplement", "start", "respond", "reply", "warn", "erase"]
+        ),
     )
     def stale_command(self, pick: int, other: Actor, which: str) -> None:
         """A command dated before the last action never changes anything."""
@@ -443,15 +484,140 @@ class ComplaintMachine(RuleBasedStateMachine):
             "supplement": lambda: c.supplement(REPORTER, at, text="", verification_due_at=self.now),
             "start": lambda: c.start_work(agency, at),
             "respond": lambda: c.respond(
-                agency, at, kind=ResponseKind.FINAL, text="", auto_resolve_due_at=self.now
+                agency,
+                at,
+                kind=ResponseKind.FINAL,
+                text="",
+                follow_up_due_at=self.now,
+                auto_resolve_due_at=self.now,
             ),
             "reply": lambda: c.reply(
-                REPORTER, at, kind=ReplyKind.COMMENT, text="", follow_up_due_at=self.now
+                REPORTER,
+                at,
+                kind=ReplyKind.COMMENT,
+                text="",
+                follow_up_due_at=self.now,
+                auto_resolve_due_at=self.now,
             ),
+            "warn": lambda: c.warn_sla(
+                SYSTEM, at, clock=c.clock or "follow_up", due_at=c.due_at or self.now
+            ),
+            "erase": lambda: c.erase_reporter(ADMIN, at, reason=""),
         }
         version = c.version
         self.attempt(calls[which])
         assert c.version == version, f"{which} dated {at} before the last action was accepted"
+
+    # ------------------------------------------------------------ past due times
+    @rule(
+        step=steps,
+        pick=picks,
+        other=anyone,
+        to=targets,
+        late=st.sampled_from([timedelta(seconds=1), timedelta(hours=5), timedelta(days=3)]),
+        which=st.sampled_from(
+            [
+                "verify",
+                "supplement",
+                "forward-desk",
+                "forward-agency",
+                "decline",
+                "respond",
+                "dispute",
+                "comment",
+                "reopen",
+            ]
+        ),
+    )
+    def past_due_command(
+        self,
+        step: timedelta,
+        pick: int,
+        other: Actor,
+        to: AgencyRef,
+        late: timedelta,
+        which: str,
+    ) -> None:
+        """A command whose due time precedes it is never accepted, whoever sends it."""
+        c = self.c
+        at = self.tick(step)
+        past = at - late
+        agency = self.agency_actor(pick, other)
+        desk = self.plausible(pick, ADMIN, other)
+        calls: dict[str, Callable[[], None]] = {
+            "verify": lambda: c.verify(
+                desk,
+                at,
+                title="",
+                category="",
+                kind="complaint",
+                visibility="public",
+                target=self.plausible_target(pick, ADMIN, to),
+                note="",
+                follow_up_due_at=past,
+            ),
+            "supplement": lambda: c.supplement(
+                self.plausible(pick, REPORTER, other), at, text="", verification_due_at=past
+            ),
+            "forward-desk": lambda: c.forward(
+                desk,
+                at,
+                target=self.plausible_target(pick, desk, to),
+                note="",
+                follow_up_due_at=past,
+            ),
+            "forward-agency": lambda: c.forward(
+                agency,
+                at,
+                target=self.plausible_target(pick, agency, to),
+                note="",
+                follow_up_due_at=past,
+            ),
+            "decline": lambda: c.decline(
+                self.agency_actor(0, other),
+                at,
+                reason="",
+                suggested_agency=None,
+                verification_due_at=past,
+            ),
+            # both due times in the past: whichever the kind uses is refused
+            "respond": lambda: c.respond(
+                agency,
+                at,
+                kind=ResponseKind.FINAL if pick % 2 else ResponseKind.INTERIM,
+                text="",
+                follow_up_due_at=past,
+                auto_resolve_due_at=past,
+            ),
+            "dispute": lambda: c.reply(
+                self.plausible(pick, REPORTER, other),
+                at,
+                kind=ReplyKind.DISPUTE,
+                text="",
+                follow_up_due_at=past,
+                auto_resolve_due_at=past,
+            ),
+            "comment": lambda: c.reply(
+                self.plausible(pick, REPORTER, other),
+                at,
+                kind=ReplyKind.COMMENT,
+                text="",
+                follow_up_due_at=past,
+                auto_resolve_due_at=past,
+            ),
+            "reopen": lambda: c.reopen(desk, at, reason="", window_days=30, follow_up_due_at=past),
+        }
+        # A comment outside the reply window uses neither due time, so it may go through.
+        must_refuse = which != "comment" or c.state == S.RESPONDED
+        version = c.version
+        try:
+            calls[which]()
+        except DomainError:
+            self.refused += 1
+            assert c.version == version
+            return
+        assert not must_refuse, f"{which} with a due time before {at} was accepted"
+        self.accepted += 1
 
     # ------------------------------------------------------------ invariants
     @invariant()
@@ -487,6 +653,30 @@ class ComplaintMachine(RuleBasedStateMachine):
             assert c.paused_remaining_days is not None and c.paused_remaining_days >= 0
         if c.state in (S.RESOLVED, S.ARCHIVED):
             assert (c.clock, c.due_at) == (None, None)
+
+    @invariant()
+    def an_open_complaint_always_has_its_clock_running(self) -> None:
+        """Interim responses restart the follow-up clock rather than stopping it, and a
+        comment in the reply window restarts the window: an open complaint always has one
+        deadline running."""
+        c = self.c
+        expected = RUNNING_CLOCK.get(c.state)
+        if expected is not None:
+            assert (c.clock, c.due_at is not None) == (expected, True), (c.state, c.clock)
+            assert c.clock_paused_at is None
+
+    @invariant()
+    def the_sla_ladder_is_climbed_in_order(self) -> None:
+        marks = [m.split(":", 2) for m in self.c.sla_marks]
+        seen: set[tuple[str, str, str]] = set()
+        for step, clock, due in marks:
+            assert clock != "auto_resolve", "the reply window is never an SLA deadline"
+            if step.startswith("escalated-"):
+                assert ("breached", clock, due) in seen
+            if step == "escalated-national":
+                assert ("escalated-parent", clock, due) in seen
+            seen.add((step, clock, due))
+        assert len(seen) == len(marks)
 
     @invariant()
     def archived_is_terminal(self) -> None:

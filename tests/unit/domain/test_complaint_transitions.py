@@ -913,13 +913,28 @@ def test_the_resolve_command_in_confirm_mode() -> None:
     "call",
     [
         lambda c: c.reply(
-            OTHER_REPORTER, NOW, kind=ReplyKind.CONFIRM, text="", follow_up_due_at=NOW, auto_resolve_due_at=NOW
+            OTHER_REPORTER,
+            NOW,
+            kind=ReplyKind.CONFIRM,
+            text="",
+            follow_up_due_at=NOW,
+            auto_resolve_due_at=NOW,
         ),
         lambda c: c.reply(
-            OTHER_REPORTER, NOW, kind=ReplyKind.COMMENT, text="", follow_up_due_at=NOW, auto_resolve_due_at=NOW
+            OTHER_REPORTER,
+            NOW,
+            kind=ReplyKind.COMMENT,
+            text="",
+            follow_up_due_at=NOW,
+            auto_resolve_due_at=NOW,
         ),
         lambda c: c.reply(
-            ADMIN, NOW, kind=ReplyKind.DISPUTE, text="", follow_up_due_at=NOW, auto_resolve_due_at=NOW
+            ADMIN,
+            NOW,
+            kind=ReplyKind.DISPUTE,
+            text="",
+            follow_up_due_at=NOW,
+            auto_resolve_due_at=NOW,
         ),
         lambda c: c.resolve(
             OTHER_REPORTER, NOW, mode=ResolutionMode.CONFIRMED_BY_REPORTER, note=""
@@ -1196,7 +1211,7 @@ def test_a_new_forwarding_gives_a_new_clock_to_warn_about() -> None:
     [
         (postponed, "verification", VERIFICATION_DUE),  # paused: no due time
         (archived, "verification", VERIFICATION_DUE),
-        (resolved, "auto_resolve", AUTO_RESOLVE_DUE),
+        (resolved, "follow_up", FOLLOW_UP_DUE),  # stopped
         (forwarded, "verification", VERIFICATION_DUE),  # wrong clock
         (forwarded, "follow_up", FOLLOW_UP_DUE + H),  # wrong due time
     ],
@@ -1216,6 +1231,80 @@ def test_only_the_timer_marks_deadlines(actor: Actor) -> None:
     c = forwarded()
     with pytest.raises(NotAuthorized):
         c.warn_sla(actor, NOW, clock="follow_up", due_at=FOLLOW_UP_DUE)
+
+
+def sla_call(c: Complaint, mark: str, at: datetime, *, clock: str, due_at: datetime) -> None:
+    if mark == "warn":
+        c.warn_sla(SYSTEM, at, clock=clock, due_at=due_at)
+    elif mark == "breach":
+        c.breach_sla(SYSTEM, at, clock=clock, due_at=due_at)
+    else:
+        level = EscalationLevel.PARENT if mark == "parent" else EscalationLevel.NATIONAL
+        c.escalate(SYSTEM, at, level=level, to_agency="LAPOR", clock=clock, due_at=due_at)
+
+
+@pytest.mark.parametrize("build", [responded, resolved])
+@pytest.mark.parametrize("mark", ["warn", "breach", "parent", "national"])
+def test_the_reporters_reply_window_is_never_an_sla_deadline(
+    build: Callable[[], Complaint], mark: str
+) -> None:
+    # Even while the auto_resolve clock runs (RESPONDED), it ends in auto-closure, never in
+    # warnings, breaches or escalations.
+    c = build()
+    before = copy.deepcopy(state_of(c))
+    at = AUTO_RESOLVE_DUE + D
+    with pytest.raises(RuleViolation, match="auto_resolve window cannot be"):
+        sla_call(c, mark, at, clock="auto_resolve", due_at=AUTO_RESOLVE_DUE)
+    assert state_of(c) == before
+
+
+@pytest.mark.parametrize("level", list(EscalationLevel))
+def test_escalation_needs_the_deadline_breached_first(level: EscalationLevel) -> None:
+    c = forwarded()
+    c.warn_sla(SYSTEM, FOLLOW_UP_DUE - D, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    before = copy.deepcopy(state_of(c))
+    with pytest.raises(RuleViolation, match="is not breached"):
+        sla_call(c, str(level), FOLLOW_UP_DUE + D, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    assert state_of(c) == before
+
+
+def test_national_escalation_needs_the_parent_escalation_first() -> None:
+    c = forwarded()
+    c.breach_sla(SYSTEM, FOLLOW_UP_DUE, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    n = c.version
+    with pytest.raises(RuleViolation, match="parent agency before the national desk"):
+        sla_call(c, "national", FOLLOW_UP_DUE + D, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    assert c.version == n
+    sla_call(c, "parent", FOLLOW_UP_DUE + D, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    sla_call(c, "national", FOLLOW_UP_DUE + 2 * D, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    assert new_events(c, n) == ["Escalated", "Escalated"]
+    assert [e.level for e in c.pending_events[-2:]] == ["parent", "national"]
+
+
+def test_a_breach_of_an_earlier_clock_does_not_allow_escalating_the_new_one() -> None:
+    c = forwarded()
+    c.breach_sla(SYSTEM, FOLLOW_UP_DUE, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    sla_call(c, "parent", FOLLOW_UP_DUE, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    # The agency answers (interim): a fresh follow-up clock, with nothing breached yet.
+    later = FOLLOW_UP_DUE + 5 * D
+    c.respond(
+        agency("A"),
+        FOLLOW_UP_DUE + H,
+        kind=ResponseKind.INTERIM,
+        text="sedang dicek",
+        follow_up_due_at=later,
+        auto_resolve_due_at=AUTO_RESOLVE_DUE,
+    )
+    n = c.version
+    with pytest.raises(RuleViolation, match="not running"):
+        sla_call(c, "national", later, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    with pytest.raises(RuleViolation, match="is not breached"):
+        sla_call(c, "parent", later, clock="follow_up", due_at=later)
+    c.breach_sla(SYSTEM, later, clock="follow_up", due_at=later)
+    with pytest.raises(RuleViolation, match="parent agency before"):
+        sla_call(c, "national", later, clock="follow_up", due_at=later)
+    sla_call(c, "parent", later, clock="follow_up", due_at=later)
+    assert new_events(c, n) == ["SlaBreached", "Escalated"]
 
 
 # ----------------------------------------------------------------- privacy
@@ -1412,6 +1501,59 @@ def test_agency_register_checks_placement() -> None:
         )
 
 
+def test_the_system_may_maintain_the_directory() -> None:
+    a = Agency.register(
+        SYSTEM, T0, code="B", name="Provinsi B", kind=AgencyKind.PROVINCE, parent=DESK, region=None
+    )
+    assert a.update(SYSTEM, NOW, name="Provinsi B", region="Jawa Barat") is True
+    assert names(a.pending_events) == ["Registered", "Updated"]
+
+
+@pytest.mark.parametrize("actor", [agency("A"), agency("LAPOR"), REPORTER])
+def test_only_the_desk_or_the_system_registers_an_agency(actor: Actor) -> None:
+    with pytest.raises(NotAuthorized, match="agency directory"):
+        Agency.register(
+            actor,
+            T0,
+            code="A",
+            name="Kementerian A",
+            kind=AgencyKind.MINISTRY,
+            parent=DESK,
+            region=None,
+        )
+
+
+def test_authorization_is_checked_before_placement() -> None:
+    with pytest.raises(NotAuthorized):
+        Agency.register(
+            agency("A"),
+            T0,
+            code="A.U9",
+            name="Unit",
+            kind=AgencyKind.UNIT,
+            parent=DESK,
+            region=None,
+        )
+
+
+@pytest.mark.parametrize("actor", [agency("A"), agency("LAPOR"), REPORTER])
+@pytest.mark.parametrize("change", [True, False], ids=["change", "no-op"])
+def test_only_the_desk_or_the_system_updates_an_agency(actor: Actor, change: bool) -> None:
+    a = Agency.register(
+        ADMIN,
+        T0,
+        code="A",
+        name="Kementerian A",
+        kind=AgencyKind.MINISTRY,
+        parent=DESK,
+        region=None,
+    )
+    name = "Kementerian A Baru" if change else "Kementerian A"
+    with pytest.raises(NotAuthorized, match="agency directory"):
+        a.update(actor, NOW, name=name, region=None)
+    assert a.version == 1 and a.name == "Kementerian A"
+
+
 # ----------------------------------------------------------------- tracking numbers
 def test_tracking_sequence_issues_consecutive_numbers() -> None:
     seq = TrackingSequence(year=2026)
@@ -1429,41 +1571,199 @@ def test_a_domain_error_is_the_common_base() -> None:
         assert issubclass(cls, DomainError)
 
 
-# ----------------------------------------------------------------- gaps found in the aggregate
-# Each is a strict xfail: it turns into a failure once the aggregate is fixed, and then the
-# marker should go. See the report of the domain test session for details.
-@pytest.mark.xfail(
-    strict=True,
-    reason="complaint.py forward(): an agency may re-forward to the current holder, which "
-    "restarts the follow-up clock; the desk's path refuses this ('already held by')",
-)
+# ----------------------------------------------------------------- forwarding to a holder
 def test_an_agency_cannot_reforward_to_the_current_holder() -> None:
     c = forwarded()
     c.forward(agency("A"), T0 + 3 * H, target=A_U1, note="", follow_up_due_at=FOLLOW_UP_DUE)
-    with pytest.raises(RuleViolation, match="already held by"):
+    before = copy.deepcopy(state_of(c))
+    with pytest.raises(RuleViolation, match=r"already held by A\.U1") as info:
         c.forward(agency("A"), NOW, target=A_U1, note="", follow_up_due_at=NOW + 30 * D)
+    assert info.value.details == {"target": "A.U1"}
+    assert state_of(c) == before  # in particular, the follow-up clock did not restart
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="complaint.py: due times are not checked against the action's time, so a clock "
-    "can be due before it started (due_at < clock_started_at)",
-)
-def test_a_due_time_before_the_action_is_refused() -> None:
+def test_no_one_can_forward_to_an_agency_already_on_the_holder_chain() -> None:
+    c = forwarded()
+    c.forward(agency("A"), T0 + 3 * H, target=A_U1, note="", follow_up_due_at=FOLLOW_UP_DUE)
+    c.forward(agency("A.U1"), T0 + 4 * H, target=A_U1_X, note="", follow_up_due_at=FOLLOW_UP_DUE)
+    before = copy.deepcopy(state_of(c))
+    # A, above the holder, cannot hand it "back" to A.U1, which already holds it ...
+    with pytest.raises(RuleViolation, match=r"already held by A\.U1"):
+        c.forward(agency("A"), NOW, target=A_U1, note="", follow_up_due_at=NOW + 5 * D)
+    # ... nor can the desk re-dispose it to A, at the top of the chain.
+    with pytest.raises(RuleViolation, match="already held by A"):
+        c.forward(ADMIN, NOW, target=A, note="", follow_up_due_at=NOW + 5 * D)
+    assert state_of(c) == before
+    # A different unit or agency is still fine.
+    c.forward(agency("A"), NOW, target=A_U2, note="", follow_up_due_at=NOW + 5 * D)
+    assert c.holder_chain == ["A", "A.U2"]
+
+
+def test_an_agency_that_declined_may_be_sent_the_complaint_again() -> None:
+    # The rule is about the current holder chain, not the forwarding history.
+    c = forwarded()
+    c.decline(agency("A"), NOW, reason="", suggested_agency=None, verification_due_at=NOW + D)
+    c.forward(ADMIN, NOW + H, target=A, note="tetap wewenang A", follow_up_due_at=NOW + 5 * D)
+    assert c.holder_chain == ["A"]
+    assert c.forwarding_path == ["A", "A"]
+
+
+# ----------------------------------------------------------------- due times
+def _unit_held() -> Complaint:
+    c = forwarded()
+    c.forward(agency("A"), T0 + 3 * H, target=A_U1, note="", follow_up_due_at=FOLLOW_UP_DUE)
+    return c
+
+
+def _respond(
+    kind: ResponseKind, follow_up: bool
+) -> Callable[[Complaint, datetime, datetime], None]:
+    def run(c: Complaint, at: datetime, due: datetime) -> None:
+        c.respond(
+            agency("A"),
+            at,
+            kind=kind,
+            text="",
+            follow_up_due_at=due if follow_up else at + 5 * D,
+            auto_resolve_due_at=at + 10 * D if follow_up else due,
+        )
+
+    return run
+
+
+def _reply(kind: ReplyKind, follow_up: bool) -> Callable[[Complaint, datetime, datetime], None]:
+    def run(c: Complaint, at: datetime, due: datetime) -> None:
+        c.reply(
+            REPORTER,
+            at,
+            kind=kind,
+            text="",
+            follow_up_due_at=due if follow_up else at + 5 * D,
+            auto_resolve_due_at=at + 10 * D if follow_up else due,
+        )
+
+    return run
+
+
+# Each command with the due time it uses; `due` is the one under test.
+DUE_CHECKED: dict[
+    str, tuple[Callable[[], Complaint], Callable[[Complaint, datetime, datetime], None]]
+] = {
+    "verify": (
+        submitted,
+        lambda c, at, due: c.verify(
+            ADMIN,
+            at,
+            title="",
+            category="",
+            kind=ComplaintKind.COMPLAINT,
+            visibility=Visibility.PUBLIC,
+            target=A,
+            note="",
+            follow_up_due_at=due,
+        ),
+    ),
+    "supplement": (
+        postponed,
+        lambda c, at, due: c.supplement(REPORTER, at, text="", verification_due_at=due),
+    ),
+    "forward-desk": (
+        forwarded,
+        lambda c, at, due: c.forward(ADMIN, at, target=B, note="", follow_up_due_at=due),
+    ),
+    "forward-unit": (
+        forwarded,
+        lambda c, at, due: c.forward(agency("A"), at, target=A_U1, note="", follow_up_due_at=due),
+    ),
+    "decline-to-desk": (
+        forwarded,
+        lambda c, at, due: c.decline(
+            agency("A"), at, reason="", suggested_agency=None, verification_due_at=due
+        ),
+    ),
+    # The verification due time is not used when a unit declines to its parent (the event
+    # records None), but it is still checked: see the report.
+    "decline-to-parent": (
+        _unit_held,
+        lambda c, at, due: c.decline(
+            agency("A.U1"), at, reason="", suggested_agency=None, verification_due_at=due
+        ),
+    ),
+    "respond-interim": (in_progress, _respond(ResponseKind.INTERIM, follow_up=True)),
+    "respond-final": (in_progress, _respond(ResponseKind.FINAL, follow_up=False)),
+    "dispute": (responded, _reply(ReplyKind.DISPUTE, follow_up=True)),
+    "comment-in-window": (responded, _reply(ReplyKind.COMMENT, follow_up=False)),
+    "reopen": (
+        resolved,
+        lambda c, at, due: c.reopen(ADMIN, at, reason="", window_days=30, follow_up_due_at=due),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DUE_CHECKED))
+def test_a_due_time_before_the_action_is_refused(name: str) -> None:
+    build, run = DUE_CHECKED[name]
+    c = build()
+    before = copy.deepcopy(state_of(c))
+    with pytest.raises(RuleViolation, match="cannot precede the action"):
+        run(c, NOW, NOW - timedelta(seconds=1))
+    assert state_of(c) == before
+
+
+@pytest.mark.parametrize("name", list(DUE_CHECKED))
+def test_a_due_time_at_the_action_itself_is_accepted(name: str) -> None:
+    build, run = DUE_CHECKED[name]
+    c = build()
+    n = c.version
+    run(c, NOW, NOW)
+    assert c.version > n
+    if c.due_at is not None:
+        assert c.clock_started_at is not None and c.due_at >= c.clock_started_at
+
+
+def test_the_original_case_verify_with_a_follow_up_already_past() -> None:
     c = file()
     with pytest.raises(RuleViolation):
         do_verify(c, FOLLOW_UP_DUE + D)  # follow_up_due_at=FOLLOW_UP_DUE is already past
+    assert c.version == 1 and c.state == S.SUBMITTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="complaint.py warn_sla/breach_sla/escalate/erase_reporter: no _require_time, so "
-    "an event may be dated before the complaint's last action (even before filing)",
-)
+# A due time the command does not use is not checked (the application passes all of them).
+UNUSED_DUE: dict[
+    str, tuple[Callable[[], Complaint], Callable[[Complaint, datetime, datetime], None]]
+] = {
+    "respond-interim-auto-resolve": (in_progress, _respond(ResponseKind.INTERIM, follow_up=False)),
+    "respond-final-follow-up": (in_progress, _respond(ResponseKind.FINAL, follow_up=True)),
+    "dispute-auto-resolve": (responded, _reply(ReplyKind.DISPUTE, follow_up=False)),
+    "comment-in-window-follow-up": (responded, _reply(ReplyKind.COMMENT, follow_up=True)),
+    "comment-at-agency-follow-up": (in_progress, _reply(ReplyKind.COMMENT, follow_up=True)),
+    "comment-at-agency-auto-resolve": (in_progress, _reply(ReplyKind.COMMENT, follow_up=False)),
+    "confirm-follow-up": (responded, _reply(ReplyKind.CONFIRM, follow_up=True)),
+    "confirm-auto-resolve": (responded, _reply(ReplyKind.CONFIRM, follow_up=False)),
+}
+
+
+@pytest.mark.parametrize("name", list(UNUSED_DUE))
+def test_an_unused_due_time_is_not_checked(name: str) -> None:
+    build, run = UNUSED_DUE[name]
+    c = build()
+    n = c.version
+    run(c, NOW, T0 - D)
+    assert c.version > n
+    assert T0 - D not in {e.__dict__.get(f) for e in c.pending_events[n:] for f in DUE_FIELDS}
+    if c.due_at is not None:
+        assert c.clock_started_at is not None and c.due_at >= c.clock_started_at
+
+
+DUE_FIELDS = ("follow_up_due_at", "auto_resolve_due_at", "verification_due_at")
+
+
+# ----------------------------------------------------------------- time, for every event
 @pytest.mark.parametrize(
     "call",
     [
         lambda c: c.warn_sla(SYSTEM, T0 - D, clock="follow_up", due_at=FOLLOW_UP_DUE),
+        lambda c: c.breach_sla(SYSTEM, T0 - D, clock="follow_up", due_at=FOLLOW_UP_DUE),
         lambda c: c.escalate(
             SYSTEM,
             T0 - D,
@@ -1473,12 +1773,44 @@ def test_a_due_time_before_the_action_is_refused() -> None:
             due_at=FOLLOW_UP_DUE,
         ),
         lambda c: c.erase_reporter(ADMIN, T0 - D, reason=""),
+        # just before the last action, not only before filing
+        lambda c: c.warn_sla(
+            SYSTEM, c.last_action_at - timedelta(seconds=1), clock="follow_up", due_at=FOLLOW_UP_DUE
+        ),
+        lambda c: c.erase_reporter(SYSTEM, c.last_action_at - timedelta(seconds=1), reason=""),
     ],
-    ids=["warn", "escalate", "erase"],
+    ids=["warn", "breach", "escalate", "erase", "warn-just-before", "erase-just-before"],
 )
 def test_sla_and_privacy_events_refuse_time_going_backwards(
     call: Callable[[Complaint], None],
 ) -> None:
     c = forwarded()
-    with pytest.raises(RuleViolation):
+    before = copy.deepcopy(state_of(c))
+    with pytest.raises(RuleViolation, match="before the complaint's last action"):
         call(c)
+    assert state_of(c) == before
+
+
+def test_escalating_an_old_breach_is_refused_when_dated_before_the_last_action() -> None:
+    c = forwarded()
+    c.breach_sla(SYSTEM, FOLLOW_UP_DUE, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    c.start_work(agency("A"), FOLLOW_UP_DUE + D)
+    with pytest.raises(RuleViolation, match="before the complaint's last action"):
+        sla_call(c, "parent", FOLLOW_UP_DUE + H, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    sla_call(c, "parent", FOLLOW_UP_DUE + D, clock="follow_up", due_at=FOLLOW_UP_DUE)
+
+
+# ----------------------------------------------------------------- gaps found in the aggregate
+# Each is a strict xfail: it turns into a failure once the aggregate is fixed, and then the
+# marker should go. See the report of the domain test session for details.
+@pytest.mark.xfail(
+    strict=True,
+    reason="complaint.py: SlaWarned/SlaBreached/Escalated/VisibilityChanged/ReporterErased do "
+    "not advance last_action_at, and _require_time checks only against last_action_at, so a "
+    "later command may be dated before one of those events (the history is out of order)",
+)
+def test_no_event_is_dated_before_an_earlier_event() -> None:
+    c = forwarded()
+    c.breach_sla(SYSTEM, FOLLOW_UP_DUE, clock="follow_up", due_at=FOLLOW_UP_DUE)
+    with pytest.raises(RuleViolation):
+        c.start_work(agency("A"), NOW)  # NOW is before the breach

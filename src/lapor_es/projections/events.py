@@ -1,0 +1,78 @@
+"""What a projection consumes: one published complaint event and where it was read from.
+
+The same `ProjectedEvent` comes out of the event store's notification log (in-process
+mode) and out of Kafka records (projector mode), so read models are written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Mapper, Notification
+
+from lapor_es.aggregates import Complaint
+from lapor_es.contract.cloudevents import from_record
+from lapor_es.contract.payloads import PAYLOAD_ADAPTER, AnyPayload, public_payload
+
+STORE_SOURCE = "store"
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """Where an event was read: the store's log (partition 0, offset = global position)
+    or a Kafka topic partition and offset. Tracking rows record these."""
+
+    source: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ProjectedEvent:
+    payload: AnyPayload
+    raw: dict[str, Any]
+    coordinates: Coordinates
+    position: int  # global position in the event store (ce_position on Kafka)
+
+    @property
+    def type(self) -> str:
+        return self.payload.type
+
+    @property
+    def complaint_id(self) -> str:
+        return self.payload.complaint_id
+
+    @property
+    def version(self) -> int:
+        return self.payload.version
+
+    @property
+    def at(self) -> datetime:
+        return self.payload.at
+
+
+def from_notification(notification: Notification, mapper: Mapper[Any]) -> ProjectedEvent:
+    event = mapper.to_domain_event(notification)
+    if not isinstance(event, Complaint.Event):
+        raise TypeError(f"not a complaint event: {notification.topic}")
+    raw = public_payload(event)
+    return ProjectedEvent(
+        payload=PAYLOAD_ADAPTER.validate_python(raw),
+        raw=raw,
+        coordinates=Coordinates(STORE_SOURCE, 0, notification.id),
+        position=notification.id,
+    )
+
+
+def from_kafka(
+    topic: str, partition: int, offset: int, value: bytes, headers: list[tuple[str, bytes]]
+) -> ProjectedEvent:
+    delivered = from_record(value, headers)
+    return ProjectedEvent(
+        payload=delivered.payload,
+        raw=delivered.raw,
+        coordinates=Coordinates(topic, partition, offset),
+        position=delivered.position,
+    )
