@@ -1,4 +1,8 @@
-"""The `lapor-es` command: the composition root for command-line use."""
+"""The `lapor-es` command: the composition root for command-line use.
+
+Core commands live here; each further command group is a module of this package with a
+Typer `app`, registered in the block at the end of this file.
+"""
 
 from __future__ import annotations
 
@@ -332,9 +336,11 @@ def demo() -> None:
         lapor.close()
 
 
+# ----------------------------------------------------------------------- command groups
+# One line per group module (lapor_es/cli/<group>.py, each with a Typer `app`).
+# --- registrations: begin
+# --- registrations: end
+
+
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()
