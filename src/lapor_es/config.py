@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(50, ge=1, description="snapshot complaints every N events")
     aggregate_cache_size: int = Field(10_000, ge=0)
 
+    projection_database_url: str | None = Field(
+        None, description="where read models live; unset = the event store's database"
+    )
+
     kafka_bootstrap: str | None = Field(
         None, description="host:port[,host:port]; unset = the embedded default, no Kafka"
     )
@@ -81,6 +85,10 @@ class Settings(BaseSettings):
             national_escalation_after_days=self.sla_national_escalation_after_days,
             reopen_window_days=self.sla_reopen_window_days,
         )
+
+    @property
+    def read_model_url(self) -> str:
+        return self.projection_database_url or self.database_url
 
     @property
     def calendar(self) -> WorkingCalendar:
