@@ -4,6 +4,9 @@ Used by deploy/kafka/broker start. Exit codes: 0 ready, 1 timed out, 2 the broke
 exited, 3 kafka-python is not importable by this interpreter.
 
     python wait_ready.py --bootstrap 127.0.0.1:59092 --pid 1234 --timeout 90
+
+Secured mode adds `--sasl-username admin` (SASL_PLAINTEXT, SCRAM-SHA-512); the password comes
+from the environment variable LAPOR_KAFKA_PROBE_PASSWORD so it never shows in `ps`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,16 @@ def main() -> int:
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--pid", type=int, default=0, help="broker JVM pid (0: do not watch)")
     parser.add_argument("--timeout", type=float, default=90.0)
+    parser.add_argument("--sasl-username", default=None, help="secured mode: SCRAM user")
     args = parser.parse_args()
+    security: dict[str, str] = {}
+    if args.sasl_username:
+        security = {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": args.sasl_username,
+            "sasl_plain_password": os.environ.get("LAPOR_KAFKA_PROBE_PASSWORD", ""),
+        }
 
     try:
         from kafka import KafkaAdminClient
@@ -63,6 +75,7 @@ def main() -> int:
                 client_id="lapor-wait-ready",
                 request_timeout_ms=5000,
                 bootstrap_timeout_ms=3000,
+                **security,
             )
             admin.list_topics()
             brokers = admin.describe_cluster().get("brokers") or []

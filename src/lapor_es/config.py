@@ -49,6 +49,28 @@ class Settings(BaseSettings):
     )
     relay_batch_size: int = Field(500, ge=1, le=10_000)
     relay_poll_interval_ms: int = Field(50, ge=1)
+    audit_signing_key: Path | None = Field(
+        None,
+        description="PEM Ed25519 private key that signs audit bundles; unset = one generated "
+        "under var/audit/ on first export",
+    )
+    projector_batch_size: int = Field(
+        1000, ge=1, le=10_000, description="events per projection transaction"
+    )
+
+    # Kafka client security (agency feeds, secured brokers); see docs/agency-integration.md.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    feeds_topic_prefix: str = Field("lapor.agency.", description="feed = <prefix><CODE>.v1")
+    feeds_router_id: str = Field(
+        "lapor-es-agency-router", description="consumer group and transactional id of the router"
+    )
+    feeds_router_topics: str = Field(
+        "lapor.agency-router", description="router topics: <this>.{state,dlq,control}.v1"
+    )
+    feeds_partitions: int = Field(3, ge=1, le=3, description="partitions of new feed topics")
 
     calendar_collective_leave: bool = Field(
         True, description="count cuti bersama (government collective leave) as holidays"

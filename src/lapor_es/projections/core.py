@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -210,11 +211,19 @@ class Projector:
         return min(t for t in tracked if t is not None)
 
     # ------------------------------------------------------------------ batches
-    def process(self, events: Sequence[ProjectedEvent]) -> BatchResult:
+    def process(
+        self, events: Sequence[ProjectedEvent], *, conn: Connection | None = None
+    ) -> BatchResult:
+        """Apply a batch in one transaction; or inside the caller's `conn` transaction (a
+        rebuild's swap applies its last events in the same transaction as the swap)."""
         result = BatchResult()
         if not events:
             return result
-        with self.engine.begin() as conn:
+        if conn is None:
+            with self.engine.begin() as own:
+                for model in self.models:
+                    self._process_model(own, model, events, result)
+        else:
             for model in self.models:
                 self._process_model(conn, model, events, result)
         if result.parked:
@@ -317,7 +326,9 @@ class Projector:
                 )
                 .values(version=ev.version)
             )
-        if conn.execute(stmt).rowcount != 1:
+        # preserve_rowcount: SQLAlchemy 2.0 reports -1 for an INSERT's rowcount on
+        # psycopg unless asked, which would make every first claim look taken.
+        if conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount != 1:
             raise _TakenElsewhere
 
     def _tracked(
@@ -376,15 +387,17 @@ class Projector:
         key: bytes | None,
         value: bytes | None,
         exc: Exception,
+        *,
+        conn: Connection | None = None,
     ) -> None:
         """A record that is not a valid event at all: parked for every model, and tracked
         past, so it never blocks a partition. Its complaint's later events park behind it
         (they find a version gap)."""
         complaint_id = (key or b"?").decode("utf-8", "replace")[:36]
         error = f"undecodable record: {type(exc).__name__}: {exc}"
-        with self.engine.begin() as conn:
+        with self.engine.begin() if conn is None else nullcontext(conn) as tx:
             for model in self.models:
-                conn.execute(
+                tx.execute(
                     insert(dead_letters).values(
                         projection=model.tracking_name,
                         complaint_id=complaint_id,
@@ -399,7 +412,7 @@ class Projector:
                         parked_at=utcnow(),
                     )
                 )
-                self._advance(conn, model.tracking_name, source, partition, offset)
+                self._advance(tx, model.tracking_name, source, partition, offset)
         log.warning(
             "projection.undecodable", source=source, partition=partition, offset=offset, error=error
         )
@@ -428,9 +441,16 @@ class Projector:
                     .all()
                 )
                 for row in rows:
-                    raw = json.loads(row["payload"])
+                    try:
+                        raw = json.loads(row["payload"])
+                        payload = PAYLOAD_ADAPTER.validate_python(raw)
+                    except ValueError:
+                        # An off-contract record stays parked: retrying cannot make it an
+                        # event, and failing here would roll back every other retry.
+                        result.skipped += 1
+                        continue
                     ev = ProjectedEvent(
-                        payload=PAYLOAD_ADAPTER.validate_python(raw),
+                        payload=payload,
                         raw=raw,
                         coordinates=Coordinates(row["source"], row["partition"], row["offset"]),
                         position=row["position"],
@@ -457,15 +477,32 @@ class Projector:
 
 
 def create_all(engine: Engine, models: Sequence[ReadModel]) -> None:
-    """Create tables (idempotent) and (re)create the models' views."""
-    from sqlalchemy import text
+    """Create tables (idempotent) and (re)create the models' views.
 
+    Without migrations: tests and throwaway databases. Real deployments use
+    `lapor_es.projections.migrations.prepare`, which migrates and then calls
+    `create_views`."""
     metadata.create_all(engine)
     for model in models:
         if model.metadata is not metadata:
             model.metadata.create_all(engine)
     with engine.begin() as conn:
-        for model in models:
-            for view, query in model.views():
-                conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
-                conn.execute(text(f"CREATE VIEW {view} AS {query}"))
+        create_views(conn, models)
+
+
+def drop_views(conn: Connection, models: Sequence[ReadModel]) -> None:
+    from sqlalchemy import text
+
+    for model in models:
+        for view, _ in model.views():
+            conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
+
+
+def create_views(conn: Connection, models: Sequence[ReadModel]) -> None:
+    """(Re)create the models' views: views are derived, so they are never migrated."""
+    from sqlalchemy import text
+
+    drop_views(conn, models)
+    for model in models:
+        for view, query in model.views():
+            conn.execute(text(f"CREATE VIEW {view} AS {query}"))

@@ -7,7 +7,7 @@ from sqlalchemy import MetaData
 from lapor_es.projections.core import ReadModel
 from lapor_es.workflow import WorkingCalendar
 
-MODEL_NAMES = ("complaints", "inbox", "timeline")
+MODEL_NAMES = ("complaints", "inbox", "timeline", "deadlines")
 
 
 def read_models(
@@ -18,6 +18,7 @@ def read_models(
     table_metadata: MetaData | None = None,
 ) -> list[ReadModel]:
     """Instances of the named read models (live tables, or prefixed ones for a rebuild)."""
+    from lapor_es.consumers.deadlines import DeadlinesModel
     from lapor_es.projections.complaints import ComplaintsModel
     from lapor_es.projections.inbox import InboxModel
     from lapor_es.projections.timeline import TimelineModel
@@ -26,6 +27,7 @@ def read_models(
         "complaints": ComplaintsModel,
         "inbox": InboxModel,
         "timeline": TimelineModel,
+        "deadlines": DeadlinesModel,
     }
     unknown = set(names) - set(classes)
     if unknown:

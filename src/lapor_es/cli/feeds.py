@@ -1,0 +1,136 @@
+"""`lapor-es feeds`: the agency router, a feed reader, its dead letters, broker grants."""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import Annotated
+
+import typer
+
+from lapor_es.config import Settings
+from lapor_es.consumers.agency_feed import FeedSettings
+from lapor_es.consumers.security import KafkaSecurity
+from lapor_es.logging import configure_logging
+
+app = typer.Typer(help="Per-agency feeds of complaint events", no_args_is_help=True)
+dlq_app = typer.Typer(help="Records the router parked", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+def feed_settings(bootstrap: str | None = None) -> FeedSettings:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    servers = bootstrap or settings.kafka_bootstrap
+    if not servers:
+        typer.echo("no Kafka configured: set LAPOR_KAFKA_BOOTSTRAP or pass --bootstrap", err=True)
+        raise typer.Exit(2)
+    return FeedSettings(
+        bootstrap=servers,
+        input_topic=settings.kafka_topic,
+        feed_prefix=settings.feeds_topic_prefix,
+        router_topics=settings.feeds_router_topics,
+        router_id=settings.feeds_router_id,
+        feed_partitions=settings.feeds_partitions,
+        replication_factor=settings.kafka_replication_factor,
+        security=KafkaSecurity.from_settings(settings),
+    )
+
+
+Bootstrap = Annotated[
+    str | None, typer.Option(help="Kafka bootstrap servers (else LAPOR_KAFKA_BOOTSTRAP)")
+]
+
+
+@app.command()
+def route(
+    follow: Annotated[
+        bool, typer.Option("--follow/--until-caught-up", help="keep routing new records")
+    ] = False,
+    bootstrap: Bootstrap = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+) -> None:
+    """Route the complaints topic into per-agency feed topics, exactly once."""
+    from lapor_es.consumers.agency_feed import AgencyRouter
+
+    router = AgencyRouter(feed_settings(bootstrap), batch_size=batch_size)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: router.stop.set())
+    stats = router.run(follow=follow)
+    typer.echo(json.dumps(vars(stats)))
+
+
+@app.command()
+def tail(
+    agency: Annotated[str, typer.Argument(help="agency code, e.g. KEMENKES")],
+    group: Annotated[str, typer.Option(help="group name (the id is CODE:NAME)")] = "tail",
+    follow: Annotated[bool, typer.Option("--follow/--until-idle")] = False,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Print an agency's feed as JSON lines (commits the group's offsets as it goes)."""
+    from lapor_es.consumers.subscriber import AgencySubscriber, agency_group
+
+    feeds = feed_settings(bootstrap)
+    with AgencySubscriber(
+        feeds.bootstrap,
+        agency,
+        agency_group(agency, group),
+        security=feeds.security,
+        topic_prefix=feeds.feed_prefix,
+    ) as feed:
+        signal.signal(signal.SIGTERM, lambda *_: feed.stop.set())
+        for event in feed.events(until_idle=not follow):
+            line = {"ce_id": event.ce_id, "ce_type": event.ce_type, "kind": event.kind}
+            typer.echo(json.dumps(line | {"payload": event.payload.model_dump(mode="json")}))
+
+
+@dlq_app.command("list")
+def dlq_list(bootstrap: Bootstrap = None) -> None:
+    """Parked records per complaint (the first has the error, the rest wait behind it)."""
+    from lapor_es.consumers.agency_feed import parked_records
+
+    for cid, records in parked_records(feed_settings(bootstrap)).items():
+        for p in records:
+            typer.echo(
+                json.dumps(
+                    {
+                        "complaint_id": cid,
+                        "topic": p.topic,
+                        "partition": p.partition,
+                        "offset": p.offset,
+                        "error": p.error,
+                    }
+                )
+            )
+
+
+@dlq_app.command("retry")
+def dlq_retry(
+    complaint: Annotated[str | None, typer.Option(help="only this complaint id")] = None,
+    skip_failed: Annotated[
+        bool, typer.Option(help="discard the failing record, then replay those behind it")
+    ] = False,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Ask the router to replay parked records in order (it acts on its next batch)."""
+    from lapor_es.consumers.agency_feed import request_retry
+
+    request_retry(feed_settings(bootstrap), complaint, skip_failed=skip_failed)
+    typer.echo(json.dumps({"requested": "retry", "complaint_id": complaint}))
+
+
+@app.command()
+def grant(
+    agency: Annotated[str, typer.Argument(help="agency code")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="its password")],
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Secured clusters: create the agency's SCRAM user with read access to its feed only.
+
+    Runs as the admin given by LAPOR_KAFKA_SASL_USERNAME / LAPOR_KAFKA_SASL_PASSWORD.
+    """
+    from lapor_es.consumers.acl import grant_agency
+
+    feeds = feed_settings(bootstrap)
+    user = grant_agency(feeds.bootstrap, feeds.security, agency, password, feeds.feed_prefix)
+    typer.echo(json.dumps({"user": user, "topic": feeds.feed(agency), "group_prefix": agency + ":"}))

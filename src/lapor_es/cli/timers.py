@@ -1,0 +1,81 @@
+"""`lapor-es timers`: the SLA timer service (warnings, breaches, escalations, auto-closure).
+
+One pass by default (`--once`, e.g. from cron); `--follow` keeps running, waking at the next
+due time, at the poll interval, or as soon as new events are stored. `--now` fixes the
+service's clock for drills and tests (it must not be in the future: the engine refuses
+commands dated ahead of real time).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+app = typer.Typer()
+
+
+def parse_now(text: str) -> datetime:
+    """An ISO 8601 date-time; without a zone it is taken as UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command("timers")
+def timers(
+    follow: Annotated[
+        bool, typer.Option("--follow/--once", help="keep running, or make one pass and exit")
+    ] = False,
+    now: Annotated[
+        str | None, typer.Option("--now", help="ISO time to act at (drills); default: real time")
+    ] = None,
+    external_projection: Annotated[
+        bool,
+        typer.Option(
+            "--external-projection",
+            help="do not project deadlines in-process: a Kafka projector keeps them current",
+        ),
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.1, help="longest sleep between passes, seconds")
+    ] = 60.0,
+) -> None:
+    """Issue every due SLA ladder step (warn, breach + escalate, national, auto-close)."""
+    from lapor_es.application import LaporApp
+    from lapor_es.config import Settings
+    from lapor_es.consumers.deadlines import DeadlinesModel
+    from lapor_es.consumers.sla_timer import TimerService
+    from lapor_es.logging import configure_logging
+    from lapor_es.projections.core import create_all, projection_engine
+
+    try:
+        fixed = parse_now(now) if now else None
+    except ValueError as exc:
+        typer.echo(json.dumps({"ok": False, "error": f"--now: {exc}"}), err=True)
+        raise typer.Exit(2) from exc
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    lapor = LaporApp(settings)
+    engine = projection_engine(settings.read_model_url)
+    try:
+        model = DeadlinesModel(calendar=lapor.calendar, policy=lapor.policy)
+        create_all(engine, [model])
+        service = TimerService(
+            lapor,
+            engine,
+            clock=(lambda: fixed) if fixed else (lambda: datetime.now(UTC)),
+            model=model,
+            in_process=not external_projection,
+            poll_interval=poll_interval,
+        )
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: service.stop.set())
+        report = service.run(follow=follow)
+    finally:
+        engine.dispose()
+        lapor.close()
+    typer.echo(json.dumps({"ok": report.failed == 0, **report.as_dict()}))
+    raise typer.Exit(1 if report.failed else 0)

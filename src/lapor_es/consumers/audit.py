@@ -1,0 +1,331 @@
+"""Audit verification: replay the topic from offset 0 and the event store, check both.
+
+Three passes, each streaming (design.md section 6):
+
+1. the topic, every partition from its beginning to the end offsets taken at the start,
+   `read_committed`, manually assigned (no consumer group, so an audit never moves anyone's
+   offsets): envelope vs payload, payload hash, per-complaint chain;
+2. the store's notification log (complaint events only): the same chain checks, where an
+   event that no longer deserializes is reported as modified, never raised;
+3. agreement: every stored (complaint, version) is on the topic with the same hash and
+   `ce_position`, and nothing is on the topic that the store does not hold.
+
+The topic is read first and the store second, so an event the relay publishes while the
+audit runs can only show up as "not yet published", never as a forgery.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper
+from kafka import KafkaConsumer, TopicPartition
+
+from lapor_es.aggregates import Complaint
+from lapor_es.contract.chainstate import ABSENT, REPORTED, ChainChecker, Finding, Where
+from lapor_es.contract.cloudevents import SPEC_VERSION, ce_id, ce_type, header_map
+from lapor_es.contract.payloads import public_payload
+from lapor_es.relay import KafkaSettings, complaint_event_topics
+
+Progress = Callable[[int], None]  # called with the number of events just checked
+
+
+def _no_progress(_: int) -> None:
+    return None
+
+
+@dataclass
+class AuditReport:
+    findings: list[Finding] = field(default_factory=list)
+    topic_events: int | None = None  # None: the topic was not read
+    store_events: int | None = None
+    not_yet_published: int = 0  # stored after the topic's committed head: not an error
+    topic_head: int = 0  # highest ce_position on the topic
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.kind for f in self.findings).items()))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "findings": len(self.findings),
+            "by_kind": self.counts,
+            "topic_events": self.topic_events,
+            "store_events": self.store_events,
+            "not_yet_published": self.not_yet_published,
+            "topic_head_position": self.topic_head,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "findings": [f.as_dict() for f in self.findings]}
+
+
+# ------------------------------------------------------------------ the topic
+def topic_totals(kafka: KafkaSettings) -> int:
+    """Records (and transaction markers) on the topic now: a progress bar's total."""
+    consumer = _reader(kafka)
+    try:
+        partitions = _partitions(consumer, kafka.topic)
+        begin = consumer.beginning_offsets(partitions)
+        end = consumer.end_offsets(partitions)
+        return sum(end[tp] - begin[tp] for tp in partitions)
+    finally:
+        consumer.close()
+
+
+def _reader(kafka: KafkaSettings) -> KafkaConsumer:
+    return KafkaConsumer(
+        bootstrap_servers=kafka.bootstrap,
+        client_id=f"{kafka.client_id}-audit",
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
+
+
+def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
+def scan_topic(
+    kafka: KafkaSettings,
+    checker: ChainChecker,
+    *,
+    progress: Progress = _no_progress,
+    idle_timeout_s: float = 120.0,
+) -> int:
+    """Check every committed record up to the end offsets taken now; returns the head
+    position (the highest `ce_position` read)."""
+    consumer = _reader(kafka)
+    head = 0
+    try:
+        partitions = _partitions(consumer, kafka.topic)
+        if not partitions:
+            raise LookupError(f"topic {kafka.topic!r} does not exist")
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(partitions)
+        last_seen = time.monotonic()
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            batch = consumer.poll(timeout_ms=500, max_records=10_000)
+            if not batch:
+                # An open transaction holds read_committed readers before it; the relay's
+                # transaction timeout (60 s) bounds that, so this only trips on a dead broker.
+                if time.monotonic() - last_seen > idle_timeout_s:
+                    raise TimeoutError(f"no records from {kafka.topic} for {idle_timeout_s} s")
+                continue
+            last_seen = time.monotonic()
+            for tp, records in batch.items():
+                end, checked = ends[tp], 0
+                for record in records:
+                    if record.offset >= end:
+                        continue
+                    head = max(head, check_record(checker, tp.partition, record))
+                    checked += 1
+                progress(checked)
+    finally:
+        consumer.close()
+    checker.finish()
+    return head
+
+
+def check_record(checker: ChainChecker, partition: int, record: Any) -> int:
+    """Envelope, payload hash and chain of one record; returns its ce_position (or 0)."""
+    attributes = header_map(record.headers)
+    position_text = attributes.get("position", "")
+    position = int(position_text) if position_text.isdigit() else None
+    where = Where(position=position, partition=partition, offset=record.offset)
+    key = record.key.decode("utf-8", "replace") if record.key else ""
+    try:
+        payload = json.loads(record.value)
+    except (ValueError, TypeError):
+        payload = None
+    if not isinstance(payload, dict):
+        version_text = attributes.get("complaintversion", "")
+        version = int(version_text) if version_text.isdigit() else 0
+        checker.unreadable(key, version, where, "record value is not a JSON object")
+        return position or 0
+    wrong = envelope_mismatches(key, attributes, payload)
+    if wrong:
+        cid, claimed = str(payload.get("complaint_id")), payload.get("version")
+        checker.chain(cid)  # so the finding can name the complaint's tracking id
+        checker.report(
+            cid,
+            claimed if isinstance(claimed, int) else 0,
+            "forged",
+            "record envelope disagrees with its payload: " + ", ".join(wrong),
+            where,
+        )
+    checker.observe(payload, where, flagged=bool(wrong))
+    return position or 0
+
+
+def envelope_mismatches(key: str, attributes: dict[str, str], payload: dict[str, Any]) -> list[str]:
+    """The CloudEvents attributes (and key) that do not say what the payload says."""
+    cid, version = str(payload.get("complaint_id")), payload.get("version")
+    expected = {
+        "key": cid,
+        "specversion": SPEC_VERSION,
+        "id": ce_id(cid, version) if isinstance(version, int) else None,
+        "type": ce_type(str(payload.get("type"))),
+        "subject": payload.get("tracking_id"),
+        "complaintversion": str(version),
+        "eventhash": payload.get("event_hash"),
+        "prevhash": payload.get("prev_hash"),
+    }
+    actual = {**attributes, "key": key}
+    return [
+        f"{'key' if name == 'key' else 'ce_' + name}={actual.get(name)!r} (payload: {want!r})"
+        for name, want in expected.items()
+        if actual.get(name) != want
+    ]
+
+
+# ------------------------------------------------------------------ the store
+def store_total(recorder: ApplicationRecorder) -> int:
+    return recorder.max_notification_id() or 0
+
+
+def scan_store(
+    recorder: ApplicationRecorder,
+    mapper: Mapper[Any],
+    checker: ChainChecker,
+    *,
+    progress: Progress = _no_progress,
+    page_size: int = 2000,
+) -> int:
+    """Check every stored complaint event in notification order; returns the last position."""
+    topics = complaint_event_topics()
+    start = 0
+    while page := recorder.select_notifications(
+        start=start, limit=page_size, topics=topics, inclusive_of_start=False
+    ):
+        for notification in page:
+            check_stored(checker, mapper, notification)
+        # Positions, not events: the bar's total is the store head, which counts the
+        # directory and registry events skipped here too.
+        progress(page[-1].id - start)
+        start = page[-1].id
+    checker.finish()
+    return start
+
+
+def check_stored(checker: ChainChecker, mapper: Mapper[Any], notification: Any) -> None:
+    cid, version = str(notification.originator_id), int(notification.originator_version)
+    where = Where(position=int(notification.id))
+    try:
+        event = mapper.to_domain_event(notification)
+        if not isinstance(event, Complaint.Event):
+            raise TypeError(f"not a complaint event: {type(event).__name__}")
+        payload = public_payload(event)
+    except Exception as exc:  # a tampered row may fail anywhere in decoding: report it
+        checker.unreadable(
+            cid, version, where, f"stored event does not decode ({type(exc).__name__}: {exc})"
+        )
+        return
+    checker.observe(payload, where)
+
+
+# ------------------------------------------------------------------ agreement
+def compare(topic: ChainChecker, store: ChainChecker, topic_head: int) -> tuple[list[Finding], int]:
+    """Topic-vs-store findings, and how many stored events are simply not published yet."""
+    both = ChainChecker("both")
+    pending = 0
+    for cid, stored in store.chains.items():
+        published = topic.chains.get(cid)
+        both.chains[cid] = stored  # for the tracking id in findings
+        for version, digest in stored.present():
+            where = stored.where(version)
+            on_topic = published.slot(version) if published else ABSENT
+            if on_topic == REPORTED:
+                continue  # the topic pass already said what is wrong with it
+            if on_topic == ABSENT:
+                if (where.position or 0) > topic_head:
+                    pending += 1
+                    continue
+                both.report(
+                    cid,
+                    version,
+                    "missing",
+                    f"stored at position {where.position} but not on the topic",
+                    where,
+                )
+                continue
+            assert published is not None
+            at = published.where(version)
+            if on_topic != digest:
+                both.report(
+                    cid,
+                    version,
+                    "modified",
+                    f"topic (partition {at.partition} offset {at.offset}) has event_hash "
+                    f"{on_topic.hex()[:16]}..., the store {digest.hex()[:16]}...",
+                    where,
+                )
+            elif at.position != where.position:
+                both.report(
+                    cid,
+                    version,
+                    "modified",
+                    f"ce_position {at.position} on the topic (partition {at.partition} offset "
+                    f"{at.offset}), stored at position {where.position}",
+                    where,
+                )
+    for cid, published in topic.chains.items():
+        stored_chain = store.chains.get(cid)
+        for version, _ in published.present():
+            if stored_chain is not None and stored_chain.slot(version) != ABSENT:
+                continue
+            if stored_chain is not None and version < stored_chain.last_version:
+                continue  # a hole in the store's chain: the store pass reported it missing
+            both.chains.setdefault(cid, published)
+            both.report(
+                cid,
+                version,
+                "forged",
+                "on the topic but not in the store (forged onto the topic, or deleted "
+                "from the end of the store's history)",
+                published.where(version),
+            )
+    return both.findings, pending
+
+
+def verify(
+    *,
+    kafka: KafkaSettings | None,
+    recorder: ApplicationRecorder | None,
+    mapper: Mapper[Any] | None,
+    progress: Progress = _no_progress,
+) -> AuditReport:
+    """Verify the topic (if `kafka`), the store (if `recorder`), and their agreement."""
+    started = time.perf_counter()
+    report = AuditReport()
+    topic = ChainChecker("topic")
+    store = ChainChecker("store")
+    if kafka is not None:
+        report.topic_head = scan_topic(kafka, topic, progress=progress)
+        report.topic_events = topic.events
+        report.findings += topic.findings
+    if recorder is not None and mapper is not None:
+        scan_store(recorder, mapper, store, progress=progress)
+        report.store_events = store.events
+        report.findings += store.findings
+    if kafka is not None and recorder is not None:
+        agreement, report.not_yet_published = compare(topic, store, report.topic_head)
+        report.findings += agreement
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,417 @@
+"""The deadlines read model: every running SLA clock and the next ladder step it owes.
+
+`sla_deadlines` has one row per complaint whose clock exists: the clock (verification,
+follow_up or auto_resolve), when it started and is due, who holds the complaint, which rungs
+of the ladder are already recorded for this clock run, and the next step with its time,
+computed with the ladder when the event is projected. The SLA timer only has to ask
+``next_at <= now ORDER BY next_at``; it never replays a complaint to decide what to do.
+
+Row lifecycle (mirrors the aggregate's `apply` methods, from the published events only):
+
+* a clock start or restart (filing, forwarding, decline back to the desk, supplement,
+  final or interim response, dispute, reply-window comment, reopen) replaces the row: the
+  steps done are cleared, because the ladder's marks are per clock run and due time;
+* a postponement keeps the row with ``due_at`` NULL, ``paused_at`` and ``remaining_days``
+  set and no next step. Kept rather than deleted so the table shows every clock that will
+  run again, and so an operator can see what the desk is waiting on; the timer never
+  selects it (``next_at`` is NULL);
+* resolution, archive and merge (and an interim response that carries no new deadline)
+  delete the row: no clock runs;
+* a row whose ladder is complete (national escalation recorded) stays, with ``next_step``
+  NULL, until the clock stops or restarts: the complaint is still overdue.
+
+The holder chain is needed to name the holder when a clock restarts after a resolution
+(reopen), so it is kept per complaint in `sla_holder_chains`, which outlives the deadline row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+from lapor_es.aggregates.values import ComplaintState
+from lapor_es.contract import payloads as p
+from lapor_es.projections.core import ReadModel
+from lapor_es.projections.events import ProjectedEvent
+from lapor_es.workflow import (
+    ClockKind,
+    LadderStep,
+    SlaClock,
+    SlaPolicy,
+    WorkingCalendar,
+    next_step,
+)
+
+__all__ = [
+    "CHAIN_SEPARATOR",
+    "Deadline",
+    "DeadlinesModel",
+    "chain_after",
+    "evolve",
+    "utc",
+]
+
+S = ComplaintState
+
+# The holder chain is kept as agency codes joined by this (codes never contain it).
+CHAIN_SEPARATOR = ">"
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes (stored as UTC text); make them aware again."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _aware(value: datetime | None) -> datetime:
+    out = utc(value)
+    if out is None:
+        raise ValueError("a required timestamp is missing")
+    return out
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One complaint's clock as the timer sees it (a row of `sla_deadlines`)."""
+
+    complaint_id: str
+    tracking_id: str
+    clock: ClockKind
+    started_at: datetime
+    due_at: datetime | None  # None while paused
+    paused_at: datetime | None
+    remaining_days: int | None  # working days left while paused
+    holder: str | None
+    state: str  # the complaint's workflow state
+    version: int  # last complaint version projected
+    last_event_at: datetime  # the timer never dates a command before this
+    warned: bool = False
+    breached: bool = False
+    escalated_parent: bool = False
+    escalated_national: bool = False
+
+    @property
+    def paused(self) -> bool:
+        return self.due_at is None
+
+    @property
+    def done(self) -> frozenset[LadderStep]:
+        """Ladder steps already recorded for this clock run.
+
+        BREACH is one step of two commands (breach, then escalation to the parent): it is
+        done only when both are recorded, so a timer that died between them finishes it.
+        """
+        steps: set[LadderStep] = set()
+        if self.warned:
+            steps.add(LadderStep.WARNING)
+        if self.breached and self.escalated_parent:
+            steps.add(LadderStep.BREACH)
+        if self.escalated_national:
+            steps.add(LadderStep.NATIONAL)
+        return frozenset(steps)
+
+    def pending(self, policy: SlaPolicy, calendar: WorkingCalendar) -> tuple[LadderStep, datetime]:
+        """The next step still owed and when it is due; raises LookupError if none is."""
+        if self.due_at is None:
+            raise LookupError("a paused clock has no ladder")
+        clock = SlaClock(
+            kind=self.clock,
+            started_at=self.started_at,
+            limit_days=policy.limit_for(self.clock),
+            due_at=self.due_at,
+            paused_at=None,
+            remaining_days=policy.limit_for(self.clock),
+        )
+        found = next_step(clock, self.last_event_at, self.done, policy, calendar)
+        if found is None:
+            raise LookupError("every step of this clock's ladder is recorded")
+        return found.step, found.at
+
+    def next(
+        self, policy: SlaPolicy, calendar: WorkingCalendar
+    ) -> tuple[LadderStep | None, datetime | None]:
+        try:
+            return self.pending(policy, calendar)
+        except LookupError:
+            return None, None
+
+
+def chain_after(chain: Sequence[str], payload: p.EventPayload) -> list[str]:
+    """The holder chain after `payload`: the desk replaces it, an agency cuts it after itself
+    and appends its unit, a decline drops the holder; nothing else changes it."""
+    if isinstance(payload, p.Forwarded):
+        src = payload.from_agency
+        if src is None or src not in chain:  # the desk (or, defensively, an unknown forwarder)
+            return [payload.to_agency]
+        return [*chain[: list(chain).index(src) + 1], payload.to_agency]
+    if isinstance(payload, p.ForwardingDeclined):
+        return list(chain[:-1])
+    return list(chain)
+
+
+def _start(
+    payload: p.EventPayload, kind: ClockKind, due_at: datetime, state: str, holder: str | None
+) -> Deadline:
+    at = payload.at.astimezone(UTC)
+    return Deadline(
+        complaint_id=payload.complaint_id,
+        tracking_id=payload.tracking_id,
+        clock=kind,
+        started_at=at,
+        due_at=due_at.astimezone(UTC),
+        paused_at=None,
+        remaining_days=None,
+        holder=holder,
+        state=state,
+        version=payload.version,
+        last_event_at=at,
+    )
+
+
+def _rung(current: Deadline | None, payload: p.SlaWarned | p.SlaBreached | p.Escalated) -> bool:
+    """A rung counts only for the clock run it names (the engine refuses any other)."""
+    return (
+        current is not None
+        and current.clock == payload.clock
+        and current.due_at == payload.due_at.astimezone(UTC)
+    )
+
+
+def evolve(
+    current: Deadline | None, payload: p.EventPayload, holder: str | None
+) -> Deadline | None:
+    """The deadline after `payload`; None when no clock exists. `holder` is the holder after
+    the event (the last element of `chain_after`). Pure: the read model's whole logic."""
+    F = ClockKind.FOLLOW_UP
+    match payload:
+        case p.Filed(verification_due_at=due):
+            return _start(payload, ClockKind.VERIFICATION, due, S.SUBMITTED, holder)
+        case p.InformationSupplemented(verification_due_at=due):
+            return _start(payload, ClockKind.VERIFICATION, due, S.SUBMITTED, holder)
+        case p.Forwarded(follow_up_due_at=due):
+            return _start(payload, F, due, S.FORWARDED, holder)
+        case p.ForwardingDeclined(returned_to=None, verification_due_at=due) if due is not None:
+            return _start(payload, ClockKind.VERIFICATION, due, S.SUBMITTED, holder)
+        case p.Responded(kind="final", auto_resolve_due_at=due) if due is not None:
+            return _start(payload, ClockKind.AUTO_RESOLVE, due, S.RESPONDED, holder)
+        case p.Responded(kind="interim", follow_up_due_at=due) if due is not None:
+            return _start(payload, F, due, S.IN_PROGRESS, holder)
+        case p.Responded():
+            return None  # a response that sets no deadline stops the clock
+        case p.ReporterReplied(kind="dispute", follow_up_due_at=due) if due is not None:
+            return _start(payload, F, due, S.IN_PROGRESS, holder)
+        case p.ReporterReplied(auto_resolve_due_at=due) if due is not None and current is not None:
+            # A comment in the reply window restarts the window; the state stays RESPONDED.
+            return _start(payload, ClockKind.AUTO_RESOLVE, due, current.state, holder)
+        case p.Reopened(follow_up_due_at=due):
+            return _start(payload, F, due, S.IN_PROGRESS, holder)
+        case p.Resolved() | p.Archived() | p.Merged():
+            return None
+    if current is None:
+        return None
+    at = payload.at.astimezone(UTC)
+    moved = replace(current, version=payload.version, last_event_at=at, holder=holder)
+    match payload:
+        case p.Postponed(remaining_days=left):
+            return replace(moved, state=S.POSTPONED, due_at=None, paused_at=at, remaining_days=left)
+        case p.ForwardingDeclined():
+            return replace(moved, state=S.FORWARDED)  # back with the parent, clock unchanged
+        case p.WorkStarted():
+            return replace(moved, state=S.IN_PROGRESS)
+        case p.SlaWarned() if _rung(current, payload):
+            return replace(moved, warned=True)
+        case p.SlaBreached() if _rung(current, payload):
+            return replace(moved, breached=True)
+        case p.Escalated(level="parent") if _rung(current, payload):
+            return replace(moved, escalated_parent=True)
+        case p.Escalated(level="national") if _rung(current, payload):
+            return replace(moved, escalated_national=True)
+    return moved
+
+
+def _needs_chain(payload: p.EventPayload, current: Deadline | None) -> bool:
+    """Read the stored chain only when the holder can change or a row is (re)created."""
+    return current is None or isinstance(payload, p.Forwarded | p.ForwardingDeclined)
+
+
+class DeadlinesModel(ReadModel):
+    name: ClassVar[str] = "deadlines"
+
+    def __init__(
+        self,
+        *,
+        calendar: WorkingCalendar,
+        prefix: str = "",
+        table_metadata: MetaData | None = None,
+        policy: SlaPolicy | None = None,
+    ) -> None:
+        self.calendar = calendar
+        # The ladder's warn/national offsets are settings: default to the same LAPOR_SLA_*
+        # values the engine reads, so next_at agrees with what the engine will accept.
+        if policy is None:
+            from lapor_es.config import Settings
+
+            policy = Settings().sla_policy
+        self.policy = policy
+        super().__init__(prefix=prefix, table_metadata=table_metadata)
+
+    @classmethod
+    def table_names(cls) -> Sequence[str]:
+        return ("sla_deadlines", "sla_holder_chains")
+
+    def define(self, md: MetaData, prefix: str) -> None:
+        ts = DateTime(timezone=True)
+        Table(
+            prefix + "sla_deadlines",
+            md,
+            Column("complaint_id", String(36), primary_key=True),
+            Column("tracking_id", String(32), nullable=False),
+            Column("clock", String(16), nullable=False, comment="verification|follow_up|..."),
+            Column("started_at", ts, nullable=False, comment="start or restart of this run"),
+            Column("due_at", ts, comment="NULL while paused (POSTPONED)"),
+            Column("paused_at", ts),
+            Column("remaining_days", Integer, comment="working days left while paused"),
+            Column("holder", String(64), comment="NULL at the national desk"),
+            Column("state", String(16), nullable=False, comment="the complaint's state"),
+            Column("warned", Boolean, nullable=False),
+            Column("breached", Boolean, nullable=False),
+            Column("escalated_parent", Boolean, nullable=False),
+            Column("escalated_national", Boolean, nullable=False),
+            Column("next_step", String(16), comment="warning|breach|national|auto_resolve"),
+            Column("next_at", ts, index=True, comment="when next_step is due; NULL: none"),
+            Column("version", Integer, nullable=False, comment="last complaint version seen"),
+            Column("last_event_at", ts, nullable=False),
+            keep_existing=True,
+        )
+        Table(
+            prefix + "sla_holder_chains",
+            md,
+            Column("complaint_id", String(36), primary_key=True),
+            Column("holder_chain", String(400), nullable=False, comment="agency>unit>..."),
+            keep_existing=True,
+        )
+
+    @property
+    def deadlines(self) -> Table:
+        return self.table("sla_deadlines")
+
+    @property
+    def chains(self) -> Table:
+        return self.table("sla_holder_chains")
+
+    # ------------------------------------------------------------------ rows
+    def to_row(self, d: Deadline) -> dict[str, Any]:
+        step, at = d.next(self.policy, self.calendar)
+        return {
+            "complaint_id": d.complaint_id,
+            "tracking_id": d.tracking_id,
+            "clock": d.clock.value,
+            "started_at": d.started_at,
+            "due_at": d.due_at,
+            "paused_at": d.paused_at,
+            "remaining_days": d.remaining_days,
+            "holder": d.holder,
+            "state": str(d.state),
+            "warned": d.warned,
+            "breached": d.breached,
+            "escalated_parent": d.escalated_parent,
+            "escalated_national": d.escalated_national,
+            "next_step": step.value if step else None,
+            "next_at": at,
+            "version": d.version,
+            "last_event_at": d.last_event_at,
+        }
+
+    @staticmethod
+    def from_row(row: Any) -> Deadline:
+        return Deadline(
+            complaint_id=row["complaint_id"],
+            tracking_id=row["tracking_id"],
+            clock=ClockKind(row["clock"]),
+            started_at=_aware(row["started_at"]),
+            due_at=utc(row["due_at"]),
+            paused_at=utc(row["paused_at"]),
+            remaining_days=row["remaining_days"],
+            holder=row["holder"],
+            state=row["state"],
+            version=row["version"],
+            last_event_at=_aware(row["last_event_at"]),
+            warned=bool(row["warned"]),
+            breached=bool(row["breached"]),
+            escalated_parent=bool(row["escalated_parent"]),
+            escalated_national=bool(row["escalated_national"]),
+        )
+
+    def get(self, conn: Connection, complaint_id: str) -> Deadline | None:
+        row = (
+            conn.execute(
+                select(self.deadlines).where(self.deadlines.c.complaint_id == complaint_id)
+            )
+            .mappings()
+            .one_or_none()
+        )
+        return None if row is None else self.from_row(row)
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, conn: Connection, event: ProjectedEvent) -> None:
+        payload = event.payload
+        cid = event.complaint_id
+        current = None if isinstance(payload, p.Filed) else self.get(conn, cid)
+        holder = current.holder if current else None
+        if _needs_chain(payload, current):
+            holder = self._update_chain(conn, payload)
+        after = evolve(current, payload, holder)
+        table = self.deadlines
+        if after is None:
+            if current is not None:
+                conn.execute(delete(table).where(table.c.complaint_id == cid))
+        elif current is None:
+            conn.execute(insert(table).values(**self.to_row(after)))
+        else:
+            conn.execute(
+                update(table).where(table.c.complaint_id == cid).values(**self.to_row(after))
+            )
+        if isinstance(payload, p.Archived | p.Merged):
+            conn.execute(delete(self.chains).where(self.chains.c.complaint_id == cid))
+
+    def _update_chain(self, conn: Connection, payload: p.EventPayload) -> str | None:
+        """Apply the event to the stored chain; returns the holder after it."""
+        if isinstance(payload, p.Filed):
+            return None  # nothing is stored before the first forwarding
+        t = self.chains
+        text = conn.execute(
+            select(t.c.holder_chain).where(t.c.complaint_id == payload.complaint_id)
+        ).scalar()
+        before = text.split(CHAIN_SEPARATOR) if text else []
+        after = chain_after(before, payload)
+        if after != before:
+            value = CHAIN_SEPARATOR.join(after)
+            if text is None:
+                conn.execute(
+                    insert(t).values(complaint_id=payload.complaint_id, holder_chain=value)
+                )
+            else:
+                conn.execute(
+                    update(t)
+                    .where(t.c.complaint_id == payload.complaint_id)
+                    .values(holder_chain=value)
+                )
+        return after[-1] if after else None

@@ -1,0 +1,196 @@
+"""Which agency feeds get what, per complaint event: a pure function over a small state.
+
+The state of one complaint is its holder chain (the forwarding path from the top-level
+agency down to the holder), the content an assignment shows, the last version seen, and the
+records parked for it. The audience of a complaint is the set of agencies on its chain: the
+domain only lets the desk forward to top-level agencies and an agency forward to its own
+units, so the chain always contains every ancestor of the holder ("a parent sees its units'
+complaints") without the router needing the directory. This is the same rule as
+views.check_access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lapor_es.contract.cloudevents import Delivered
+from lapor_es.contract.feeds import (
+    ANONYMOUS_DISPLAY,
+    ComplaintAssigned,
+    ComplaintLeft,
+    FeedPayload,
+    LeftReason,
+)
+from lapor_es.contract.payloads import (
+    Archived,
+    Filed,
+    Forwarded,
+    ForwardingDeclined,
+    InformationSupplemented,
+    Merged,
+    Verified,
+    VisibilityChanged,
+)
+
+
+class ParkedRecord(BaseModel):
+    """A record the router could not process, or one waiting behind it; kept in router state
+    so a retry can replay it in order (bytes as latin-1 text: any value round-trips)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+    value: str
+    headers: list[tuple[str, str]]
+    error: str | None = Field(description="why it failed; null: it waits behind another")
+
+
+class Content(BaseModel):
+    filed_at: datetime
+    kind: Literal["complaint", "aspiration", "information_request"]
+    channel: Literal["web", "sms-1708", "android", "ios", "social", "api"]
+    title: str
+    description: str
+    category: str | None
+    location: str | None
+    visibility: Literal["public", "anonymous", "confidential"]
+    supplements: list[str] = Field(default_factory=list)
+
+
+class ComplaintRoute(BaseModel):
+    """Router state of one complaint (the value of its record on the state topic)."""
+
+    tracking_id: str | None = None
+    version: int = 0
+    chain: list[str] = Field(default_factory=list)
+    content: Content | None = None
+    parked: list[ParkedRecord] = Field(default_factory=list)
+
+
+class RoutingError(ValueError):
+    """The event cannot be applied to the state (gap in versions, unknown holder, ...)."""
+
+
+@dataclass(frozen=True)
+class ToFeed:
+    """One output: a router-made feed event, or (payload None) the input record passed on."""
+
+    agency: str
+    payload: FeedPayload | None
+
+
+def route(state: ComplaintRoute, event: Delivered) -> list[ToFeed]:
+    """Apply `event` to `state` (in place) and return the feed outputs, in order.
+
+    A version already seen is a redelivery and yields nothing; a version gap raises, so a
+    lost record can never be papered over.
+    """
+    p = event.payload
+    if p.version <= state.version:
+        return []
+    if p.version != state.version + 1:
+        raise RoutingError(f"version {p.version} after {state.version}: a record is missing")
+    before = list(state.chain)
+    reason: LeftReason = "reforwarded"
+    if isinstance(p, Filed):
+        state.content = Content(
+            filed_at=p.at,
+            kind=p.kind,
+            channel=p.channel,
+            title=p.title,
+            description=p.description,
+            category=p.category,
+            location=p.location,
+            visibility=p.visibility,
+        )
+    elif state.content is None:
+        raise RoutingError(f"{p.type} before Filed")
+    elif isinstance(p, Verified):
+        state.content = state.content.model_copy(
+            update={"title": p.title, "category": p.category, "kind": p.kind}
+            | {"visibility": p.visibility}
+        )
+    elif isinstance(p, VisibilityChanged):
+        state.content = state.content.model_copy(update={"visibility": p.new})
+    elif isinstance(p, InformationSupplemented):
+        state.content = state.content.model_copy(
+            update={"supplements": [*state.content.supplements, p.text]}
+        )
+    elif isinstance(p, Forwarded):
+        if p.from_agency is None:
+            state.chain = [p.to_agency]
+        elif p.from_agency in state.chain:
+            state.chain = [*state.chain[: state.chain.index(p.from_agency) + 1], p.to_agency]
+        else:
+            raise RoutingError(f"forwarded by {p.from_agency}, not on the chain {state.chain}")
+    elif isinstance(p, ForwardingDeclined):
+        if not state.chain or state.chain[-1] != p.agency:
+            raise RoutingError(f"declined by {p.agency}, but the chain is {state.chain}")
+        state.chain = state.chain[:-1]
+        reason = "declined"
+    elif isinstance(p, Archived | Merged):
+        state.chain = []
+        reason = "archived" if isinstance(p, Archived) else "merged"
+    state.version = p.version
+    state.tracking_id = p.tracking_id
+
+    after = set(state.chain)
+    out: list[ToFeed] = []
+    for agency in before:  # stays or leaves: it sees the event itself first
+        out.append(ToFeed(agency, None))
+        if agency not in after:
+            out.append(ToFeed(agency, left(p.complaint_id, agency, event, reason)))
+    for agency in state.chain:
+        if agency not in before and isinstance(p, Forwarded):
+            out.append(ToFeed(agency, assigned(state, agency, p)))
+    return out
+
+
+def left(complaint_id: str, agency: str, event: Delivered, reason: LeftReason) -> ComplaintLeft:
+    p = event.payload
+    return ComplaintLeft(
+        type="ComplaintLeft",
+        complaint_id=complaint_id,
+        tracking_id=p.tracking_id,
+        agency=agency,
+        version=p.version,
+        at=p.at,
+        event_hash=p.event_hash,
+        reason=reason,
+    )
+
+
+def assigned(state: ComplaintRoute, agency: str, p: Forwarded) -> ComplaintAssigned:
+    content = state.content
+    assert content is not None  # route() rejects anything but Filed before content exists
+    return ComplaintAssigned(
+        type="ComplaintAssigned",
+        complaint_id=p.complaint_id,
+        tracking_id=p.tracking_id,
+        agency=agency,
+        version=p.version,
+        at=p.at,
+        event_hash=p.event_hash,
+        holder=p.to_agency,
+        holder_chain=list(state.chain),
+        from_agency=p.from_agency,
+        level=p.level,
+        note=p.note,
+        follow_up_due_at=p.follow_up_due_at,
+        filed_at=content.filed_at,
+        kind=content.kind,
+        channel=content.channel,
+        title=content.title,
+        description=content.description,
+        category=content.category,
+        location=content.location,
+        supplements=list(content.supplements),
+        visibility=content.visibility,
+        reporter_display=ANONYMOUS_DISPLAY if content.visibility == "anonymous" else None,
+    )

@@ -1,0 +1,533 @@
+"""The analysts' base tables: one row per complaint, its state intervals, its forwardings.
+
+`complaint_facts` is the current picture of each complaint; `complaint_states` keeps every
+state it has been in, as half-open intervals [since, until), so any statistic can be asked
+"as of" any instant; `complaint_forwardings` keeps every forwarding with its follow-up
+deadline and what ended it, for SLA compliance. No reporter identity is ever stored here:
+the published events do not carry it.
+
+Working-day durations are computed once, when the event is projected, with the calendar the
+model was built with (the same calendar the engine uses for its clocks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    insert,
+    select,
+    update,
+)
+
+from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
+from lapor_es.contract import payloads as p
+from lapor_es.projections.core import ReadModel
+from lapor_es.projections.events import ProjectedEvent
+from lapor_es.workflow import JAKARTA, WorkingCalendar
+
+S = ComplaintState
+
+# The holder chain is kept as agency codes joined by this (codes never contain it).
+CHAIN_SEPARATOR = ">"
+
+# Outcomes of a forwarding row; "open" until something ends it.
+OPEN = "open"
+RESPONDED = "responded"
+DECLINED = "declined"
+REFORWARDED = "reforwarded"
+RESOLVED_BY_ADMIN = "resolved_by_admin"
+# Unreachable through the workflow's guards (nothing is open in those states), kept so a
+# row is never left open if the rules are ever widened.
+RESOLVED_OTHERWISE = "resolved"
+ARCHIVED = "archived"
+
+
+def bucket(state: str) -> str:
+    """The LAPOR! status bucket of one of our states."""
+    return LAPOR_BUCKET[ComplaintState(state)]
+
+
+def next_state(payload: p.EventPayload, current: str | None) -> str | None:
+    """The complaint's state after `payload` (None before the first event).
+
+    Mirrors the aggregate's `apply` methods; events that do not move the state return
+    `current` unchanged.
+    """
+    match payload:
+        case p.Filed() | p.InformationSupplemented():
+            return S.SUBMITTED.value
+        case p.Postponed():
+            return S.POSTPONED.value
+        case p.Archived() | p.Merged():
+            return S.ARCHIVED.value
+        case p.Forwarded():
+            return S.FORWARDED.value
+        case p.ForwardingDeclined(returned_to=None):
+            return S.SUBMITTED.value
+        case p.ForwardingDeclined():
+            return S.FORWARDED.value
+        case p.WorkStarted() | p.Reopened():
+            return S.IN_PROGRESS.value
+        case p.Responded(kind="final"):
+            return S.RESPONDED.value
+        case p.Responded():
+            return S.IN_PROGRESS.value
+        case p.ReporterReplied(kind="dispute"):
+            return S.IN_PROGRESS.value
+        case p.Resolved():
+            return S.RESOLVED.value
+        case _:
+            return current
+
+
+def filed_day(at: datetime) -> date:
+    """The WIB calendar date of an instant: the day a complaint counts for."""
+    return at.astimezone(JAKARTA).date()
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes (stored as UTC text); make them aware again."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ChainChange:
+    """How a forwarding changes the holder chain: the new chain and who dropped off it."""
+
+    chain: list[str]
+    dropped: list[str]
+
+
+def forward_chain(chain: Sequence[str], from_agency: str | None, to_agency: str) -> ChainChange:
+    """The desk replaces the chain; an agency cuts it just after itself and appends its unit."""
+    if from_agency is None or from_agency not in chain:
+        return ChainChange([to_agency], list(chain))
+    keep = chain.index(from_agency) + 1
+    return ChainChange([*chain[:keep], to_agency], list(chain[keep:]))
+
+
+def split_chain(text: str | None) -> list[str]:
+    return text.split(CHAIN_SEPARATOR) if text else []
+
+
+class ComplaintsModel(ReadModel):
+    name: ClassVar[str] = "complaints"
+
+    def __init__(
+        self,
+        *,
+        calendar: WorkingCalendar,
+        prefix: str = "",
+        table_metadata: MetaData | None = None,
+    ) -> None:
+        self.calendar = calendar
+        super().__init__(prefix=prefix, table_metadata=table_metadata)
+
+    @classmethod
+    def table_names(cls) -> Sequence[str]:
+        return ("complaint_facts", "complaint_states", "complaint_forwardings")
+
+    # ------------------------------------------------------------------ tables
+    def define(self, md: MetaData, prefix: str) -> None:
+        ts = DateTime(timezone=True)
+        Table(
+            prefix + "complaint_facts",
+            md,
+            Column("complaint_id", String(36), primary_key=True),
+            Column("tracking_id", String(32), nullable=False, unique=True),
+            Column("filed_at", ts, nullable=False),
+            Column("filed_day", Date, nullable=False, index=True, comment="WIB date of filing"),
+            Column("kind", String(32), nullable=False, index=True),
+            Column("channel", String(16), nullable=False, index=True),
+            Column("category", String(100), index=True, comment="Filed's, then Verified's"),
+            Column("title", String(150), nullable=False),
+            Column("visibility", String(16), nullable=False),
+            Column("target_agency", String(64)),
+            Column("state", String(16), nullable=False, index=True),
+            Column("bucket", String(64), nullable=False),
+            Column("verified_at", ts, comment="first verification"),
+            Column("first_forwarded_at", ts),
+            Column("agency", String(64), index=True, comment="last desk forwarding's agency"),
+            Column("holder", String(64), comment="last element of the holder chain"),
+            Column("holder_chain", String(400), comment="agency>unit>...; empty at the desk"),
+            Column("first_response_at", ts),
+            Column("final_response_at", ts, comment="latest final response"),
+            Column("resolved_at", ts, comment="cleared by a reopen"),
+            Column("resolution_mode", String(32)),
+            Column("archived_at", ts),
+            Column("archive_reason", String(32)),
+            Column("merged_into", String(32), comment="tracking id of the original"),
+            Column("reporter_erased", Boolean, nullable=False, default=False),
+            Column("reopen_count", Integer, nullable=False, default=0),
+            Column("decline_count", Integer, nullable=False, default=0),
+            Column("sla_warnings", Integer, nullable=False, default=0),
+            Column("sla_breaches", Integer, nullable=False, default=0),
+            Column("escalations", Integer, nullable=False, default=0),
+            Column("version", Integer, nullable=False),
+            Column("last_event_at", ts, nullable=False),
+            Column("wd_to_verification", Integer),
+            Column("wd_to_first_response", Integer),
+            Column("wd_to_resolution", Integer),
+            keep_existing=True,
+        )
+        Table(
+            prefix + "complaint_states",
+            md,
+            Column("complaint_id", String(36), primary_key=True),
+            Column("version", Integer, primary_key=True, comment="event that entered it"),
+            Column("state", String(16), nullable=False, index=True),
+            Column("bucket", String(64), nullable=False),
+            Column("since", ts, nullable=False, index=True),
+            Column("until", ts, comment="NULL while current"),
+            Column("wd_since_filed", Integer, nullable=False),
+            keep_existing=True,
+        )
+        Table(
+            prefix + "complaint_forwardings",
+            md,
+            Column("complaint_id", String(36), primary_key=True),
+            Column("version", Integer, primary_key=True),
+            Column("agency", String(64), nullable=False, index=True, comment="to_agency"),
+            Column("top_agency", String(64), nullable=False, index=True),
+            Column("from_agency", String(64)),
+            Column("level", String(8), nullable=False),
+            Column("forwarded_at", ts, nullable=False, index=True),
+            Column("due_at", ts, nullable=False),
+            Column("followed_up_at", ts),
+            Column("ended_at", ts),
+            Column("outcome", String(24), nullable=False),
+            Column("within_sla", Boolean),
+            keep_existing=True,
+        )
+
+    @property
+    def facts(self) -> Table:
+        return self.table("complaint_facts")
+
+    @property
+    def states(self) -> Table:
+        return self.table("complaint_states")
+
+    @property
+    def forwardings(self) -> Table:
+        return self.table("complaint_forwardings")
+
+    # ------------------------------------------------------------------ apply
+    def apply(self, conn: Connection, event: ProjectedEvent) -> None:
+        payload = event.payload
+        at = event.at.astimezone(UTC)
+        if isinstance(payload, p.Filed):
+            self._filed(conn, payload, at)
+            return
+        row = (
+            conn.execute(select(self.facts).where(self.facts.c.complaint_id == event.complaint_id))
+            .mappings()
+            .one_or_none()
+        )
+        if row is None:
+            raise LookupError(f"complaint {event.complaint_id} has no Filed event projected")
+        filed_at = utc(row["filed_at"])
+        assert filed_at is not None
+        changes: dict[str, Any] = {"version": event.version, "last_event_at": at}
+        state = next_state(payload, row["state"])
+        if state is not None and state != row["state"]:
+            self._enter_state(conn, event, state, at, filed_at)
+            changes |= {"state": state, "bucket": bucket(state)}
+        changes |= self._facts_changes(conn, event, dict(row), at, filed_at)
+        conn.execute(
+            update(self.facts)
+            .where(self.facts.c.complaint_id == event.complaint_id)
+            .values(**changes)
+        )
+
+    def _filed(self, conn: Connection, payload: p.Filed, at: datetime) -> None:
+        state = S.SUBMITTED.value
+        conn.execute(
+            insert(self.facts).values(
+                complaint_id=payload.complaint_id,
+                tracking_id=payload.tracking_id,
+                filed_at=at,
+                filed_day=filed_day(at),
+                kind=payload.kind,
+                channel=payload.channel,
+                category=payload.category,
+                title=payload.title,
+                visibility=payload.visibility,
+                target_agency=payload.target_agency,
+                state=state,
+                bucket=bucket(state),
+                holder_chain="",
+                reporter_erased=False,
+                reopen_count=0,
+                decline_count=0,
+                sla_warnings=0,
+                sla_breaches=0,
+                escalations=0,
+                version=payload.version,
+                last_event_at=at,
+            )
+        )
+        conn.execute(
+            insert(self.states).values(
+                complaint_id=payload.complaint_id,
+                version=payload.version,
+                state=state,
+                bucket=bucket(state),
+                since=at,
+                until=None,
+                wd_since_filed=0,
+            )
+        )
+
+    def _enter_state(
+        self, conn: Connection, event: ProjectedEvent, state: str, at: datetime, filed_at: datetime
+    ) -> None:
+        st = self.states
+        conn.execute(
+            update(st)
+            .where(and_(st.c.complaint_id == event.complaint_id, st.c.until.is_(None)))
+            .values(until=at)
+        )
+        conn.execute(
+            insert(st).values(
+                complaint_id=event.complaint_id,
+                version=event.version,
+                state=state,
+                bucket=bucket(state),
+                since=at,
+                until=None,
+                wd_since_filed=self.calendar.working_days_between(filed_at, at),
+            )
+        )
+
+    def _wd(self, start: datetime | None, end: datetime) -> int | None:
+        return None if start is None else self.calendar.working_days_between(start, end)
+
+    def _facts_changes(
+        self,
+        conn: Connection,
+        event: ProjectedEvent,
+        row: dict[str, Any],
+        at: datetime,
+        filed_at: datetime,
+    ) -> dict[str, Any]:
+        """The facts columns this event changes (besides state, version, last_event_at)."""
+        payload = event.payload
+        cid = event.complaint_id
+        chain = split_chain(row["holder_chain"])
+        match payload:
+            case p.Verified():
+                changes: dict[str, Any] = {
+                    "category": payload.category,
+                    "title": payload.title,
+                    "kind": payload.kind,
+                    "visibility": payload.visibility,
+                }
+                if row["verified_at"] is None:  # a re-verification after a decline keeps it
+                    changes |= {
+                        "verified_at": at,
+                        "wd_to_verification": self._wd(filed_at, at),
+                    }
+                return changes
+            case p.Forwarded():
+                change = forward_chain(chain, payload.from_agency, payload.to_agency)
+                self._end_open(conn, cid, at, REFORWARDED, only=change.dropped)
+                top = change.chain[0]
+                conn.execute(
+                    insert(self.forwardings).values(
+                        complaint_id=cid,
+                        version=event.version,
+                        agency=payload.to_agency,
+                        top_agency=top,
+                        from_agency=payload.from_agency,
+                        level=payload.level,
+                        forwarded_at=at,
+                        due_at=payload.follow_up_due_at.astimezone(UTC),
+                        outcome=OPEN,
+                    )
+                )
+                changes = {
+                    "holder_chain": CHAIN_SEPARATOR.join(change.chain),
+                    "holder": change.chain[-1],
+                    "agency": top,
+                }
+                if row["first_forwarded_at"] is None:
+                    changes["first_forwarded_at"] = at
+                return changes
+            case p.ForwardingDeclined():
+                self._end_open(conn, cid, at, DECLINED, only=[payload.agency])
+                rest = chain[:-1]
+                return {
+                    "holder_chain": CHAIN_SEPARATOR.join(rest),
+                    "holder": rest[-1] if rest else None,
+                    "decline_count": row["decline_count"] + 1,
+                }
+            case p.Responded():
+                self._end_open(conn, cid, at, RESPONDED, followed_up=True)
+                changes = {}
+                if row["first_response_at"] is None:
+                    first_fw = utc(row["first_forwarded_at"])
+                    changes |= {
+                        "first_response_at": at,
+                        "wd_to_first_response": self._wd(first_fw, at),
+                    }
+                if payload.kind == "final":
+                    changes["final_response_at"] = at
+                return changes
+            case p.Resolved():
+                outcome = RESOLVED_BY_ADMIN if payload.mode == "by_admin" else RESOLVED_OTHERWISE
+                self._end_open(conn, cid, at, outcome)
+                return {
+                    "resolved_at": at,
+                    "resolution_mode": payload.mode,
+                    "wd_to_resolution": self._wd(filed_at, at),
+                }
+            case p.Reopened():
+                return {
+                    "resolved_at": None,
+                    "resolution_mode": None,
+                    "wd_to_resolution": None,
+                    "reopen_count": row["reopen_count"] + 1,
+                }
+            case p.Archived():
+                self._end_open(conn, cid, at, ARCHIVED)
+                return {"archived_at": at, "archive_reason": payload.reason}
+            case p.Merged():
+                self._end_open(conn, cid, at, ARCHIVED)
+                return {
+                    "archived_at": at,
+                    "archive_reason": "duplicate",
+                    "merged_into": payload.into_tracking_id,
+                }
+            case p.VisibilityChanged():
+                return {"visibility": payload.new}
+            case p.ReporterErased():
+                return {"reporter_erased": True}
+            case p.SlaWarned():
+                return {"sla_warnings": row["sla_warnings"] + 1}
+            case p.SlaBreached():
+                return {"sla_breaches": row["sla_breaches"] + 1}
+            case p.Escalated():
+                return {"escalations": row["escalations"] + 1}
+            case _:  # Postponed, InformationSupplemented, WorkStarted, ReporterReplied
+                return {}
+
+    def _end_open(
+        self,
+        conn: Connection,
+        complaint_id: str,
+        at: datetime,
+        outcome: str,
+        *,
+        only: Sequence[str] | None = None,
+        followed_up: bool = False,
+    ) -> None:
+        """End the complaint's open forwardings (those of `only` agencies, if given).
+
+        Open forwardings are exactly those whose agency is still on the holder chain, so a
+        response by anyone on the chain is the follow-up of every one of them.
+        """
+        fw = self.forwardings
+        where = and_(fw.c.complaint_id == complaint_id, fw.c.outcome == OPEN)
+        if only is not None:
+            if not only:
+                return
+            where = and_(where, fw.c.agency.in_(list(only)))
+        if followed_up:
+            within: Any = fw.c.due_at >= at
+            values: dict[str, Any] = {"followed_up_at": at, "within_sla": within}
+        else:
+            # Ended without a follow-up: a miss if it was already overdue, else not judged.
+            values = {"within_sla": None}
+            conn.execute(
+                update(fw)
+                .where(and_(where, fw.c.due_at <= at))
+                .values(ended_at=at, outcome=outcome, within_sla=False)
+            )
+        conn.execute(update(fw).where(where).values(ended_at=at, outcome=outcome, **values))
+
+    # ------------------------------------------------------------------ views
+    def views(self) -> list[tuple[str, str]]:
+        """Analysts' views. Plain SQL that both SQLite and PostgreSQL accept.
+
+        They show the current picture (and "now" for overdue forwardings); for any other
+        as-of time use `lapor_es.projections.stats` or the interval table directly.
+        """
+        facts = self.prefix + "complaint_facts"
+        fw = self.prefix + "complaint_forwardings"
+        followed = "'IN_PROGRESS', 'RESPONDED', 'RESOLVED'"
+        v_complaints = f"""
+SELECT complaint_id, tracking_id, filed_day, filed_at, kind, channel, category, title,
+       visibility, target_agency, agency, holder, state, bucket, verified_at,
+       first_forwarded_at, first_response_at, final_response_at, resolved_at,
+       resolution_mode, archived_at, archive_reason, merged_into, reopen_count,
+       decline_count, sla_warnings, sla_breaches, escalations, wd_to_verification,
+       wd_to_first_response, wd_to_resolution, version, last_event_at,
+       CASE WHEN verified_at IS NOT NULL THEN 1 ELSE 0 END AS is_verified,
+       CASE WHEN state IN ({followed}) THEN 1 ELSE 0 END AS is_followed_up,
+       CASE WHEN state = 'RESOLVED' THEN 1 ELSE 0 END AS is_resolved,
+       CASE WHEN state = 'ARCHIVED' THEN 1 ELSE 0 END AS is_archived
+FROM {facts}"""
+        v_daily_counts = f"""
+SELECT filed_day, agency, category, channel, kind,
+       COUNT(*) AS filed,
+       SUM(CASE WHEN verified_at IS NOT NULL THEN 1 ELSE 0 END) AS verified,
+       SUM(CASE WHEN first_forwarded_at IS NOT NULL THEN 1 ELSE 0 END) AS forwarded,
+       SUM(CASE WHEN first_response_at IS NOT NULL THEN 1 ELSE 0 END) AS responded,
+       SUM(CASE WHEN state = 'RESOLVED' THEN 1 ELSE 0 END) AS resolved,
+       SUM(CASE WHEN state = 'ARCHIVED' THEN 1 ELSE 0 END) AS archived
+FROM {facts}
+GROUP BY filed_day, agency, category, channel, kind"""
+        v_agency_sla = f"""
+SELECT agency, forwardings, judged, within_sla,
+       CASE WHEN judged = 0 THEN NULL ELSE 1.0 * within_sla / judged END AS compliance
+FROM (
+  SELECT top_agency AS agency,
+         COUNT(*) AS forwardings,
+         SUM(CASE WHEN followed_up_at IS NOT NULL
+                    OR (due_at <= CURRENT_TIMESTAMP
+                        AND (ended_at IS NULL OR ended_at >= due_at))
+                  THEN 1 ELSE 0 END) AS judged,
+         SUM(CASE WHEN followed_up_at IS NOT NULL AND followed_up_at <= due_at
+                  THEN 1 ELSE 0 END) AS within_sla
+  FROM {fw}
+  GROUP BY top_agency
+) AS per_agency"""
+        v_completion_by_agency = f"""
+SELECT agency, filed, verified, followed_up, resolved, archived,
+       1.0 * resolved / filed AS completion_rate,
+       1.0 * followed_up / filed AS follow_up_rate,
+       CASE WHEN verified = 0 THEN NULL ELSE 1.0 * resolved / verified END
+         AS verified_completion_rate
+FROM (
+  SELECT agency,
+         COUNT(*) AS filed,
+         SUM(CASE WHEN verified_at IS NOT NULL THEN 1 ELSE 0 END) AS verified,
+         SUM(CASE WHEN state IN ({followed}) THEN 1 ELSE 0 END) AS followed_up,
+         SUM(CASE WHEN state = 'RESOLVED' THEN 1 ELSE 0 END) AS resolved,
+         SUM(CASE WHEN state = 'ARCHIVED' THEN 1 ELSE 0 END) AS archived
+  FROM {facts}
+  GROUP BY agency
+) AS per_agency"""
+        return [
+            (self.prefix + "v_complaints", v_complaints.strip()),
+            (self.prefix + "v_daily_counts", v_daily_counts.strip()),
+            (self.prefix + "v_agency_sla", v_agency_sla.strip()),
+            (self.prefix + "v_completion_by_agency", v_completion_by_agency.strip()),
+        ]

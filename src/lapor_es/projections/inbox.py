@@ -1,0 +1,366 @@
+"""The agency inbox read model: what each agency (and unit) holds now, and its counters.
+
+Tables (documented column by column in docs/data-dictionary.md):
+- `agency_inbox`: one row per (agency, complaint) for every agency on the complaint's current
+  holder chain while the complaint is FORWARDED, IN_PROGRESS or RESPONDED. The holder has
+  `held_directly`; the agencies above it that passed it down see it too (a parent sees its
+  units' work).
+- `agency_complaints`: one row per (agency, complaint) for every agency that was ever on the
+  chain, with the complaint's current state and whether the agency still holds it; the
+  view `v_agency_buckets` counts them in the six LAPOR! buckets.
+- `inbox_complaints`: the per-complaint memory `apply` needs between events (the chain is not
+  in any single event).
+
+"Working days left" depends on the moment of looking, so it is computed by `inbox_rows` at
+query time from the stored due time, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
+
+from lapor_es.projections.core import ReadModel
+from lapor_es.projections.core import metadata as live_metadata
+from lapor_es.projections.events import ProjectedEvent
+from lapor_es.projections.inbox_state import InboxState, advance, as_utc, reporter_display
+from lapor_es.projections.lifecycle import bucket
+from lapor_es.workflow import WorkingCalendar
+
+INBOX = "agency_inbox"
+AGENCY_COMPLAINTS = "agency_complaints"
+HELPER = "inbox_complaints"
+BUCKETS_VIEW = "v_agency_buckets"
+
+# Every agency_complaints row counts in exactly one column. While the agency holds the
+# complaint (it, or a unit below it, is on the holder chain) the complaint can only be in the
+# three "Terdisposisi" buckets. Once it lost it, a complaint back with the national desk
+# (declined by the top-level agency) counts in the desk's buckets as the desk moves it on
+# (Belum Terverifikasi, Tertunda, Arsip); one that went on to another agency, or back up to
+# the parent after a unit declined, counts as passed_on.
+BUCKET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("belum_terverifikasi", "NOT held AND state = 'SUBMITTED'"),
+    ("laporan_tertunda", "NOT held AND state = 'POSTPONED'"),
+    ("terdisposisi_belum_ditindaklanjuti", "held AND state = 'FORWARDED'"),
+    ("terdisposisi_sedang_diproses", "held AND state IN ('IN_PROGRESS', 'RESPONDED')"),
+    ("terdisposisi_selesai", "held AND state = 'RESOLVED'"),
+    ("laporan_arsip", "NOT held AND state = 'ARCHIVED'"),
+    ("passed_on", "NOT held AND state NOT IN ('SUBMITTED', 'POSTPONED', 'ARCHIVED')"),
+)
+
+
+def define_tables(md: MetaData, prefix: str = "") -> dict[str, Table]:
+    """The model's tables in `md` (existing ones are reused: keep_existing)."""
+    helper = Table(
+        prefix + HELPER,
+        md,
+        Column("complaint_id", String(36), primary_key=True),
+        Column("tracking_id", String(32), nullable=False),
+        Column("version", Integer, nullable=False, comment="last event applied"),
+        Column("filed_at", DateTime(timezone=True), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("category", String(200)),
+        Column("channel", String(16), nullable=False),
+        Column("visibility", String(16), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("chain", JSON, nullable=False, comment="holder chain, top-level agency first"),
+        Column("holdings", JSON, nullable=False, comment="every agency ever on the chain"),
+        Column("clock", String(16)),
+        Column("due_at", DateTime(timezone=True)),
+        Column("last_action", String(40), nullable=False),
+        Column("last_action_at", DateTime(timezone=True), nullable=False),
+        Column("last_actor_role", String(20), nullable=False),
+        Column("reopen_count", Integer, nullable=False),
+        Column("reply_pending", Boolean, nullable=False),
+        Column("erased", Boolean, nullable=False),
+        keep_existing=True,
+    )
+    inbox = Table(
+        prefix + INBOX,
+        md,
+        Column("agency", String(80), primary_key=True),
+        Column("complaint_id", String(36), primary_key=True),
+        Column("held_directly", Boolean, nullable=False),
+        Column("holder", String(80), nullable=False),
+        Column("tracking_id", String(32), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("category", String(200)),
+        Column("channel", String(16), nullable=False),
+        Column("visibility", String(16), nullable=False),
+        Column("reporter_display", Text, nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("bucket", String(64), nullable=False),
+        Column("forwarding_path", Text, nullable=False),
+        Column("clock", String(16)),
+        Column("due_at", DateTime(timezone=True)),
+        Column("last_action", String(40), nullable=False),
+        Column("last_action_at", DateTime(timezone=True), nullable=False),
+        Column("last_actor_role", String(20), nullable=False),
+        Column("reopen_count", Integer, nullable=False),
+        Column("reply_pending", Boolean, nullable=False),
+        Column("filed_at", DateTime(timezone=True), nullable=False),
+        Index(f"ix_{prefix}{INBOX}_complaint", "complaint_id"),
+        Index(f"ix_{prefix}{INBOX}_agency_due", "agency", "due_at"),
+        keep_existing=True,
+    )
+    complaints = Table(
+        prefix + AGENCY_COMPLAINTS,
+        md,
+        Column("agency", String(80), primary_key=True),
+        Column("complaint_id", String(36), primary_key=True),
+        Column("tracking_id", String(32), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("bucket", String(64), nullable=False),
+        Column("held", Boolean, nullable=False),
+        Column("held_directly", Boolean, nullable=False),
+        Column("first_held_at", DateTime(timezone=True), nullable=False),
+        Column("released_at", DateTime(timezone=True)),
+        Index(f"ix_{prefix}{AGENCY_COMPLAINTS}_complaint", "complaint_id"),
+        keep_existing=True,
+    )
+    return {HELPER: helper, INBOX: inbox, AGENCY_COMPLAINTS: complaints}
+
+
+def buckets_query(prefix: str = "", *, where: str = "") -> str:
+    sums = ",\n  ".join(
+        f"SUM(CASE WHEN {cond} THEN 1 ELSE 0 END) AS {name}" for name, cond in BUCKET_COLUMNS
+    )
+    return (
+        f"SELECT agency,\n  {sums},\n  COUNT(*) AS total\n"
+        f"FROM {prefix}{AGENCY_COMPLAINTS}{where}\nGROUP BY agency"
+    )
+
+
+class InboxModel(ReadModel):
+    name = "inbox"
+
+    def __init__(
+        self,
+        *,
+        calendar: WorkingCalendar,
+        prefix: str = "",
+        table_metadata: MetaData | None = None,
+    ) -> None:
+        self.calendar = calendar
+        super().__init__(prefix=prefix, table_metadata=table_metadata)
+
+    @classmethod
+    def table_names(cls) -> Sequence[str]:
+        return (HELPER, INBOX, AGENCY_COMPLAINTS)
+
+    def define(self, md: MetaData, prefix: str) -> None:
+        define_tables(md, prefix)
+
+    def views(self) -> list[tuple[str, str]]:
+        return [(self.prefix + BUCKETS_VIEW, buckets_query(self.prefix))]
+
+    def apply(self, conn: Connection, event: ProjectedEvent) -> None:
+        helper = self.table(HELPER)
+        row = (
+            conn.execute(select(helper).where(helper.c.complaint_id == event.complaint_id))
+            .mappings()
+            .first()
+        )
+        current = InboxState.from_record(row) if row is not None else None
+        if current is not None and event.version <= current.version:
+            return  # already reflected: applying an event twice changes nothing
+        state = advance(current, event.payload)
+        record = state.to_record()
+        if row is None:
+            conn.execute(insert(helper).values(record))
+        else:
+            conn.execute(
+                update(helper).where(helper.c.complaint_id == state.complaint_id).values(record)
+            )
+        self._write_rows(conn, state)
+
+    def _write_rows(self, conn: Connection, state: InboxState) -> None:
+        """Replace the complaint's rows: simpler and safer than patching a chain diff."""
+        inbox, complaints = self.table(INBOX), self.table(AGENCY_COMPLAINTS)
+        conn.execute(delete(inbox).where(inbox.c.complaint_id == state.complaint_id))
+        conn.execute(delete(complaints).where(complaints.c.complaint_id == state.complaint_id))
+        entries = state.inbox_agencies()
+        if entries:
+            conn.execute(insert(inbox), [_inbox_row(state, a, d) for a, d in entries])
+        if state.holdings:
+            conn.execute(
+                insert(complaints),
+                [
+                    {
+                        "agency": h.agency,
+                        "complaint_id": state.complaint_id,
+                        "tracking_id": state.tracking_id,
+                        "state": str(state.state),
+                        "bucket": bucket(state.state),
+                        "held": h.released_at is None,
+                        "held_directly": h.agency == state.holder,
+                        "first_held_at": h.first_at,
+                        "released_at": h.released_at,
+                    }
+                    for h in state.holdings
+                ],
+            )
+
+
+def _inbox_row(state: InboxState, agency: str, held_directly: bool) -> dict[str, Any]:
+    return {
+        "agency": agency,
+        "complaint_id": state.complaint_id,
+        "held_directly": held_directly,
+        "holder": state.holder,
+        "tracking_id": state.tracking_id,
+        "title": state.title,
+        "kind": state.kind,
+        "category": state.category,
+        "channel": state.channel,
+        "visibility": state.visibility,
+        "reporter_display": reporter_display(
+            state.visibility, erased=state.erased, tracking_id=state.tracking_id, agency=agency
+        ),
+        "state": str(state.state),
+        "bucket": bucket(state.state),
+        "forwarding_path": state.forwarding_path,
+        "clock": state.clock,
+        "due_at": state.due_at,
+        "last_action": state.last_action,
+        "last_action_at": state.last_action_at,
+        "last_actor_role": state.last_actor_role,
+        "reopen_count": state.reopen_count,
+        "reply_pending": state.reply_pending,
+        "filed_at": state.filed_at,
+    }
+
+
+# ---------------------------------------------------------------------------- queries
+@dataclass(frozen=True)
+class InboxRow:
+    """One complaint in an agency's inbox, with its clock as seen at `now`."""
+
+    agency: str
+    tracking_id: str
+    complaint_id: str
+    held_directly: bool
+    holder: str
+    title: str
+    kind: str
+    category: str | None
+    channel: str
+    visibility: str
+    reporter_display: str
+    state: str
+    bucket: str
+    forwarding_path: str
+    clock: str | None
+    due_at: datetime | None
+    working_days_left: int | None  # negative: that many working days overdue
+    overdue: bool  # now >= due_at
+    last_action: str
+    last_action_at: datetime
+    last_actor_role: str
+    reopen_count: int
+    reply_pending: bool
+    filed_at: datetime
+
+
+@dataclass(frozen=True)
+class AgencyBuckets:
+    agency: str
+    belum_terverifikasi: int = 0
+    laporan_tertunda: int = 0
+    terdisposisi_belum_ditindaklanjuti: int = 0
+    terdisposisi_sedang_diproses: int = 0
+    terdisposisi_selesai: int = 0
+    laporan_arsip: int = 0
+    passed_on: int = 0
+    total: int = 0
+
+
+def inbox_rows(
+    conn: Connection,
+    agency: str,
+    *,
+    include_units: bool,
+    now: datetime,
+    calendar: WorkingCalendar,
+    state: str | None = None,
+    prefix: str = "",
+) -> list[InboxRow]:
+    """The agency's inbox, most urgent first (earliest due time; no clock last).
+
+    `include_units`: also what its units (and their units) hold; otherwise only what the
+    agency holds itself.
+    """
+    inbox = define_tables(live_metadata if not prefix else MetaData(), prefix)[INBOX]
+    query = select(inbox).where(inbox.c.agency == agency)
+    if not include_units:
+        query = query.where(inbox.c.held_directly.is_(True))
+    if state is not None:
+        query = query.where(inbox.c.state == state)
+    rows = []
+    for r in conn.execute(query).mappings():
+        due = as_utc(r["due_at"]) if r["due_at"] is not None else None
+        rows.append(
+            InboxRow(
+                agency=r["agency"],
+                tracking_id=r["tracking_id"],
+                complaint_id=r["complaint_id"],
+                held_directly=bool(r["held_directly"]),
+                holder=r["holder"],
+                title=r["title"],
+                kind=r["kind"],
+                category=r["category"],
+                channel=r["channel"],
+                visibility=r["visibility"],
+                reporter_display=r["reporter_display"],
+                state=r["state"],
+                bucket=r["bucket"],
+                forwarding_path=r["forwarding_path"],
+                clock=r["clock"],
+                due_at=due,
+                working_days_left=calendar.working_days_left(now, due) if due else None,
+                overdue=due is not None and now >= due,
+                last_action=r["last_action"],
+                last_action_at=as_utc(r["last_action_at"]),
+                last_actor_role=r["last_actor_role"],
+                reopen_count=r["reopen_count"],
+                reply_pending=bool(r["reply_pending"]),
+                filed_at=as_utc(r["filed_at"]),
+            )
+        )
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    return sorted(rows, key=lambda r: (r.due_at or far, r.tracking_id))
+
+
+def bucket_counts(conn: Connection, agency: str, *, prefix: str = "") -> AgencyBuckets:
+    """The agency's row of v_agency_buckets (all zeros if it never held a complaint).
+
+    Runs the view's own query, so it works before the view exists too."""
+    query = text(buckets_query(prefix, where=" WHERE agency = :agency"))
+    row = conn.execute(query, {"agency": agency}).mappings().first()
+    if row is None:
+        return AgencyBuckets(agency)
+    counts = {k: int(v) for k, v in row.items() if k != "agency"}
+    return AgencyBuckets(agency, **counts)

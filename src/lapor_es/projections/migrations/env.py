@@ -1,0 +1,31 @@
+"""Alembic environment: always online, on the connection `migrations.config` hands in."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from lapor_es.projections.migrations import VERSION_TABLE, include_name_for, target_metadata
+
+
+def run() -> None:
+    connection = context.config.attributes.get("connection")
+    if not isinstance(connection, Connection):
+        raise RuntimeError(
+            "projection migrations run from code: lapor_es.projections.migrations.migrate(engine)"
+        )
+    target = target_metadata()
+    context.configure(
+        connection=connection,
+        target_metadata=target,
+        version_table=VERSION_TABLE,
+        include_name=include_name_for(target),
+        compare_type=True,
+        # SQLite alters tables by copy-and-rename: batch mode writes that for us.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

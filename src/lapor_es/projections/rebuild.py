@@ -1,0 +1,454 @@
+"""Rebuilding one read model from offset 0 beside the live one, then swapping it in.
+
+1. The model is instantiated a second time over fresh `rb_`-prefixed tables (its own
+   MetaData, tracking name `<name>@rb`) and fed every event from the beginning: from the
+   store's notification log, or from the Kafka topic (all partitions, no consumer group,
+   read_committed). The live tables keep serving, and a live projector keeps running.
+2. The swap is ONE transaction. It first takes the write lock the live projector needs
+   for its version claims (PostgreSQL: `projection_versions` in EXCLUSIVE mode; SQLite:
+   the database write lock), so no live batch can commit in between. Inside it the
+   rebuild reads what arrived since step 1, checks that it holds every version the live
+   model has applied, drops the live tables, renames the `rb_` tables (and their indexes
+   and constraints) to the live names, moves the tracking, version and dead-letter rows
+   from `<name>@rb` to `<name>`, and recreates the views. Readers see the old tables until
+   the commit and the new ones after it; a running projector continues from the moved
+   tracking, its version claims skipping whatever the rebuild already applied.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import Connection, Engine, MetaData, Table, and_, delete, select, text, update
+
+from lapor_es.application import LaporApp
+from lapor_es.config import Settings
+from lapor_es.projections.core import (
+    Projector,
+    ReadModel,
+    create_views,
+    dead_letters,
+    drop_views,
+    projection_engine,
+    tracking,
+    utcnow,
+    versions,
+)
+from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka, from_notification
+from lapor_es.projections.migrations import prepare
+from lapor_es.projections.registry import MODEL_NAMES, read_models
+from lapor_es.relay import complaint_event_topics
+
+log = structlog.get_logger("lapor_es.projections.rebuild")
+
+PREFIX = "rb_"
+
+# (done, total) in the source's own unit: store positions or topic offsets.
+Advance = Callable[[int, int, int], None]  # (events in this batch, done, total)
+
+
+class RebuildBehindError(RuntimeError):
+    """The live model has applied events the rebuild's source does not have yet (e.g. a
+    rebuild from Kafka while the relay lags behind a live in-process projector)."""
+
+
+@dataclass
+class RebuildResult:
+    name: str
+    source: str
+    events: int = 0
+    applied: int = 0
+    parked: int = 0
+    final_events: int = 0  # read inside the swap transaction
+    seconds: float = 0.0
+
+
+class _Feed:
+    """Where a rebuild reads from. `run` applies everything after the rebuild's own
+    tracking, in batches, through `projector` (inside `conn` when given)."""
+
+    source: str
+
+    def run(
+        self,
+        projector: Projector,
+        result: RebuildResult,
+        *,
+        conn: Connection | None = None,
+        advance: Advance | None = None,
+    ) -> int:
+        raise NotImplementedError
+
+
+class StoreFeed(_Feed):
+    def __init__(self, app: LaporApp, batch_size: int) -> None:
+        self.app = app
+        self.batch_size = batch_size
+        self.source = STORE_SOURCE
+        self.topics = complaint_event_topics()
+
+    def run(
+        self,
+        projector: Projector,
+        result: RebuildResult,
+        *,
+        conn: Connection | None = None,
+        advance: Advance | None = None,
+    ) -> int:
+        name = projector.models[0].tracking_name
+        position = _tracked(projector.engine, conn, name, STORE_SOURCE).get(0, 0)
+        head = self.app.recorder.max_notification_id() or 0
+        count = 0
+        while batch := self.app.recorder.select_notifications(
+            start=position, limit=self.batch_size, topics=self.topics, inclusive_of_start=False
+        ):
+            events = [from_notification(n, self.app.mapper) for n in batch]
+            outcome = projector.process(events, conn=conn)
+            count += len(events)
+            result.applied += outcome.applied
+            result.parked += outcome.parked
+            position = batch[-1].id
+            if advance:
+                head = max(head, position)
+                advance(len(events), position, head)
+        return count
+
+
+class TopicFeed(_Feed):
+    def __init__(self, bootstrap: str, topic: str, batch_size: int) -> None:
+        self.bootstrap = bootstrap
+        self.source = topic
+        self.batch_size = batch_size
+
+    def run(
+        self,
+        projector: Projector,
+        result: RebuildResult,
+        *,
+        conn: Connection | None = None,
+        advance: Advance | None = None,
+    ) -> int:
+        name = projector.models[0].tracking_name
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,  # a rebuild must not take partitions from the live group
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            client_id="lapor-es-rebuild",
+            max_poll_records=self.batch_size,
+        )
+        try:
+            parts = [
+                TopicPartition(self.source, p)
+                for p in sorted(consumer.partitions_for_topic(self.source) or [])
+            ]
+            if not parts:
+                return 0
+            consumer.assign(parts)
+            # The end as of now: records published later are read by the swap's pass.
+            ends: dict[TopicPartition, int] = consumer.end_offsets(parts)
+            tracked = _tracked(projector.engine, conn, name, self.source)
+            starts = {tp: tracked[tp.partition] + 1 for tp in parts if tp.partition in tracked}
+            for tp in parts:
+                if tp in starts:
+                    consumer.seek(tp, starts[tp])
+                else:
+                    consumer.seek_to_beginning(tp)
+            first = {tp: consumer.position(tp) for tp in parts}
+            total = sum(max(0, ends[tp] - first[tp]) for tp in parts)
+            count = 0
+            while any(consumer.position(tp) < ends[tp] for tp in parts):
+                events: list[ProjectedEvent] = []
+                bad: list[tuple[TopicPartition, Any, Exception]] = []
+                for tp, records in consumer.poll(timeout_ms=500).items():
+                    for record in records:
+                        if record.offset >= ends[tp]:
+                            continue
+                        try:
+                            events.append(
+                                from_kafka(
+                                    tp.topic,
+                                    tp.partition,
+                                    record.offset,
+                                    record.value,
+                                    list(record.headers or []),
+                                )
+                            )
+                        except Exception as exc:  # off-contract: parked, as live does
+                            bad.append((tp, record, exc))
+                outcome = projector.process(events, conn=conn)
+                for tp, record, error in bad:
+                    projector.park_undecodable(
+                        tp.topic,
+                        tp.partition,
+                        record.offset,
+                        record.key,
+                        record.value,
+                        error,
+                        conn=conn,
+                    )
+                count += len(events)
+                result.applied += outcome.applied
+                result.parked += outcome.parked + len(bad)
+                if advance and (events or bad):
+                    done = sum(min(consumer.position(tp), ends[tp]) - first[tp] for tp in parts)
+                    advance(len(events) + len(bad), done, total)
+            return count
+        finally:
+            consumer.close()
+
+
+def _tracked(engine: Engine, conn: Connection | None, name: str, source: str) -> dict[int, int]:
+    query = select(tracking.c.partition, tracking.c.offset).where(
+        and_(tracking.c.projection == name, tracking.c.source == source)
+    )
+    if conn is not None:  # inside the swap: see this transaction's own writes
+        return {p: o for p, o in conn.execute(query)}
+    with engine.connect() as own:
+        return {p: o for p, o in own.execute(query)}
+
+
+# ----------------------------------------------------------------------- the rebuild
+def rebuild(
+    settings: Settings,
+    name: str,
+    feed: _Feed,
+    *,
+    model_factory: Callable[[str, MetaData | None], ReadModel] | None = None,
+    view_models: Sequence[ReadModel] | None = None,
+    advance: Advance | None = None,
+) -> RebuildResult:
+    """Rebuild read model `name` into `rb_` tables from `feed`, then swap it in.
+
+    `model_factory(prefix, table_metadata)` makes the model (default: the registry's);
+    `view_models` are the live models whose views are recreated (default: all)."""
+    started = time.monotonic()
+
+    def make(prefix: str, md: MetaData | None) -> ReadModel:
+        if model_factory is not None:
+            return model_factory(prefix, md)
+        return read_models(settings.calendar, names=(name,), prefix=prefix, table_metadata=md)[0]
+
+    live = make("", None)
+    fresh = make(PREFIX, MetaData())
+    views = (
+        list(view_models)
+        if view_models is not None
+        else read_models(settings.calendar, names=MODEL_NAMES)
+    )
+    engine = projection_engine(settings.read_model_url)
+    result = RebuildResult(name=name, source=feed.source)
+    try:
+        prepare(engine, views if any(v.name == name for v in views) else [live, *views])
+        _discard(engine, fresh)  # what a crashed earlier rebuild left behind
+        fresh.metadata.create_all(engine)
+        projector = Projector(engine, [fresh])
+        log.info("rebuild.start", projection=name, source=feed.source)
+        result.events = feed.run(projector, result, advance=advance)
+        with engine.begin() as conn:
+            _lock(conn, live)
+            result.final_events = feed.run(projector, result, conn=conn)
+            result.events += result.final_events
+            _check_complete(conn, live.tracking_name, fresh.tracking_name)
+            _swap(conn, live, fresh, views)
+        result.seconds = time.monotonic() - started
+        log.info(
+            "rebuild.swapped",
+            projection=name,
+            events=result.events,
+            final_events=result.final_events,
+            parked=result.parked,
+            seconds=round(result.seconds, 3),
+        )
+        return result
+    except BaseException:
+        _discard(engine, fresh)
+        raise
+    finally:
+        engine.dispose()
+
+
+def _discard(engine: Engine, fresh: ReadModel) -> None:
+    with engine.begin() as conn:
+        for table in reversed(fresh.own_tables):
+            table.drop(conn, checkfirst=True)
+        for rows in (tracking, versions, dead_letters):
+            conn.execute(delete(rows).where(rows.c.projection == fresh.tracking_name))
+
+
+def _lock(conn: Connection, live: ReadModel) -> None:
+    """Stop live batches from committing until the swap has."""
+    if conn.dialect.name == "postgresql":
+        # Every live batch claims versions before it writes a model's tables, so holding
+        # this lock first means we never wait on a batch that waits on us (no deadlock).
+        conn.execute(text(f"LOCK TABLE {versions.name} IN EXCLUSIVE MODE"))
+    else:
+        # SQLite: any write takes the database's single write lock (busy_timeout waits).
+        conn.execute(
+            update(tracking)
+            .where(tracking.c.projection == live.tracking_name)
+            .values(offset=tracking.c.offset)
+        )
+
+
+def _check_complete(conn: Connection, live_name: str, fresh_name: str) -> None:
+    def applied(name: str) -> dict[str, int]:
+        query = select(versions.c.complaint_id, versions.c.version).where(
+            versions.c.projection == name
+        )
+        return {cid: version for cid, version in conn.execute(query)}
+
+    live, rebuilt = applied(live_name), applied(fresh_name)
+    behind = [cid for cid, v in live.items() if rebuilt.get(cid, 0) < v]
+    if behind:
+        raise RebuildBehindError(
+            f"{len(behind)} complaint(s) have versions live that the rebuild's source does "
+            f"not have yet (e.g. {behind[0]}); is the relay behind? Nothing was swapped."
+        )
+
+
+def _swap(
+    conn: Connection, live: ReadModel, fresh: ReadModel, view_models: Sequence[ReadModel]
+) -> None:
+    drop_views(conn, view_models)
+    for table in reversed(live.own_tables):
+        table.drop(conn)
+    for table in fresh.own_tables:
+        _rename(conn, table, live.table(table.name.removeprefix(fresh.prefix)))
+    _move_rows(conn, live.tracking_name, fresh.tracking_name)
+    create_views(conn, view_models)
+
+
+def _rename(conn: Connection, old: Table, new: Table) -> None:
+    quote = conn.dialect.identifier_preparer.quote
+    conn.execute(text(f"ALTER TABLE {quote(old.name)} RENAME TO {quote(new.name)}"))
+    pairs = _index_pairs(old, new)
+    if conn.dialect.name == "postgresql":
+        for before, after in pairs:
+            conn.execute(text(f"ALTER INDEX {quote(before)} RENAME TO {quote(after)}"))
+        # Constraints and serial sequences PostgreSQL named after the rb_ table.
+        constraints = conn.execute(
+            text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"),
+            {"t": new.name},
+        ).scalars()
+        for constraint in list(constraints):
+            if old.name in constraint:
+                renamed = constraint.replace(old.name, new.name, 1)
+                conn.execute(
+                    text(
+                        f"ALTER TABLE {quote(new.name)} RENAME CONSTRAINT "
+                        f"{quote(constraint)} TO {quote(renamed)}"
+                    )
+                )
+        for column in new.columns:
+            sequence = conn.execute(
+                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": new.name, "c": column.name}
+            ).scalar()
+            if sequence and old.name in sequence:
+                short = sequence.rsplit(".", 1)[-1].strip('"')
+                conn.execute(
+                    text(
+                        f"ALTER SEQUENCE {quote(short)} RENAME TO "
+                        f"{quote(short.replace(old.name, new.name, 1))}"
+                    )
+                )
+    else:
+        # SQLite cannot rename an index: drop the rb_ one, create the live definition.
+        by_name = {str(index.name): index for index in new.indexes}
+        for before, after in pairs:
+            conn.execute(text(f"DROP INDEX {quote(before)}"))
+            by_name[after].create(conn)
+
+
+def _index_pairs(old: Table, new: Table) -> list[tuple[str, str]]:
+    """(rb_ index name, live index name), matched by columns and uniqueness."""
+    live = {
+        (tuple(c.name for c in index.columns), bool(index.unique)): str(index.name)
+        for index in new.indexes
+    }
+    pairs = []
+    for index in old.indexes:
+        key = (tuple(c.name for c in index.columns), bool(index.unique))
+        if key in live and index.name != live[key]:
+            pairs.append((str(index.name), live[key]))
+    return pairs
+
+
+def _move_rows(conn: Connection, live_name: str, fresh_name: str) -> None:
+    """The rebuild's positions, claims and dead letters become the live model's.
+
+    Live tracking rows of sources the rebuild did not read stay: the completeness check
+    showed the rebuilt tables hold every event the live ones did, so those positions
+    remain true, and a projector on that source resumes where it was."""
+    sources = conn.execute(
+        select(tracking.c.source).where(tracking.c.projection == fresh_name).distinct()
+    ).scalars()
+    conn.execute(
+        delete(tracking).where(
+            and_(tracking.c.projection == live_name, tracking.c.source.in_(list(sources)))
+        )
+    )
+    conn.execute(delete(versions).where(versions.c.projection == live_name))
+    conn.execute(
+        update(dead_letters)
+        .where(and_(dead_letters.c.projection == live_name, dead_letters.c.resolved_at.is_(None)))
+        .values(resolved_at=utcnow(), error=dead_letters.c.error + " (superseded by a rebuild)")
+    )
+    for rows in (tracking, versions, dead_letters):
+        conn.execute(
+            update(rows).where(rows.c.projection == fresh_name).values(projection=live_name)
+        )
+
+
+# ----------------------------------------------------------------------- progress
+class ProgressBar:
+    """A rich progress bar on stderr with events/s and ETA (only when stderr is a terminal)."""
+
+    def __init__(self, description: str) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.events = 0
+        self.started = time.monotonic()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[events]} events, {task.fields[rate]} ev/s"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self.task = self.progress.add_task(description, total=None, events=0, rate="-")
+
+    @staticmethod
+    def wanted() -> bool:
+        return sys.stderr.isatty()
+
+    def __enter__(self) -> ProgressBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, count: int, done: int, total: int) -> None:
+        self.events += count
+        elapsed = time.monotonic() - self.started
+        rate = f"{self.events / elapsed:,.0f}" if elapsed > 0 else "-"
+        self.progress.update(
+            self.task, completed=done, total=max(total, done), events=self.events, rate=rate
+        )

@@ -1,0 +1,30 @@
+"""A deterministic national-year traffic simulator: plans (pure) and their execution.
+
+`plan` draws each complaint's life as dated steps, `mix` holds the published and assumed
+distributions, `run` turns the plans into LaporApp commands. See docs/simulation.md.
+"""
+
+from lapor_es.simulation.plan import (
+    ComplaintPlan,
+    DirectoryView,
+    PlanError,
+    PlanParams,
+    SimulationPlan,
+    Step,
+    build_plan,
+)
+from lapor_es.simulation.run import RunReport, default_directory, execute, simulate
+
+__all__ = [
+    "ComplaintPlan",
+    "DirectoryView",
+    "PlanError",
+    "PlanParams",
+    "RunReport",
+    "SimulationPlan",
+    "Step",
+    "build_plan",
+    "default_directory",
+    "execute",
+    "simulate",
+]
