@@ -137,9 +137,11 @@ def test_ignored_follow_up_walks_the_ladder_at_its_times(lapor: LaporApp, engine
 def deadline_row(engine: Engine, lapor: LaporApp, tid: str) -> dict[str, Any]:
     table = DeadlinesModel(calendar=lapor.calendar, policy=lapor.policy).deadlines
     with engine.connect() as conn:
-        row = conn.execute(
-            select(table).where(table.c.complaint_id == str(lapor.complaint(tid).id))
-        ).mappings().one_or_none()
+        row = (
+            conn.execute(select(table).where(table.c.complaint_id == str(lapor.complaint(tid).id)))
+            .mappings()
+            .one_or_none()
+        )
     return {} if row is None else dict(row)
 
 

@@ -133,4 +133,6 @@ def grant(
 
     feeds = feed_settings(bootstrap)
     user = grant_agency(feeds.bootstrap, feeds.security, agency, password, feeds.feed_prefix)
-    typer.echo(json.dumps({"user": user, "topic": feeds.feed(agency), "group_prefix": agency + ":"}))
+    typer.echo(
+        json.dumps({"user": user, "topic": feeds.feed(agency), "group_prefix": agency + ":"})
+    )

@@ -20,8 +20,7 @@ from rich.progress import (
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
 from lapor_es.logging import configure_logging
-from lapor_es.simulation import PlanError, PlanParams, RunReport, simulate
-from lapor_es.simulation import mix
+from lapor_es.simulation import PlanError, PlanParams, RunReport, mix, simulate
 
 # The simulator touches every open complaint of the last weeks each day: keep them cached.
 SIMULATION_CACHE_SIZE = 60_000

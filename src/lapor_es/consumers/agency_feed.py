@@ -155,9 +155,7 @@ def ensure_router_topics(feeds: FeedSettings) -> None:
         ):
             create_topic(
                 admin,
-                NewTopic(
-                    name=name, num_partitions=1, replication_factor=rf, topic_configs=configs
-                ),
+                NewTopic(name=name, num_partitions=1, replication_factor=rf, topic_configs=configs),
             )
     finally:
         admin.close()

@@ -230,9 +230,14 @@ class TimerService:
         the poll interval, or new events in the store, whichever comes first."""
         total = TickReport()
         while not self.stop.is_set():
-            total.merge(self.run_once())
             if not follow:
+                total.merge(self.run_once())
                 break
+            try:
+                total.merge(self.run_once())
+            except Exception:  # e.g. the database is briefly down: a service keeps going
+                total.failed += 1
+                log.exception("sla_timer.pass_failed")
             self._wait()
         return total
 
@@ -240,7 +245,9 @@ class TimerService:
         budget = self.poll_interval
         nxt = self.next_due()
         if nxt is not None:
-            budget = min(budget, max(0.0, (nxt - self.clock()).total_seconds()))
+            seconds = (nxt - self.clock()).total_seconds()
+            # Still due after a pass: a step that failed or a stale row; retry soon, not busily.
+            budget = min(budget, seconds if seconds > 0 else self.wake_interval)
         head = self.head()
         until = time.monotonic() + budget
         while not self.stop.is_set():

@@ -519,7 +519,7 @@ def _live(ctx: _Ctx, d: _Draft) -> ComplaintPlan:
     raise PlanError(f"complaint {d.index} ({d.outcome}) cannot fit before the as-of time")
 
 
-def _script(ctx: _Ctx, d: _Draft, life: _Life, speed: float) -> str:  # noqa: C901, PLR0912, PLR0915
+def _script(ctx: _Ctx, d: _Draft, life: _Life, speed: float) -> str:
     """One complaint's life for its drawn outcome. Returns its state at the as-of time."""
     rng, o = life.rng, d.outcome
     file_fields: dict[str, Any] = {

@@ -202,7 +202,8 @@ ANY_STATE = {"warn_sla", "breach_sla", "escalate", "change_visibility"}
 def replay(p: ComplaintPlan) -> str:
     """Walk the steps through the transition table; fail on any illegal or unordered step."""
     assert p.steps[0].command == "file" and p.steps[0].at == p.filed_at
-    state, last, resolved_at, holder = "SUBMITTED", p.filed_at, None, []
+    state, last, resolved_at = "SUBMITTED", p.filed_at, None
+    holder: list[str] = []
     marks: set[tuple[str, str, datetime]] = set()
     for s in p.steps[1:]:
         assert s.at >= last, (p.index, s.command)
