@@ -25,7 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Mapper,
+    Notification,
+    PersistenceError,
+)
 from eventsourcing.utils import get_topic
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -176,7 +181,7 @@ class Relay:
                 backoff = 0.5
                 if caught_up:
                     break
-            except (KafkaError, TimeoutError, OSError) as exc:
+            except (KafkaError, PersistenceError, TimeoutError, OSError) as exc:
                 # The outcome of the last commit is unknown: start a new session, which
                 # re-reads the committed tail and so neither loses nor repeats a batch.
                 self.stats.restarts += 1
@@ -236,9 +241,11 @@ class Relay:
                     self.kafka.topic, key=record.key, value=record.value, headers=record.headers
                 )
             producer.commit_transaction()
-        except KafkaError:
-            # If aborting fails too, the next session's init_transactions aborts it.
-            with contextlib.suppress(KafkaError):
+        except Exception:
+            # Never leave a transaction open: read_committed readers would stall behind it
+            # until the transaction timeout. If aborting fails too, the next session's
+            # init_transactions aborts it.
+            with contextlib.suppress(Exception):
                 producer.abort_transaction()
             raise
         self.stats.position = batch[-1].id

@@ -130,9 +130,15 @@ def projector_process(
     )
 
 
-def wait_until(condition: Any, what: str, timeout_s: float = 120) -> None:
+def wait_until(
+    condition: Any, what: str, *procs: subprocess.Popen[str] | None, timeout_s: float = 120
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
+        for proc in procs:
+            if proc is not None and proc.poll() is not None:
+                _, err = proc.communicate()
+                raise AssertionError(f"projector exited {proc.returncode}: {err[-3000:]}")
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
 
@@ -149,6 +155,7 @@ def test_projector_killed_mid_batch_resumes_exactly_once(
             wait_until(
                 lambda f=fraction: applied_versions(consumer.read_model_url) >= total * f,
                 "progress",
+                proc,
             )
         finally:
             proc.send_signal(signal.SIGKILL)
@@ -162,6 +169,7 @@ def test_projector_killed_mid_batch_resumes_exactly_once(
                 for name in ("complaints", "inbox", "timeline", "deadlines")
             ),
             "catch-up after the kills",
+            proc,
         )
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -183,7 +191,7 @@ def test_two_projectors_in_one_group_share_the_partitions(
     first = projector_process(consumer, group, "--follow", batch_size=3)
     second: subprocess.Popen[str] | None = None
     try:
-        wait_until(lambda: applied_versions(consumer.read_model_url) > 0, "first progress")
+        wait_until(lambda: applied_versions(consumer.read_model_url) > 0, "first progress", first)
         second = projector_process(consumer, group, "--follow", batch_size=3)  # rebalance
         wait_until(
             lambda: all(
@@ -191,6 +199,8 @@ def test_two_projectors_in_one_group_share_the_partitions(
                 for name in ("complaints", "inbox", "timeline", "deadlines")
             ),
             "both caught up",
+            first,
+            second,
         )
     finally:
         logs = []
