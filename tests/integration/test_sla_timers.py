@@ -23,6 +23,7 @@ from lapor_es.config import Settings
 from lapor_es.consumers.deadlines import DeadlinesModel
 from lapor_es.consumers.sla_timer import TimerService
 from lapor_es.projections.core import create_all, projection_engine
+from lapor_es.relay import KafkaSettings
 from tests.support.builders import DESK, agency_actor, file_cmd, reporter_actor, small_directory
 
 pytestmark = pytest.mark.integration
@@ -531,3 +532,43 @@ def test_a_year_caught_up_after_downtime_misses_no_deadline(
     check_year(lapor, complaints, YEAR_END)
     again = timer(lapor, engine).run_until(YEAR_END)
     assert again.recorded == {}
+
+
+# ---------------------------------------------------------------- fed by Kafka
+@pytest.mark.kafka
+def test_timer_reads_deadlines_kept_by_a_kafka_projector(
+    lapor: LaporApp, engine: Engine, kafka: KafkaSettings
+) -> None:
+    """External projection: the relay publishes, a projector consumer group keeps
+    `sla_deadlines`, and the timer only reads it (no in-process catch-up)."""
+    from lapor_es.projections.core import Projector
+    from lapor_es.projections.runners import KafkaRunner
+    from lapor_es.relay import Relay
+
+    tid = forwarded_to_unit(lapor)
+    model = DeadlinesModel(calendar=lapor.calendar, policy=lapor.policy)
+    create_all(engine, [model])
+    service = TimerService(lapor, engine, model=model, in_process=False)
+
+    def publish_and_project() -> None:
+        Relay(lapor.recorder, lapor.mapper, kafka, poll_interval=0.02).run(follow=False)
+        KafkaRunner(
+            kafka.bootstrap, kafka.topic, f"{kafka.topic}.projector", Projector(engine, [model])
+        ).run(follow=False, idle_timeout=1.0)
+
+    assert service.run_until(z("2025-11-09T17:00:00Z")).recorded == {}  # nothing projected yet
+    publish_and_project()
+    assert service.run_until(z("2025-11-09T17:00:00Z")).recorded == {"warn_sla": 1}
+    # Not yet projected: the timer re-issues the warning, which the engine refuses as
+    # already recorded, and nothing else happens.
+    stale = service.run_until(z("2025-11-10T17:00:00Z"))
+    assert (stale.recorded, stale.already) == ({}, 1)
+    publish_and_project()
+    assert service.run_until(z("2025-11-10T17:00:00Z")).recorded == {
+        "breach_sla": 1,
+        "escalate": 1,
+    }
+    assert ladder_events(lapor, tid)[:2] == [
+        ("SlaWarned", "follow_up", "2025-11-09T17:00:00Z"),
+        ("SlaBreached", "follow_up", "2025-11-10T17:00:00Z"),
+    ]

@@ -37,7 +37,7 @@ def simulate_command(
         int,
         typer.Option(help="file over the last D days up to the 10 Dec cut-off"),
     ] = mix.FILING_DAYS,
-    batch_size: Annotated[int, typer.Option(help="most commands per transaction")] = 5_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="most commands per transaction")] = 5_000,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="progress bar (on a terminal)")
     ] = False,
