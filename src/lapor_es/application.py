@@ -17,7 +17,12 @@ from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    EventSourcedLog,
+    LRUCache,
+)
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import create_engine
@@ -111,6 +116,8 @@ class LaporApp(Application[UUID]):
         self.now = clock
         self._agency_refs: dict[str, AgencyRef] = {}
         self._batch: dict[UUID, Any] | None = None
+        self._batch_head: int | None = None  # store head after our last committed batch
+        self._trust_cache = False
         self.sql = create_engine(sqlalchemy_url(self.settings.database_url), pool_pre_ping=True)
         keys = SqlKeyStore(self.sql)
         pepper = (
@@ -136,10 +143,16 @@ class LaporApp(Application[UUID]):
         as its error and changes nothing. If another writer got in between, the whole batch
         is run again one command at a time, so a batch never overwrites anyone.
         """
+        # Nobody else wrote since our last batch: the cached aggregates are current, so this
+        # batch may use (and mutate) them directly instead of copying and re-querying each.
+        self._trust_cache = (
+            self._batch_head is not None and self.recorder.max_notification_id() == self._batch_head
+        )
         self._batch = {}
         self._batch_log: list[Any] = []
         self.vault.keys.defer_new_keys()
         results: list[c.Outcome | DomainError] = []
+        committed = False
         try:
             for command in commands:
                 try:
@@ -149,15 +162,38 @@ class LaporApp(Application[UUID]):
             batch, entries = list(self._batch.values()), self._batch_log
             self._batch = None
             self.vault.keys.write_deferred_keys()
-            super().save(*batch, *entries)
+            recordings = super().save(*batch, *entries)
+            committed = True
+            self._remember_batch(batch, recordings)
             return results
         except IntegrityError:
             self._batch = None
+            self._forget_cache()
             log.warning("batch.conflict", commands=len(commands))
             return [self._handle_or_error(command) for command in commands]
         finally:
             self._batch = None
             self.vault.keys.discard_deferred_keys()
+            if not committed:
+                self._forget_cache()
+
+    def _remember_batch(self, batch: list[Any], recordings: list[Any]) -> None:
+        cache = self.repository.cache
+        if cache is None or not recordings:
+            self._batch_head = None
+            return
+        for aggregate in batch:
+            cache.put(aggregate.id, aggregate)
+        self._batch_head = recordings[-1].notification.id
+
+    def _forget_cache(self) -> None:
+        """A batch that did not commit may have mutated cached aggregates: drop them all."""
+        cache = self.repository.cache
+        if isinstance(cache, LRUCache):
+            cache.clear()
+        elif cache is not None:
+            cache.cache.clear()
+        self._batch_head = None
 
     def _handle_or_error(self, command: c.Command) -> c.Outcome | DomainError:
         try:
@@ -195,7 +231,9 @@ class LaporApp(Application[UUID]):
         if actor.role == Role.REPORTER:
             # A reporter files as themself; the reference is derived, not chosen.
             actor = Actor(id=reporter_ref, role=actor.role)
-        sealed = self.vault.seal(reporter_ref, identity)
+        Complaint.require_can_file(actor)
+        known = self._get_or_none(reporter_id_for(reporter_ref), Reporter) is not None
+        sealed = self.vault.seal(reporter_ref, identity, new_reporter=not known)
         year = at.astimezone(JAKARTA).year
         for attempt in range(MAX_ATTEMPTS):
             sequence = self._get_or_none(tracking_sequence_id(year), TrackingSequence)
@@ -636,11 +674,20 @@ class LaporApp(Application[UUID]):
         return ref
 
     def _get_or_none(self, aggregate_id: UUID, cls: type[T]) -> T | None:
+        in_batch = self._batch is not None
         if self._batch is not None and aggregate_id in self._batch:
             staged = self._batch[aggregate_id]
             return staged if isinstance(staged, cls) else None
+        if in_batch and self._trust_cache and self.repository.cache is not None:
+            try:
+                cached = self.repository.cache.get(aggregate_id)
+            except KeyError:
+                pass
+            else:
+                return cached if isinstance(cached, cls) else None
         try:
-            aggregate: Any = self.repository.get(aggregate_id)
+            # In a batch, no defensive copy: a batch that fails drops the whole cache.
+            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=not in_batch)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, cls):

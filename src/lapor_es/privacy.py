@@ -72,7 +72,7 @@ def reporter_ref_for(identity: ReporterIdentity, pepper: bytes) -> str:
 
 
 class KeyStore(Protocol):
-    def active_key(self, reporter_ref: str) -> tuple[str, bytes]: ...
+    def active_key(self, reporter_ref: str, *, new: bool = False) -> tuple[str, bytes]: ...
     def key(self, key_id: str) -> bytes | None: ...
     def erase(self, reporter_ref: str) -> int: ...
     def defer_new_keys(self) -> None: ...
@@ -107,16 +107,26 @@ class SqlKeyStore:
         # transaction just before the batch's events (see LaporApp.handle_many).
         self._deferred: dict[str, tuple[str, bytes]] | None = None
 
-    def active_key(self, reporter_ref: str) -> tuple[str, bytes]:
+    def active_key(self, reporter_ref: str, *, new: bool = False) -> tuple[str, bytes]:
+        """The reporter's newest key, created if there is none. `new=True` (a reporter the
+        store has never seen) creates one without looking; an orphan key left by a failed
+        filing is then simply superseded."""
         if self._deferred is not None and reporter_ref in self._deferred:
             return self._deferred[reporter_ref]
+        if new and self._deferred is not None:
+            self._deferred[reporter_ref] = (str(uuid.uuid4()), AESGCM.generate_key(bit_length=256))
+            return self._deferred[reporter_ref]
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(reporter_keys.c.key_id, reporter_keys.c.key)
-                .where(reporter_keys.c.reporter_ref == reporter_ref)
-                .order_by(reporter_keys.c.created_at.desc())
-                .limit(1)
-            ).first()
+            row = (
+                None
+                if new
+                else conn.execute(
+                    select(reporter_keys.c.key_id, reporter_keys.c.key)
+                    .where(reporter_keys.c.reporter_ref == reporter_ref)
+                    .order_by(reporter_keys.c.created_at.desc())
+                    .limit(1)
+                ).first()
+            )
             if row is not None:
                 return str(row.key_id), bytes(row.key)
             key_id, key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
@@ -194,8 +204,11 @@ class IdentityVault:
     def reporter_ref(self, identity: ReporterIdentity) -> str:
         return reporter_ref_for(identity, self.pepper)
 
-    def seal(self, reporter_ref: str, identity: ReporterIdentity) -> str:
-        key_id, key = self.keys.active_key(reporter_ref)
+    def seal(
+        self, reporter_ref: str, identity: ReporterIdentity, *, new_reporter: bool = False
+    ) -> str:
+        """Encrypt under the reporter's key; `new_reporter` skips looking for an old key."""
+        key_id, key = self.keys.active_key(reporter_ref, new=new_reporter)
         nonce = os.urandom(12)
         ciphertext = AESGCM(key).encrypt(
             nonce, identity.model_dump_json().encode(), reporter_ref.encode()

@@ -346,6 +346,12 @@ class Complaint(Aggregate):
     def create_id(tracking_id: str, **_: Any) -> UUID:
         return complaint_id_for(tracking_id)
 
+    @staticmethod
+    def require_can_file(actor: Actor) -> None:
+        if actor.role not in (Role.REPORTER, Role.NATIONAL_ADMIN):
+            # The desk may file on a citizen's behalf (e.g. a letter or a walk-in).
+            raise NotAuthorized(f"role {actor.role} cannot file a complaint", role=str(actor.role))
+
     @classmethod
     def file(
         cls,
@@ -365,9 +371,7 @@ class Complaint(Aggregate):
         target_agency: str | None,
         verification_due_at: datetime,
     ) -> Complaint:
-        if actor.role not in (Role.REPORTER, Role.NATIONAL_ADMIN):
-            # The desk may file on a citizen's behalf (e.g. a letter or a walk-in).
-            raise NotAuthorized(f"role {actor.role} cannot file a complaint", role=str(actor.role))
+        cls.require_can_file(actor)
         fields: dict[str, Any] = {
             **_acted(actor, at),
             "tracking_id": tracking_id,
