@@ -215,11 +215,21 @@ class Relay:
                     self._publish(producer, batch)
                     continue
                 if not follow:
+                    self._await_visible()
                     return True
                 self.stop.wait(self.poll_interval)
             return True
         finally:
             producer.close(timeout=5)
+
+    def _await_visible(self, timeout_s: float = 30.0) -> None:
+        """Return only once read_committed readers can see everything published: the
+        transaction markers reach the partitions just after commit_transaction returns."""
+        deadline = time.monotonic() + timeout_s
+        while committed_position(self.kafka) < self.stats.position:
+            if time.monotonic() > deadline:
+                raise TimeoutError("published batches are not yet visible to readers")
+            time.sleep(0.05)
 
     def _next_batch(self) -> Sequence[Notification]:
         return self.recorder.select_notifications(

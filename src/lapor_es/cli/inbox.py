@@ -26,16 +26,12 @@ app = typer.Typer(help="Agency inbox and public tracking page")
 def _refresh(settings: Settings, models: list[ReadModel]) -> None:
     """Apply every stored event not yet in these models (the in-process runner)."""
     from lapor_es.application import LaporApp
-    from lapor_es.projections.core import Projector, create_all, projection_engine
-    from lapor_es.projections.runners import LocalRunner
+    from lapor_es.projections.service import catch_up
 
     lapor = LaporApp(settings)
-    engine = projection_engine(settings.read_model_url)
     try:
-        create_all(engine, models)
-        LocalRunner(lapor.recorder, lapor.mapper, Projector(engine, models)).run()
+        catch_up(lapor, settings, models=models)  # migrates the schema first
     finally:
-        engine.dispose()
         lapor.close()
 
 

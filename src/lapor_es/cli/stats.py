@@ -87,17 +87,16 @@ def run_stats(refresh: bool, query: Callable[[Connection, ComplaintsModel], T]) 
     """Catch the projection up (unless told not to), then run `query` on it."""
     from lapor_es.application import LaporApp
     from lapor_es.projections import core
-    from lapor_es.projections.runners import LocalRunner
+    from lapor_es.projections.service import catch_up
 
     settings = Settings()
     engine = core.projection_engine(settings.read_model_url)
     model = ComplaintsModel(calendar=settings.calendar)
     try:
         if refresh:
-            core.create_all(engine, [model])
             lapor = LaporApp(settings)
             try:
-                LocalRunner(lapor.recorder, lapor.mapper, core.Projector(engine, [model])).run()
+                catch_up(lapor, settings, ("complaints",))  # migrates the schema first
             finally:
                 lapor.close()
         with engine.connect() as conn:

@@ -49,7 +49,8 @@ def timers(
     from lapor_es.consumers.deadlines import DeadlinesModel
     from lapor_es.consumers.sla_timer import TimerService
     from lapor_es.logging import configure_logging
-    from lapor_es.projections.core import create_all, projection_engine
+    from lapor_es.projections.core import projection_engine
+    from lapor_es.projections.migrations import prepare
 
     try:
         fixed = parse_now(now) if now else None
@@ -62,7 +63,7 @@ def timers(
     engine = projection_engine(settings.read_model_url)
     try:
         model = DeadlinesModel(calendar=lapor.calendar, policy=lapor.policy)
-        create_all(engine, [model])
+        prepare(engine, [model])
         service = TimerService(
             lapor,
             engine,
