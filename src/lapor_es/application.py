@@ -569,6 +569,13 @@ class LaporApp(Application[UUID]):
     def complaint(self, ref: str) -> Complaint:
         return self._complaint(ref)
 
+    def complaint_exists(self, ref: str) -> bool:
+        try:
+            self._complaint(ref)
+        except NotFound:
+            return False
+        return True
+
     def history(self, complaint_id: UUID) -> list[Complaint.Event]:
         return list(self.repository.event_store.get(complaint_id))  # type: ignore[arg-type]
 

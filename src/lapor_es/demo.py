@@ -6,7 +6,9 @@ workflow, all as commands through LaporApp, exactly as `lapor-es exec` would run
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
 
 from rich.console import Console
@@ -14,9 +16,14 @@ from rich.table import Table
 
 from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
-from lapor_es.directory import parse_rows, read_rows
+from lapor_es.directory import load_default_directory
 from lapor_es.views import Viewer, complaint_view
 from lapor_es.workflow import JAKARTA
+
+# A tenth of the published 2022 year keeps `make demo` around a minute here;
+# `lapor-es simulate --year 2022` runs all 113,989 complaints (docs/simulation.md).
+DEMO_COMPLAINTS = 11_399
+
 
 DESK = {"id": "admin.nasional", "role": "national_admin"}
 SYSTEM = {"id": "sla-timer", "role": "system"}
@@ -48,18 +55,19 @@ class Script:
         return self.lapor.handle(parse_command({**command, "at": self.at.isoformat()}))
 
 
-def load_default_directory(lapor: LaporApp) -> tuple[int, int]:
-    _, rows = read_rows(None)
-    parsed = parse_rows(rows, {a.code for a in lapor.agencies()})
-    return lapor.register_agencies(parsed.commands)
+def run_demo(lapor: LaporApp, console: Console, *, complaints: int = DEMO_COMPLAINTS) -> None:
+    """The README's first command: the directory, four stories, then a national year."""
+    tracking = run_stories(lapor, console)
+    run_national_year(lapor, console, complaints=complaints)
+    print_next_steps(console, tracking[0], lapor.settings.database_url)
 
 
-def run_demo(lapor: LaporApp, console: Console) -> list[str]:
+def run_stories(lapor: LaporApp, console: Console) -> list[str]:
     new, _ = load_default_directory(lapor)
     agencies = sum(1 for _ in lapor.agencies())
     console.print(f"[bold]Agency directory:[/bold] {agencies} agencies and units ({new} new)")
     start_day = (lapor.now() - timedelta(days=45)).astimezone(JAKARTA).date()
-    start = datetime.combine(start_day, time(9), JAKARTA).astimezone(UTC)
+    start = datetime.combine(start_day, clock_time(9), JAKARTA).astimezone(UTC)
     tracking: list[str] = []
 
     # 1. Social assistance not paid: verified, passed down to a unit, confirmed by the reporter.
@@ -207,6 +215,11 @@ def run_demo(lapor: LaporApp, console: Console) -> list[str]:
     tracking.append(dup.tracking_id)
     s.later(0).run(command="merge", actor=DESK, complaint=dup.tracking_id, into=tracking[0])
 
+    print_stories(lapor, console, tracking)
+    return tracking
+
+
+def print_stories(lapor: LaporApp, console: Console, tracking: list[str]) -> None:
     table = Table(
         "tracking id",
         "state",
@@ -214,7 +227,7 @@ def run_demo(lapor: LaporApp, console: Console) -> list[str]:
         "events",
         "holder",
         "resolution",
-        title="Sample lifecycle",
+        title="Four sample stories",
     )
     for tid in tracking:
         view = complaint_view(lapor, lapor.complaint(tid), Viewer("national"))
@@ -232,9 +245,93 @@ def run_demo(lapor: LaporApp, console: Console) -> list[str]:
         f"Public view of the anonymous report {tracking[1]}: reporter shown as "
         f"{public['reporter']['name']!r}; path {' -> '.join(public['forwarding_path'])}"
     )
+
+
+def run_national_year(
+    lapor: LaporApp, console: Console, *, complaints: int = DEMO_COMPLAINTS
+) -> None:
+    """Simulate (a fraction of) 2022, build every read model in-process, print headlines."""
+    from lapor_es.projections.service import catch_up
+    from lapor_es.simulation.plan import PlanParams
+    from lapor_es.simulation.run import simulate
+
+    params = PlanParams(complaints=complaints)
+    if lapor.complaint_exists(f"LAP-{params.year}-0000001"):
+        console.print(f"{params.year} is already simulated in this database; reusing it.")
+    else:
+        started = time.perf_counter()
+        with console.status(
+            f"Simulating {complaints:,} complaints of {params.year} through LaporApp commands"
+        ):
+            _, report = simulate(lapor, params)
+        console.print(
+            f"[bold]Simulated {params.year}:[/bold] {report.complaints:,} complaints, "
+            f"{report.commands:,} commands ({report.rejected.total()} rejected), "
+            f"{report.events:,} events in {time.perf_counter() - started:.0f} s"
+        )
+    started = time.perf_counter()
+    with console.status("Building the read models in-process"):
+        stats = catch_up(lapor, lapor.settings)
     console.print(
-        "\nNext: [bold]lapor-es show " + tracking[0] + " --as national[/bold], "
-        "[bold]lapor-es agencies list --kind ministry[/bold], "
-        "or pipe JSON commands into [bold]lapor-es exec[/bold] (see docs/commands.md)."
+        f"[bold]Projected[/bold] {stats.events:,} events into the read models in "
+        f"{time.perf_counter() - started:.0f} s"
     )
-    return tracking
+    print_headlines(lapor, console, params.year, params.as_of)
+
+
+def print_headlines(lapor: LaporApp, console: Console, year: int, as_of: datetime) -> None:
+    from lapor_es.projections import stats as st
+    from lapor_es.projections.complaints import ComplaintsModel
+    from lapor_es.projections.core import projection_engine
+
+    cohort = st.Cohort(date(year, 1, 1), date(year, 12, 31), as_of)
+    model = ComplaintsModel(calendar=lapor.calendar)
+    engine = projection_engine(lapor.settings.read_model_url)
+    try:
+        with engine.connect() as conn:
+            [total] = st.completion(conn, model, cohort)
+            slow = st.slowest(conn, model, cohort, limit=5)
+            best = st.ranking(conn, model, cohort)
+    finally:
+        engine.dispose()
+    console.print(
+        f"\n[bold]{year}, as of {as_of.astimezone(JAKARTA):%d %b %Y %H:%M} WIB:[/bold] "
+        f"{total.filed:,} filed, {total.verified:,} verified, {total.resolved:,} resolved, "
+        f"{total.archived:,} archived"
+    )
+    console.print(
+        f"  completion rate [bold]{total.completion_rate or 0:.2%}[/bold] "
+        "(LAPOR! published 84.46% for 2022), "
+        f"follow-up rate {total.follow_up_rate or 0:.2%}, "
+        f"over verified complaints {total.verified_completion_rate or 0:.2%}"
+    )
+    table = Table(
+        "agency",
+        "responded",
+        "median",
+        "p90",
+        title="Slowest agencies to a first response (working days)",
+    )
+    for row in slow:
+        table.add_row(row.agency, str(row.count), str(row.median), str(row.p90))
+    console.print(table)
+    if best:
+        top, bottom = best[0], best[-1]
+        console.print(
+            f"SLA compliance (follow-up within 5 working days): best {top.agency} "
+            f"{top.compliance:.0%} of {top.judged}, worst {bottom.agency} "
+            f"{bottom.compliance:.0%} of {bottom.judged}."
+        )
+
+
+def print_next_steps(console: Console, tracking_id: str, database_url: str) -> None:
+    console.print(
+        "\n[bold]Where to look next[/bold]\n"
+        f"  lapor-es show {tracking_id} --as national   one complaint: history, SLA clock\n"
+        "  lapor-es inbox KEMENSOS                    an agency's inbox and LAPOR! buckets\n"
+        "  lapor-es stats completion --from 2022-01-01 --to 2022-12-31 "
+        "--as-of 2022-12-31T23:59:59+07:00 --by category\n"
+        "  lapor-es stats slowest | sla | ranking | durations\n"
+        f"  SQL tables and views in {database_url}: docs/data-dictionary.md\n"
+        "  lapor-es exec (JSON commands): docs/commands.md"
+    )

@@ -13,11 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from lapor_es.commands import RegisterAgency
+
+if TYPE_CHECKING:
+    from lapor_es.application import LaporApp
 
 SYSTEM_ACTOR = {"id": "directory-loader", "role": "national_admin"}
 DEFAULT_DIRECTORY = "agencies.csv"
@@ -90,3 +93,10 @@ def parse_rows(rows: Iterable[dict[str, Any]], known_codes: set[str]) -> ParsedD
         valid.add(command.code)
         parsed.commands.append(command)
     return parsed
+
+
+def load_default_directory(app: LaporApp) -> tuple[int, int]:
+    """Register the shipped national directory (idempotent). Returns (new, updated)."""
+    _, rows = read_rows(None)
+    parsed = parse_rows(rows, {a.code for a in app.agencies()})
+    return app.register_agencies(parsed.commands)

@@ -325,13 +325,20 @@ def contract_schemas(
 
 # ----------------------------------------------------------------------- demo
 @app.command()
-def demo() -> None:
-    """Load the national directory and run a scripted sample lifecycle on the embedded store."""
+def demo(
+    complaints: Annotated[
+        int, typer.Option(min=1, help="complaints of 2022 to simulate (113989 = the whole year)")
+    ] = 11_399,
+) -> None:
+    """The main job on the embedded store: the national directory, four sample stories, a
+    simulated national year (a tenth of 2022 by default), every read model, the headlines."""
     from lapor_es.demo import run_demo
 
-    lapor = _open_app()
+    settings = Settings()
+    configure_logging(settings.log_format, "warning")  # the demo prints its own story
+    lapor = LaporApp(settings.model_copy(update={"aggregate_cache_size": 60_000}))
     try:
-        run_demo(lapor, Console())
+        run_demo(lapor, Console(width=max(100, Console().width)), complaints=complaints)
     finally:
         lapor.close()
 

@@ -19,8 +19,7 @@ from typing import Any
 from lapor_es.aggregates import DomainError
 from lapor_es.application import LaporApp
 from lapor_es.commands import Command, Outcome, parse_command
-from lapor_es.demo import load_default_directory
-from lapor_es.directory import read_rows
+from lapor_es.directory import load_default_directory, read_rows
 from lapor_es.simulation.plan import (
     DESK,
     REPORTER,
