@@ -27,10 +27,16 @@ class Settings(BaseSettings):
         description="HMAC key for reporter references; generated and kept in the database "
         "when unset (fine for the embedded default, set it in production)",
     )
-    log_format: Literal["auto", "json", "console"] = "auto"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json lines, console (readable), or auto: console on a terminal"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug, info, warning or error (logs go to stderr)"
+    )
     snapshot_interval: int = Field(50, ge=1, description="snapshot complaints every N events")
-    aggregate_cache_size: int = Field(10_000, ge=0)
+    aggregate_cache_size: int = Field(
+        10_000, ge=0, description="aggregates kept in memory per process (0 = none)"
+    )
 
     projection_database_url: str | None = Field(
         None, description="where read models live; unset = the event store's database"
@@ -39,16 +45,20 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         None, description="host:port[,host:port]; unset = the embedded default, no Kafka"
     )
-    kafka_topic: str = "lapor.complaints.v1"
+    kafka_topic: str = Field("lapor.complaints.v1", description="the published complaints topic")
     kafka_partitions: int = Field(
         6, ge=1, description="partitions when the relay creates the topic"
     )
-    kafka_replication_factor: int = Field(1, ge=1)
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="replication when the relay creates the topic (3 in production)"
+    )
     relay_transactional_id: str = Field(
         "lapor-es-relay", description="one per topic: a second relay with it fences the first"
     )
-    relay_batch_size: int = Field(500, ge=1, le=10_000)
-    relay_poll_interval_ms: int = Field(50, ge=1)
+    relay_batch_size: int = Field(500, ge=1, le=10_000, description="events per Kafka transaction")
+    relay_poll_interval_ms: int = Field(
+        50, ge=1, description="how often a caught-up relay looks for new events"
+    )
     audit_signing_key: Path | None = Field(
         None,
         description="PEM Ed25519 private key that signs audit bundles; unset = one generated "
@@ -59,10 +69,14 @@ class Settings(BaseSettings):
     )
 
     # Kafka client security (agency feeds, secured brokers); see docs/agency-integration.md.
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how the feed router and subscribers authenticate"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism with a SASL protocol"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user (secured brokers)")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
     feeds_topic_prefix: str = Field("lapor.agency.", description="feed = <prefix><CODE>.v1")
     feeds_router_id: str = Field(
         "lapor-es-agency-router", description="consumer group and transactional id of the router"
@@ -82,12 +96,24 @@ class Settings(BaseSettings):
         default_factory=list, description="JSON list: days declared working days by decree"
     )
 
-    sla_verification_days: int = Field(3, ge=1)
-    sla_follow_up_days: int = Field(5, ge=1)
-    sla_auto_resolve_days: int = Field(10, ge=1)
-    sla_warn_before_days: int = Field(1, ge=1)
-    sla_national_escalation_after_days: int = Field(5, ge=1)
-    sla_reopen_window_days: int = Field(30, ge=1)
+    sla_verification_days: int = Field(
+        3, ge=1, description="working days for the desk to verify and forward"
+    )
+    sla_follow_up_days: int = Field(
+        5, ge=1, description="working days for the agency to follow up after forwarding"
+    )
+    sla_auto_resolve_days: int = Field(
+        10, ge=1, description="working days of reporter silence before auto-closure"
+    )
+    sla_warn_before_days: int = Field(
+        1, ge=1, description="warning this many working days before a deadline"
+    )
+    sla_national_escalation_after_days: int = Field(
+        5, ge=1, description="escalate to the national desk this long after a breach"
+    )
+    sla_reopen_window_days: int = Field(
+        30, ge=1, description="calendar days after resolution during which the desk may reopen"
+    )
 
     @field_validator("database_url")
     @classmethod
