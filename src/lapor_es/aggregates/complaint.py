@@ -112,11 +112,7 @@ class Complaint(Aggregate):
         def apply(self, aggregate: Any) -> None:
             c: Complaint = aggregate
             c.state = S.SUBMITTED
-            c.clock = "verification"
-            c.clock_started_at = self.at
-            c.clock_paused_at = None
-            c.due_at = self.verification_due_at
-            c.paused_remaining_days = None
+            c.start_clock("verification", self.at, self.verification_due_at)
             c.last_action_at = self.at
 
     class Archived(Event):
@@ -163,11 +159,9 @@ class Complaint(Aggregate):
                 c.holder_chain = [*c.holder_chain[:keep], self.to_agency]
             c.forwarding_path.append(self.to_agency)
             c.state = S.FORWARDED
-            c.clock = "follow_up"  # restarts with each forwarding
-            c.clock_started_at = self.at
-            c.clock_paused_at = None
-            c.due_at = self.follow_up_due_at
-            c.paused_remaining_days = None
+            c.start_clock(
+                "follow_up", self.at, self.follow_up_due_at
+            )  # restarts with each forwarding
             c.last_action_at = self.at
 
     class ForwardingDeclined(Event):
@@ -184,10 +178,7 @@ class Complaint(Aggregate):
             if self.returned_to is None:
                 # Back in the national queue: a fresh verification clock to re-dispose.
                 c.state = S.SUBMITTED
-                c.clock = "verification"
-                c.clock_started_at = self.at
-                c.clock_paused_at = None
-                c.due_at = self.verification_due_at
+                c.start_clock("verification", self.at, self.verification_due_at)
             else:
                 # Back with the parent agency; its follow-up clock keeps running.
                 c.state = S.FORWARDED
@@ -217,18 +208,12 @@ class Complaint(Aggregate):
             if self.kind == ResponseKind.FINAL:
                 c.state = S.RESPONDED
                 c.final_response_at = self.at
-                c.clock = "auto_resolve"
-                c.clock_started_at = self.at
-                c.clock_paused_at = None
-                c.due_at = self.auto_resolve_due_at
+                c.start_clock("auto_resolve", self.at, self.auto_resolve_due_at)
             else:
                 # An interim response is the follow-up the clock asked for; the next one
                 # is due within the same limit.
                 c.state = S.IN_PROGRESS
-                c.clock = "follow_up"
-                c.clock_started_at = self.at
-                c.clock_paused_at = None
-                c.due_at = self.follow_up_due_at
+                c.start_clock("follow_up", self.at, self.follow_up_due_at)
             c.last_action_at = self.at
 
     class ReporterReplied(Event):
@@ -242,10 +227,7 @@ class Complaint(Aggregate):
             c: Complaint = aggregate
             if self.follow_up_due_at is not None:  # a dispute
                 c.state = S.IN_PROGRESS
-                c.clock = "follow_up"
-                c.clock_started_at = self.at
-                c.clock_paused_at = None
-                c.due_at = self.follow_up_due_at
+                c.start_clock("follow_up", self.at, self.follow_up_due_at)
             elif self.auto_resolve_due_at is not None:  # a comment in the reply window
                 c.clock_started_at = self.at
                 c.due_at = self.auto_resolve_due_at
@@ -275,10 +257,7 @@ class Complaint(Aggregate):
             c.reopen_count += 1
             c.resolved_at = None
             c.resolution_mode = None
-            c.clock = "follow_up"
-            c.clock_started_at = self.at
-            c.clock_paused_at = None
-            c.due_at = self.follow_up_due_at
+            c.start_clock("follow_up", self.at, self.follow_up_due_at)
             c.last_action_at = self.at
 
     class Merged(Event):
@@ -899,6 +878,14 @@ class Complaint(Aggregate):
     def _mark(self, mark: str) -> None:
         if mark in self.sla_marks:
             raise AlreadyRecorded(f"already recorded: {mark}")
+
+    def start_clock(self, kind: str, at: datetime, due_at: datetime | None) -> None:
+        """(Re)start an SLA clock: a complaint has at most one running at a time."""
+        self.clock = kind
+        self.clock_started_at = at
+        self.clock_paused_at = None
+        self.due_at = due_at
+        self.paused_remaining_days = None
 
     def stop_clock(self) -> None:
         self.clock = None

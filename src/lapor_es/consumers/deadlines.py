@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -36,10 +37,15 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Delete,
+    Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
+    Update,
+    bindparam,
     delete,
     insert,
     select,
@@ -360,11 +366,51 @@ class DeadlinesModel(ReadModel):
             escalated_national=bool(row["escalated_national"]),
         )
 
+    # ------------------------------------------------------------------ statements
+    # Built once per model and executed with parameter dicts: a fresh select()/update() per
+    # event made SQLAlchemy coerce every value and recompute the cache key, which dominated
+    # projection time. INSERT/UPDATE take their columns from the parameter keys.
+    @cached_property
+    def _select_deadline(self) -> Select[Any]:
+        t = self.deadlines
+        return select(t).where(t.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _insert_deadline(self) -> Insert:
+        return insert(self.deadlines)
+
+    @cached_property
+    def _update_deadline(self) -> Update:
+        t = self.deadlines
+        return update(t).where(t.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _delete_deadline(self) -> Delete:
+        t = self.deadlines
+        return delete(t).where(t.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _select_chain(self) -> Select[tuple[str]]:
+        t = self.chains
+        return select(t.c.holder_chain).where(t.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _insert_chain(self) -> Insert:
+        return insert(self.chains)
+
+    @cached_property
+    def _update_chain_stmt(self) -> Update:
+        t = self.chains
+        return update(t).where(t.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _delete_chain(self) -> Delete:
+        t = self.chains
+        return delete(t).where(t.c.complaint_id == bindparam("b_complaint_id"))
+
     def get(self, conn: Connection, complaint_id: str) -> Deadline | None:
         row = (
-            conn.execute(
-                select(self.deadlines).where(self.deadlines.c.complaint_id == complaint_id)
-            )
+            conn.execute(self._select_deadline, {"b_complaint_id": complaint_id})
             .mappings()
             .one_or_none()
         )
@@ -374,44 +420,37 @@ class DeadlinesModel(ReadModel):
     def apply(self, conn: Connection, event: ProjectedEvent) -> None:
         payload = event.payload
         cid = event.complaint_id
+        key = {"b_complaint_id": cid}
         current = None if isinstance(payload, p.Filed) else self.get(conn, cid)
         holder = current.holder if current else None
         if _needs_chain(payload, current):
             holder = self._update_chain(conn, payload)
         after = evolve(current, payload, holder)
-        table = self.deadlines
         if after is None:
             if current is not None:
-                conn.execute(delete(table).where(table.c.complaint_id == cid))
+                conn.execute(self._delete_deadline, key)
         elif current is None:
-            conn.execute(insert(table).values(**self.to_row(after)))
+            conn.execute(self._insert_deadline, self.to_row(after))
         else:
-            conn.execute(
-                update(table).where(table.c.complaint_id == cid).values(**self.to_row(after))
-            )
+            conn.execute(self._update_deadline, self.to_row(after) | key)
         if isinstance(payload, p.Archived | p.Merged):
-            conn.execute(delete(self.chains).where(self.chains.c.complaint_id == cid))
+            conn.execute(self._delete_chain, key)
 
     def _update_chain(self, conn: Connection, payload: p.EventPayload) -> str | None:
         """Apply the event to the stored chain; returns the holder after it."""
         if isinstance(payload, p.Filed):
             return None  # nothing is stored before the first forwarding
-        t = self.chains
-        text = conn.execute(
-            select(t.c.holder_chain).where(t.c.complaint_id == payload.complaint_id)
-        ).scalar()
+        key = {"b_complaint_id": payload.complaint_id}
+        text = conn.execute(self._select_chain, key).scalar()
         before = text.split(CHAIN_SEPARATOR) if text else []
         after = chain_after(before, payload)
         if after != before:
             value = CHAIN_SEPARATOR.join(after)
             if text is None:
                 conn.execute(
-                    insert(t).values(complaint_id=payload.complaint_id, holder_chain=value)
+                    self._insert_chain,
+                    {"complaint_id": payload.complaint_id, "holder_chain": value},
                 )
             else:
-                conn.execute(
-                    update(t)
-                    .where(t.c.complaint_id == payload.complaint_id)
-                    .values(holder_chain=value)
-                )
+                conn.execute(self._update_chain_stmt, {"holder_chain": value} | key)
         return after[-1] if after else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -23,12 +24,19 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
+    Update,
     and_,
+    bindparam,
+    case,
+    false,
     insert,
+    null,
     select,
     update,
 )
@@ -137,6 +145,7 @@ class ComplaintsModel(ReadModel):
         table_metadata: MetaData | None = None,
     ) -> None:
         self.calendar = calendar
+        self._end_open_stmts: dict[tuple[bool, bool], Update] = {}
         super().__init__(prefix=prefix, table_metadata=table_metadata)
 
     @classmethod
@@ -228,6 +237,62 @@ class ComplaintsModel(ReadModel):
     def forwardings(self) -> Table:
         return self.table("complaint_forwardings")
 
+    # ------------------------------------------------------------------ statements
+    # Built once per model and executed with parameter dicts: a fresh select()/insert()/
+    # update() per event made SQLAlchemy coerce every value and recompute the cache key,
+    # which dominated projection time. INSERTs and the facts UPDATE take their columns from
+    # the parameter keys (one compiled form per key set); where-clause parameters are named
+    # b_* because a column's own name is reserved for its SET value.
+    @cached_property
+    def _select_facts(self) -> Select[Any]:
+        return select(self.facts).where(self.facts.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _update_facts(self) -> Update:
+        return update(self.facts).where(self.facts.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _insert_facts(self) -> Insert:
+        return insert(self.facts)
+
+    @cached_property
+    def _insert_state(self) -> Insert:
+        return insert(self.states)
+
+    @cached_property
+    def _close_state(self) -> Update:
+        st = self.states
+        return (
+            update(st)
+            .where(and_(st.c.complaint_id == bindparam("b_complaint_id"), st.c.until.is_(None)))
+            .values(until=bindparam("b_at", type_=st.c.until.type))
+        )
+
+    @cached_property
+    def _insert_forwarding(self) -> Insert:
+        return insert(self.forwardings)
+
+    def _end_open_stmt(self, *, only: bool, followed_up: bool) -> Update:
+        """One UPDATE ending open forwardings (built once per variant, then reused)."""
+        stmt = self._end_open_stmts.get((only, followed_up))
+        if stmt is not None:
+            return stmt
+        fw = self.forwardings
+        at = bindparam("b_at", type_=fw.c.ended_at.type)
+        where = and_(fw.c.complaint_id == bindparam("b_complaint_id"), fw.c.outcome == OPEN)
+        if only:
+            where = and_(where, fw.c.agency.in_(bindparam("b_only", expanding=True)))
+        values: dict[str, Any] = {"ended_at": at, "outcome": bindparam("b_outcome")}
+        if followed_up:
+            values |= {"followed_up_at": at, "within_sla": fw.c.due_at >= at}
+        else:
+            # Ended without a follow-up: a miss if it was already overdue, else not judged.
+            # One CASE instead of two UPDATEs (overdue rows first, then the rest).
+            values["within_sla"] = case((fw.c.due_at <= at, false()), else_=null())
+        stmt = update(fw).where(where).values(values)
+        self._end_open_stmts[(only, followed_up)] = stmt
+        return stmt
+
     # ------------------------------------------------------------------ apply
     def apply(self, conn: Connection, event: ProjectedEvent) -> None:
         payload = event.payload
@@ -236,7 +301,7 @@ class ComplaintsModel(ReadModel):
             self._filed(conn, payload, at)
             return
         row = (
-            conn.execute(select(self.facts).where(self.facts.c.complaint_id == event.complaint_id))
+            conn.execute(self._select_facts, {"b_complaint_id": event.complaint_id})
             .mappings()
             .one_or_none()
         )
@@ -250,70 +315,65 @@ class ComplaintsModel(ReadModel):
             self._enter_state(conn, event, state, at, filed_at)
             changes |= {"state": state, "bucket": bucket(state)}
         changes |= self._facts_changes(conn, event, dict(row), at, filed_at)
-        conn.execute(
-            update(self.facts)
-            .where(self.facts.c.complaint_id == event.complaint_id)
-            .values(**changes)
-        )
+        changes["b_complaint_id"] = event.complaint_id
+        conn.execute(self._update_facts, changes)
 
     def _filed(self, conn: Connection, payload: p.Filed, at: datetime) -> None:
         state = S.SUBMITTED.value
         conn.execute(
-            insert(self.facts).values(
-                complaint_id=payload.complaint_id,
-                tracking_id=payload.tracking_id,
-                filed_at=at,
-                filed_day=filed_day(at),
-                kind=payload.kind,
-                channel=payload.channel,
-                category=payload.category,
-                title=payload.title,
-                visibility=payload.visibility,
-                target_agency=payload.target_agency,
-                state=state,
-                bucket=bucket(state),
-                holder_chain="",
-                reporter_erased=False,
-                reopen_count=0,
-                decline_count=0,
-                sla_warnings=0,
-                sla_breaches=0,
-                escalations=0,
-                version=payload.version,
-                last_event_at=at,
-            )
+            self._insert_facts,
+            {
+                "complaint_id": payload.complaint_id,
+                "tracking_id": payload.tracking_id,
+                "filed_at": at,
+                "filed_day": filed_day(at),
+                "kind": payload.kind,
+                "channel": payload.channel,
+                "category": payload.category,
+                "title": payload.title,
+                "visibility": payload.visibility,
+                "target_agency": payload.target_agency,
+                "state": state,
+                "bucket": bucket(state),
+                "holder_chain": "",
+                "reporter_erased": False,
+                "reopen_count": 0,
+                "decline_count": 0,
+                "sla_warnings": 0,
+                "sla_breaches": 0,
+                "escalations": 0,
+                "version": payload.version,
+                "last_event_at": at,
+            },
         )
         conn.execute(
-            insert(self.states).values(
-                complaint_id=payload.complaint_id,
-                version=payload.version,
-                state=state,
-                bucket=bucket(state),
-                since=at,
-                until=None,
-                wd_since_filed=0,
-            )
+            self._insert_state,
+            {
+                "complaint_id": payload.complaint_id,
+                "version": payload.version,
+                "state": state,
+                "bucket": bucket(state),
+                "since": at,
+                "until": None,
+                "wd_since_filed": 0,
+            },
         )
 
     def _enter_state(
         self, conn: Connection, event: ProjectedEvent, state: str, at: datetime, filed_at: datetime
     ) -> None:
-        st = self.states
+        conn.execute(self._close_state, {"b_complaint_id": event.complaint_id, "b_at": at})
         conn.execute(
-            update(st)
-            .where(and_(st.c.complaint_id == event.complaint_id, st.c.until.is_(None)))
-            .values(until=at)
-        )
-        conn.execute(
-            insert(st).values(
-                complaint_id=event.complaint_id,
-                version=event.version,
-                state=state,
-                bucket=bucket(state),
-                since=at,
-                until=None,
-                wd_since_filed=self.calendar.working_days_between(filed_at, at),
-            )
+            self._insert_state,
+            {
+                "complaint_id": event.complaint_id,
+                "version": event.version,
+                "state": state,
+                "bucket": bucket(state),
+                "since": at,
+                "until": None,
+                "wd_since_filed": self.calendar.working_days_between(filed_at, at),
+            },
         )
 
     def _wd(self, start: datetime | None, end: datetime) -> int | None:
@@ -350,17 +410,18 @@ class ComplaintsModel(ReadModel):
                 self._end_open(conn, cid, at, REFORWARDED, only=change.dropped)
                 top = change.chain[0]
                 conn.execute(
-                    insert(self.forwardings).values(
-                        complaint_id=cid,
-                        version=event.version,
-                        agency=payload.to_agency,
-                        top_agency=top,
-                        from_agency=payload.from_agency,
-                        level=payload.level,
-                        forwarded_at=at,
-                        due_at=payload.follow_up_due_at.astimezone(UTC),
-                        outcome=OPEN,
-                    )
+                    self._insert_forwarding,
+                    {
+                        "complaint_id": cid,
+                        "version": event.version,
+                        "agency": payload.to_agency,
+                        "top_agency": top,
+                        "from_agency": payload.from_agency,
+                        "level": payload.level,
+                        "forwarded_at": at,
+                        "due_at": payload.follow_up_due_at.astimezone(UTC),
+                        "outcome": OPEN,
+                    },
                 )
                 changes = {
                     "holder_chain": CHAIN_SEPARATOR.join(change.chain),
@@ -443,24 +504,13 @@ class ComplaintsModel(ReadModel):
         Open forwardings are exactly those whose agency is still on the holder chain, so a
         response by anyone on the chain is the follow-up of every one of them.
         """
-        fw = self.forwardings
-        where = and_(fw.c.complaint_id == complaint_id, fw.c.outcome == OPEN)
+        params: dict[str, Any] = {"b_complaint_id": complaint_id, "b_at": at, "b_outcome": outcome}
         if only is not None:
             if not only:
                 return
-            where = and_(where, fw.c.agency.in_(list(only)))
-        if followed_up:
-            within: Any = fw.c.due_at >= at
-            values: dict[str, Any] = {"followed_up_at": at, "within_sla": within}
-        else:
-            # Ended without a follow-up: a miss if it was already overdue, else not judged.
-            values = {"within_sla": None}
-            conn.execute(
-                update(fw)
-                .where(and_(where, fw.c.due_at <= at))
-                .values(ended_at=at, outcome=outcome, within_sla=False)
-            )
-        conn.execute(update(fw).where(where).values(ended_at=at, outcome=outcome, **values))
+            params["b_only"] = list(only)
+        stmt = self._end_open_stmt(only=only is not None, followed_up=followed_up)
+        conn.execute(stmt, params)
 
     # ------------------------------------------------------------------ views
     def views(self) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -28,12 +29,17 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Delete,
     Index,
+    Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    Update,
+    bindparam,
     delete,
     insert,
     select,
@@ -165,6 +171,7 @@ class InboxModel(ReadModel):
         table_metadata: MetaData | None = None,
     ) -> None:
         self.calendar = calendar
+        self._row_updates: dict[str, Update] = {}
         super().__init__(prefix=prefix, table_metadata=table_metadata)
 
     @classmethod
@@ -177,52 +184,126 @@ class InboxModel(ReadModel):
     def views(self) -> list[tuple[str, str]]:
         return [(self.prefix + BUCKETS_VIEW, buckets_query(self.prefix))]
 
-    def apply(self, conn: Connection, event: ProjectedEvent) -> None:
+    # Statements are built once per model and executed with parameter dicts: building a
+    # fresh select()/insert()/update() per event made SQLAlchemy coerce every value and
+    # recompute the cache key each time, which dominated projection time.
+    @cached_property
+    def _select_helper(self) -> Select[Any]:
         helper = self.table(HELPER)
-        row = (
-            conn.execute(select(helper).where(helper.c.complaint_id == event.complaint_id))
-            .mappings()
-            .first()
-        )
+        return select(helper).where(helper.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _insert_helper(self) -> Insert:
+        return insert(self.table(HELPER))
+
+    @cached_property
+    def _update_helper(self) -> Update:
+        helper = self.table(HELPER)
+        return update(helper).where(helper.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _delete_inbox(self) -> Delete:
+        inbox = self.table(INBOX)
+        return delete(inbox).where(inbox.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _delete_complaints(self) -> Delete:
+        complaints = self.table(AGENCY_COMPLAINTS)
+        return delete(complaints).where(complaints.c.complaint_id == bindparam("b_complaint_id"))
+
+    @cached_property
+    def _insert_inbox(self) -> Insert:
+        return insert(self.table(INBOX))
+
+    @cached_property
+    def _insert_complaints(self) -> Insert:
+        return insert(self.table(AGENCY_COMPLAINTS))
+
+    def _update_row(self, name: str) -> Update:
+        """UPDATE of one (agency, complaint) row of `name`; SET columns from the keys."""
+        cached: Update | None = self._row_updates.get(name)
+        if cached is None:
+            t = self.table(name)
+            cached = update(t).where(
+                t.c.agency == bindparam("b_agency"),
+                t.c.complaint_id == bindparam("b_complaint_id"),
+            )
+            self._row_updates[name] = cached
+        return cached
+
+    def apply(self, conn: Connection, event: ProjectedEvent) -> None:
+        key = {"b_complaint_id": event.complaint_id}
+        row = conn.execute(self._select_helper, key).mappings().first()
         current = InboxState.from_record(row) if row is not None else None
         if current is not None and event.version <= current.version:
             return  # already reflected: applying an event twice changes nothing
         state = advance(current, event.payload)
         record = state.to_record()
         if row is None:
-            conn.execute(insert(helper).values(record))
+            conn.execute(self._insert_helper, record)
         else:
-            conn.execute(
-                update(helper).where(helper.c.complaint_id == state.complaint_id).values(record)
-            )
-        self._write_rows(conn, state)
+            conn.execute(self._update_helper, record | key)
+        self._write_rows(conn, current, state)
 
-    def _write_rows(self, conn: Connection, state: InboxState) -> None:
-        """Replace the complaint's rows: simpler and safer than patching a chain diff."""
-        inbox, complaints = self.table(INBOX), self.table(AGENCY_COMPLAINTS)
-        conn.execute(delete(inbox).where(inbox.c.complaint_id == state.complaint_id))
-        conn.execute(delete(complaints).where(complaints.c.complaint_id == state.complaint_id))
-        entries = state.inbox_agencies()
-        if entries:
-            conn.execute(insert(inbox), [_inbox_row(state, a, d) for a, d in entries])
-        if state.holdings:
-            conn.execute(
-                insert(complaints),
-                [
-                    {
-                        "agency": h.agency,
-                        "complaint_id": state.complaint_id,
-                        "tracking_id": state.tracking_id,
-                        "state": str(state.state),
-                        "bucket": bucket(state.state),
-                        "held": h.released_at is None,
-                        "held_directly": h.agency == state.holder,
-                        "first_held_at": h.first_at,
-                        "released_at": h.released_at,
-                    }
-                    for h in state.holdings
-                ],
-            )
+    def _write_rows(self, conn: Connection, before: InboxState | None, state: InboxState) -> None:
+        """Bring the complaint's rows from what `before` produced to what `state` produces.
+
+        The rows on disk are exactly those `before` produced (they are only ever written
+        here, from the helper row), so nothing is read back: rows are compared in memory.
+        Same agencies: only the columns that changed are updated (often none, for
+        `agency_complaints`). Otherwise the complaint's rows are replaced: simpler and safer
+        than patching a chain diff.
+        """
+        old_inbox = _inbox_rows(before) if before is not None else []
+        old_complaints = _complaint_rows(before) if before is not None else []
+        self._sync(conn, INBOX, state.complaint_id, old_inbox, _inbox_rows(state))
+        self._sync(
+            conn, AGENCY_COMPLAINTS, state.complaint_id, old_complaints, _complaint_rows(state)
+        )
+
+    def _sync(
+        self,
+        conn: Connection,
+        name: str,
+        complaint_id: str,
+        old: list[dict[str, Any]],
+        new: list[dict[str, Any]],
+    ) -> None:
+        if old == new:
+            return
+        if [r["agency"] for r in old] == [r["agency"] for r in new]:
+            for was, now in zip(old, new, strict=True):
+                changed = {k: v for k, v in now.items() if was[k] != v}
+                if changed:
+                    changed |= {"b_agency": now["agency"], "b_complaint_id": complaint_id}
+                    conn.execute(self._update_row(name), changed)
+            return
+        key = {"b_complaint_id": complaint_id}
+        if old:
+            conn.execute(self._delete_inbox if name == INBOX else self._delete_complaints, key)
+        if new:
+            conn.execute(self._insert_inbox if name == INBOX else self._insert_complaints, new)
+
+
+def _inbox_rows(state: InboxState) -> list[dict[str, Any]]:
+    return [_inbox_row(state, a, d) for a, d in state.inbox_agencies()]
+
+
+def _complaint_rows(state: InboxState) -> list[dict[str, Any]]:
+    return [
+        {
+            "agency": h.agency,
+            "complaint_id": state.complaint_id,
+            "tracking_id": state.tracking_id,
+            "state": str(state.state),
+            "bucket": bucket(state.state),
+            "held": h.released_at is None,
+            "held_directly": h.agency == state.holder,
+            "first_held_at": h.first_at,
+            "released_at": h.released_at,
+        }
+        for h in state.holdings
+    ]
 
 
 def _inbox_row(state: InboxState, agency: str, held_directly: bool) -> dict[str, Any]:

@@ -12,16 +12,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    Update,
+    bindparam,
+    func,
     insert,
     select,
     update,
@@ -29,7 +35,7 @@ from sqlalchemy import (
 
 from lapor_es.aggregates import DomainError, NotAuthorized
 from lapor_es.aggregates.values import ComplaintState
-from lapor_es.contract.payloads import Filed, Verified, VisibilityChanged
+from lapor_es.contract.payloads import AnyPayload, Filed, Verified, VisibilityChanged
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
@@ -96,57 +102,103 @@ class TimelineModel(ReadModel):
     def define(self, md: MetaData, prefix: str) -> None:
         define_tables(md, prefix)
 
+    # Statements are built once per model and executed with parameter dicts: building a
+    # fresh select()/insert()/update() per event made SQLAlchemy coerce the values and
+    # recompute the cache key every time, which dominated projection time. The INSERT and
+    # UPDATE take their column lists from the parameter keys (one compiled form per key set).
+    @cached_property
+    def _head(self) -> Select[tuple[int, str]]:
+        complaints = self.table(COMPLAINTS)
+        return select(complaints.c.version, complaints.c.state).where(
+            complaints.c.complaint_id == bindparam("b_complaint_id")
+        )
+
+    @cached_property
+    def _insert_entry(self) -> Insert:
+        return insert(self.table(ENTRIES))
+
+    @cached_property
+    def _insert_complaint(self) -> Insert:
+        return insert(self.table(COMPLAINTS))
+
+    @cached_property
+    def _update_complaint(self) -> Update:
+        """Move the complaint's head row to the event, only if it is newer (else 0 rows).
+
+        `b_state` is NULL for events that leave the state alone (COALESCE keeps it), so the
+        common event needs no read of the head row first."""
+        complaints = self.table(COMPLAINTS)
+        return (
+            update(complaints)
+            .where(
+                complaints.c.complaint_id == bindparam("b_complaint_id"),
+                complaints.c.version < bindparam("b_version", type_=Integer),
+            )
+            .values(state=func.coalesce(bindparam("b_state", type_=String), complaints.c.state))
+        )
+
     def apply(self, conn: Connection, event: ProjectedEvent) -> None:
-        entries, complaints = self.table(ENTRIES), self.table(COMPLAINTS)
         p = event.payload
-        row = (
-            conn.execute(select(complaints).where(complaints.c.complaint_id == p.complaint_id))
-            .mappings()
-            .first()
-        )
-        if row is not None and p.version <= row["version"]:
-            return  # already on the page: applying an event twice changes nothing
-        if row is None and not isinstance(p, Filed):
-            raise ValueError(f"{p.type} (version {p.version}) before the complaint's Filed")
-        conn.execute(
-            insert(entries).values(
-                complaint_id=p.complaint_id,
-                version=p.version,
-                tracking_id=p.tracking_id,
-                at=p.at,
-                event_type=p.type,
-                actor_role=p.role,
-                agency=event_agency(p),
-                summary=summarize(p),
-            )
-        )
         if isinstance(p, Filed):
-            conn.execute(
-                insert(complaints).values(
-                    complaint_id=p.complaint_id,
-                    tracking_id=p.tracking_id,
-                    version=p.version,
-                    visibility=p.visibility,
-                    title=p.title,
-                    state=str(ComplaintState.SUBMITTED),
-                    filed_at=p.at,
-                    updated_at=p.at,
-                )
-            )
+            self._filed(conn, p)
             return
-        assert row is not None
         changes: dict[str, object] = {
+            "b_complaint_id": p.complaint_id,
+            "b_version": p.version,
+            "b_state": _state_set_by(p),
             "version": p.version,
-            "state": str(state_after(ComplaintState(row["state"]), p)),
             "updated_at": p.at,
         }
         if isinstance(p, Verified):
             changes |= {"title": p.title, "visibility": p.visibility}
         elif isinstance(p, VisibilityChanged):
             changes["visibility"] = p.new
+        if conn.execute(self._update_complaint, changes).rowcount == 0:
+            if conn.execute(self._head, {"b_complaint_id": p.complaint_id}).first() is None:
+                raise ValueError(f"{p.type} (version {p.version}) before the complaint's Filed")
+            return  # already on the page: applying an event twice changes nothing
+        self._add_entry(conn, p)
+
+    def _filed(self, conn: Connection, p: Filed) -> None:
+        if conn.execute(self._head, {"b_complaint_id": p.complaint_id}).first() is not None:
+            return  # already on the page: applying an event twice changes nothing
+        self._add_entry(conn, p)
         conn.execute(
-            update(complaints).where(complaints.c.complaint_id == p.complaint_id).values(changes)
+            self._insert_complaint,
+            {
+                "complaint_id": p.complaint_id,
+                "tracking_id": p.tracking_id,
+                "version": p.version,
+                "visibility": p.visibility,
+                "title": p.title,
+                "state": str(ComplaintState.SUBMITTED),
+                "filed_at": p.at,
+                "updated_at": p.at,
+            },
         )
+
+    def _add_entry(self, conn: Connection, p: AnyPayload) -> None:
+        conn.execute(
+            self._insert_entry,
+            {
+                "complaint_id": p.complaint_id,
+                "version": p.version,
+                "tracking_id": p.tracking_id,
+                "at": p.at,
+                "event_type": p.type,
+                "actor_role": p.role,
+                "agency": event_agency(p),
+                "summary": summarize(p),
+            },
+        )
+
+
+def _state_set_by(p: AnyPayload) -> str | None:
+    """The state `p` puts the complaint in, or None if it keeps the previous one."""
+    try:
+        return str(state_after(None, p))
+    except ValueError:  # state_after needs the previous state: the event keeps it
+        return None
 
 
 @dataclass(frozen=True)
