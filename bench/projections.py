@@ -45,7 +45,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from sqlalchemy import create_engine, text
 
 from lapor_es.application import LaporApp
-from lapor_es.config import Settings
+from lapor_es.config import Settings, sqlalchemy_url
 from lapor_es.projections.service import catch_up, run_projector
 from lapor_es.relay import KafkaSettings, Relay, complaint_event_topics
 from lapor_es.simulation import simulate
@@ -90,7 +90,7 @@ def store_rows(path: Path) -> list[tuple[int, str, str]]:
     topics = set(complaint_event_topics())
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
-            "SELECT notification_id, topic, state FROM stored_events ORDER BY notification_id"
+            "SELECT rowid, topic, state FROM stored_events ORDER BY rowid"
         ).fetchall()
     return [
         (int(i), str(t), bytes(s).decode("utf-8", "replace")) for i, t, s in rows if t in topics
@@ -136,7 +136,7 @@ def raw_sqlite(rows: list[tuple[int, str, str]], workdir: Path) -> float:
 
 def projected_events(url: str) -> int:
     """Sum of applied versions over the timeline model: one per event applied."""
-    engine = create_engine(url)
+    engine = create_engine(sqlalchemy_url(url))
     try:
         with engine.connect() as conn:
             return int(conn.execute(text("SELECT COUNT(*) FROM complaint_timeline")).scalar_one())

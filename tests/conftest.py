@@ -92,3 +92,14 @@ def kafka(kafka_bootstrap: str) -> KafkaSettings:
         partitions=3,
         transactional_id=f"test-relay-{suffix}",
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts with structlog's defaults: a command run in-process earlier may have
+    configured a level filter that would hide the logs a later test captures."""
+    import structlog
+
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()

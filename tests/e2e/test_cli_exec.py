@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.builders import DESK, NIK, PHONE, agency_actor, file_cmd
+from tests.support.cli import cli
 
 pytestmark = pytest.mark.e2e
-LAPOR = [sys.executable, "-m", "lapor_es.cli"]
-
-
-def cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = os.environ | {
-        "LAPOR_DATABASE_URL": f"sqlite:///{tmp_path}/lapor.sqlite3",
-        "LAPOR_LOG_FORMAT": "json",
-    }
-    return subprocess.run(
-        [*LAPOR, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
 
 
 def jsonl(*commands: dict[str, Any] | str) -> str:
@@ -192,7 +173,7 @@ def test_directory_reload_is_a_no_op_and_bad_rows_are_named(loaded: Path) -> Non
 
 
 def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
-    proc = cli(tmp_path, "demo")
+    proc = cli(tmp_path, "demo", "--complaints", "300")
     assert proc.returncode == 0, proc.stderr
     assert "RESOLVED" in proc.stdout and "Anonim" in proc.stdout
     assert (tmp_path / "lapor.sqlite3").exists()

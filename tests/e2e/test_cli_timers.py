@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.builders import file_cmd
+from tests.support.cli import cli
 
 pytestmark = pytest.mark.e2e
-LAPOR = [sys.executable, "-m", "lapor_es.cli"]
-
-
-def cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = os.environ | {
-        "LAPOR_DATABASE_URL": f"sqlite:///{tmp_path}/lapor.sqlite3",
-        "LAPOR_LOG_FORMAT": "json",
-    }
-    return subprocess.run(
-        [*LAPOR, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_timers_once_with_an_injected_now_fires_due_steps_once(tmp_path: Path) -> None:
