@@ -38,6 +38,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     event,
     insert,
     select,
@@ -191,6 +192,29 @@ class Projector:
         self.engine = engine
         self.models = list(models)
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        # Built once: the claims run for every complaint of every batch. preserve_rowcount:
+        # SQLAlchemy 2.0 reports -1 for an INSERT's rowcount on psycopg unless asked, which
+        # would make every first claim look taken.
+        self._first_claim: Executable = (
+            self._insert(versions)
+            .values(
+                projection=bindparam("p"), complaint_id=bindparam("c"), version=bindparam("after")
+            )
+            .on_conflict_do_nothing()
+            .execution_options(preserve_rowcount=True)
+        )
+        self._next_claim: Executable = (
+            update(versions)
+            .where(
+                and_(
+                    versions.c.projection == bindparam("p"),
+                    versions.c.complaint_id == bindparam("c"),
+                    versions.c.version == bindparam("before"),
+                )
+            )
+            .values(version=bindparam("after"))
+            .execution_options(preserve_rowcount=True)
+        )
 
     # ------------------------------------------------------------------ positions
     def positions(self, source: str) -> dict[str, dict[int, int]]:
@@ -314,26 +338,9 @@ class Projector:
     ) -> bool:
         """Move a complaint's applied version from `before` to `after`, only if no one else
         moved it meanwhile (a conditional write: row locks serialize racing projectors)."""
-        stmt: Executable
-        if before == 0:
-            stmt = (
-                self._insert(versions)
-                .values(projection=name, complaint_id=complaint_id, version=after)
-                .on_conflict_do_nothing()
-            )
-        else:
-            stmt = (
-                update(versions)
-                .where(
-                    and_(
-                        versions.c.projection == name,
-                        versions.c.complaint_id == complaint_id,
-                        versions.c.version == before,
-                    )
-                )
-                .values(version=after)
-            )
-        return bool(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount == 1)
+        stmt = self._first_claim if before == 0 else self._next_claim
+        params = {"p": name, "c": complaint_id, "before": before, "after": after}
+        return bool(conn.execute(stmt, params).rowcount == 1)
 
     def _process_model(
         self,
