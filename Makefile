@@ -21,8 +21,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench tools examples
+	$(BIN)/ruff format --check src tests bench tools examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
