@@ -56,6 +56,7 @@ from lapor_es.aggregates.values import ComplaintState
 from lapor_es.contract import payloads as p
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
+from lapor_es.projections.lifecycle import chain_after as shared_chain_after
 from lapor_es.workflow import (
     ClockKind,
     LadderStep,
@@ -161,16 +162,10 @@ class Deadline:
 
 
 def chain_after(chain: Sequence[str], payload: p.EventPayload) -> list[str]:
-    """The holder chain after `payload`: the desk replaces it, an agency cuts it after itself
-    and appends its unit, a decline drops the holder; nothing else changes it."""
-    if isinstance(payload, p.Forwarded):
-        src = payload.from_agency
-        if src is None or src not in chain:  # the desk (or, defensively, an unknown forwarder)
-            return [payload.to_agency]
-        return [*chain[: list(chain).index(src) + 1], payload.to_agency]
-    if isinstance(payload, p.ForwardingDeclined):
-        return list(chain[:-1])
-    return list(chain)
+    """The holder chain after `payload` (the one rule every consumer shares, see
+    projections/lifecycle.py); an event that does not fit the chain is refused, so the
+    projector parks it instead of escalating to the wrong agency."""
+    return list(shared_chain_after(tuple(chain), payload))  # type: ignore[arg-type]
 
 
 def _start(

@@ -35,6 +35,7 @@ from lapor_es.contract.payloads import (
     Verified,
     VisibilityChanged,
 )
+from lapor_es.projections.lifecycle import chain_after
 
 
 class ParkedRecord(BaseModel):
@@ -122,18 +123,13 @@ def route(state: ComplaintRoute, event: Delivered) -> list[ToFeed]:
         state.content = state.content.model_copy(
             update={"supplements": [*state.content.supplements, p.text]}
         )
-    elif isinstance(p, Forwarded):
-        if p.from_agency is None:
-            state.chain = [p.to_agency]
-        elif p.from_agency in state.chain:
-            state.chain = [*state.chain[: state.chain.index(p.from_agency) + 1], p.to_agency]
-        else:
-            raise RoutingError(f"forwarded by {p.from_agency}, not on the chain {state.chain}")
-    elif isinstance(p, ForwardingDeclined):
-        if not state.chain or state.chain[-1] != p.agency:
-            raise RoutingError(f"declined by {p.agency}, but the chain is {state.chain}")
-        state.chain = state.chain[:-1]
-        reason = "declined"
+    elif isinstance(p, Forwarded | ForwardingDeclined):
+        try:
+            state.chain = list(chain_after(tuple(state.chain), p))
+        except ValueError as exc:
+            raise RoutingError(str(exc)) from exc
+        if isinstance(p, ForwardingDeclined):
+            reason = "declined"
     elif isinstance(p, Archived | Merged):
         state.chain = []
         reason = "archived" if isinstance(p, Archived) else "merged"

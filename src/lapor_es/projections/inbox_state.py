@@ -30,7 +30,7 @@ from lapor_es.contract.payloads import (
     Verified,
     VisibilityChanged,
 )
-from lapor_es.projections.lifecycle import state_after
+from lapor_es.projections.lifecycle import chain_after, state_after
 
 S = ComplaintState
 
@@ -176,38 +176,6 @@ class InboxState:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands timestamps back naive; everything here is stored in UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def chain_after(chain: tuple[str, ...], payload: AnyPayload) -> tuple[str, ...]:
-    """The holder chain once `payload` has happened.
-
-    Raises ValueError when the event does not fit the chain (an event is missing): the
-    projector parks it rather than show a wrong holder.
-    """
-    if isinstance(payload, Forwarded):
-        if payload.from_agency is None:  # the desk disposes it afresh
-            return (payload.to_agency,)
-        if payload.from_agency not in chain:
-            raise ValueError(
-                f"{payload.from_agency} forwarded {payload.tracking_id} "
-                f"but is not on its holder chain {list(chain)}"
-            )
-        keep = chain.index(payload.from_agency) + 1
-        return (*chain[:keep], payload.to_agency)
-    if isinstance(payload, ForwardingDeclined):
-        if not chain or chain[-1] != payload.agency:
-            raise ValueError(
-                f"{payload.agency} declined {payload.tracking_id} "
-                f"but does not hold it (holder chain {list(chain)})"
-            )
-        rest = chain[:-1]
-        if (rest[-1] if rest else None) != payload.returned_to:
-            raise ValueError(
-                f"decline of {payload.tracking_id} returned it to {payload.returned_to}, "
-                f"expected {rest[-1] if rest else None}"
-            )
-        return rest
-    return chain
 
 
 def holdings_after(

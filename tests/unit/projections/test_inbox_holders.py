@@ -13,9 +13,9 @@ from lapor_es.projections.inbox_state import (
     Holding,
     InboxState,
     advance,
-    chain_after,
     reporter_display,
 )
+from lapor_es.projections.lifecycle import chain_after
 
 T0 = datetime(2026, 2, 23, 2, tzinfo=UTC)
 DUE = datetime(2026, 3, 2, 17, tzinfo=UTC)
