@@ -326,7 +326,8 @@ def print_headlines(lapor: LaporApp, console: Console, year: int, as_of: datetim
 
 def print_next_steps(console: Console, tracking_id: str, database_url: str) -> None:
     console.print(
-        "\n[bold]Where to look next[/bold]\n"
+        "\n[bold]Where to look next[/bold] (the command is .venv/bin/lapor-es; "
+        "`source .venv/bin/activate` puts it on your PATH)\n"
         f"  lapor-es show {tracking_id} --as national   one complaint: history, SLA clock\n"
         "  lapor-es inbox KEMENSOS                    an agency's inbox and LAPOR! buckets\n"
         "  lapor-es stats completion --from 2022-01-01 --to 2022-12-31 "
