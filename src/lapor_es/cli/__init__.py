@@ -346,27 +346,17 @@ def demo(
 # ----------------------------------------------------------------------- command groups
 # One line per group module (lapor_es/cli/<group>.py, each with a Typer `app`).
 # --- registrations: begin
-from lapor_es.cli import stats as _stats  # noqa: E402
+# Imported last: the group modules use helpers defined above in this module.
+from lapor_es.cli import audit, feeds, inbox, project, stats, timers  # noqa: E402
+from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
-app.add_typer(_stats.app, name="stats")
-from lapor_es.cli import inbox as _inbox_cli  # noqa: E402  (`inbox`, `timeline`: no group name)
-
-app.add_typer(_inbox_cli.app)
-from lapor_es.cli import timers as _timers_cli  # noqa: E402  (`timers`: no group name)
-
-app.add_typer(_timers_cli.app)
-from lapor_es.cli.simulate import simulate_command as _simulate  # noqa: E402
-
-app.command("simulate")(_simulate)
-from lapor_es.cli import audit as _audit  # noqa: E402
-
-app.add_typer(_audit.app, name="audit")
-from lapor_es.cli import project as _project_cli  # noqa: E402  (`project`, `dlq`, `status`)
-
-app.add_typer(_project_cli.app)
-from lapor_es.cli import feeds as _feeds  # noqa: E402
-
-app.add_typer(_feeds.app, name="feeds")
+app.add_typer(stats.app, name="stats")
+app.add_typer(audit.app, name="audit")
+app.add_typer(feeds.app, name="feeds")
+app.add_typer(inbox.app)  # `inbox`, `timeline`
+app.add_typer(timers.app)  # `timers`
+app.add_typer(project.app)  # `project`, `dlq`, `status`
+app.command("simulate")(simulate_command)
 # --- registrations: end
 
 
