@@ -37,6 +37,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from lapor_es.aggregates import Complaint
+from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract.cloudevents import header_map, to_record
 
 log = structlog.get_logger("lapor_es.relay")
@@ -44,14 +45,7 @@ log = structlog.get_logger("lapor_es.relay")
 
 def complaint_event_topics() -> tuple[str, ...]:
     """The stored-event topics the relay publishes (directory and registry events stay home)."""
-    return tuple(
-        get_topic(cls)
-        for name, cls in vars(Complaint).items()
-        if isinstance(cls, type)
-        and issubclass(cls, Complaint.Event)
-        and cls is not Complaint.Event
-        and name != "Created"
-    )
+    return tuple(get_topic(cls) for cls in complaint_event_classes())
 
 
 @dataclass(frozen=True)

@@ -893,3 +893,18 @@ class Complaint(Aggregate):
         self.clock_paused_at = None
         self.due_at = None
         self.paused_remaining_days = None
+
+
+def complaint_event_classes() -> list[type[Complaint.Event]]:
+    """Every event class a complaint can record: what the store holds and the topic carries.
+
+    The library's default `Created` class is left out: `file` creates with `Filed`.
+    """
+    return [
+        cls
+        for name, cls in vars(Complaint).items()
+        if isinstance(cls, type)
+        and issubclass(cls, Complaint.Event)
+        and cls is not Complaint.Event
+        and name != "Created"
+    ]

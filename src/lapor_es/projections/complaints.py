@@ -13,7 +13,6 @@ model was built with (the same calendar the engine uses for its clocks).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -45,6 +44,7 @@ from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
 from lapor_es.contract import payloads as p
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
+from lapor_es.projections.lifecycle import chain_after, state_after
 from lapor_es.workflow import JAKARTA, WorkingCalendar
 
 S = ComplaintState
@@ -69,39 +69,6 @@ def bucket(state: str) -> str:
     return LAPOR_BUCKET[ComplaintState(state)]
 
 
-def next_state(payload: p.EventPayload, current: str | None) -> str | None:
-    """The complaint's state after `payload` (None before the first event).
-
-    Mirrors the aggregate's `apply` methods; events that do not move the state return
-    `current` unchanged.
-    """
-    match payload:
-        case p.Filed() | p.InformationSupplemented():
-            return S.SUBMITTED.value
-        case p.Postponed():
-            return S.POSTPONED.value
-        case p.Archived() | p.Merged():
-            return S.ARCHIVED.value
-        case p.Forwarded():
-            return S.FORWARDED.value
-        case p.ForwardingDeclined(returned_to=None):
-            return S.SUBMITTED.value
-        case p.ForwardingDeclined():
-            return S.FORWARDED.value
-        case p.WorkStarted() | p.Reopened():
-            return S.IN_PROGRESS.value
-        case p.Responded(kind="final"):
-            return S.RESPONDED.value
-        case p.Responded():
-            return S.IN_PROGRESS.value
-        case p.ReporterReplied(kind="dispute"):
-            return S.IN_PROGRESS.value
-        case p.Resolved():
-            return S.RESOLVED.value
-        case _:
-            return current
-
-
 def filed_day(at: datetime) -> date:
     """The WIB calendar date of an instant: the day a complaint counts for."""
     return at.astimezone(JAKARTA).date()
@@ -112,22 +79,6 @@ def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class ChainChange:
-    """How a forwarding changes the holder chain: the new chain and who dropped off it."""
-
-    chain: list[str]
-    dropped: list[str]
-
-
-def forward_chain(chain: Sequence[str], from_agency: str | None, to_agency: str) -> ChainChange:
-    """The desk replaces the chain; an agency cuts it just after itself and appends its unit."""
-    if from_agency is None or from_agency not in chain:
-        return ChainChange([to_agency], list(chain))
-    keep = chain.index(from_agency) + 1
-    return ChainChange([*chain[:keep], to_agency], list(chain[keep:]))
 
 
 def split_chain(text: str | None) -> list[str]:
@@ -310,8 +261,8 @@ class ComplaintsModel(ReadModel):
         filed_at = utc(row["filed_at"])
         assert filed_at is not None
         changes: dict[str, Any] = {"version": event.version, "last_event_at": at}
-        state = next_state(payload, row["state"])
-        if state is not None and state != row["state"]:
+        state = state_after(ComplaintState(row["state"]), payload)
+        if state != row["state"]:
             self._enter_state(conn, event, state, at, filed_at)
             changes |= {"state": state, "bucket": bucket(state)}
         changes |= self._facts_changes(conn, event, dict(row), at, filed_at)
@@ -406,9 +357,10 @@ class ComplaintsModel(ReadModel):
                     }
                 return changes
             case p.Forwarded():
-                change = forward_chain(chain, payload.from_agency, payload.to_agency)
-                self._end_open(conn, cid, at, REFORWARDED, only=change.dropped)
-                top = change.chain[0]
+                after = list(chain_after(tuple(chain), payload))
+                dropped = [agency for agency in chain if agency not in after]
+                self._end_open(conn, cid, at, REFORWARDED, only=dropped)
+                top = after[0]
                 conn.execute(
                     self._insert_forwarding,
                     {
@@ -424,8 +376,8 @@ class ComplaintsModel(ReadModel):
                     },
                 )
                 changes = {
-                    "holder_chain": CHAIN_SEPARATOR.join(change.chain),
-                    "holder": change.chain[-1],
+                    "holder_chain": CHAIN_SEPARATOR.join(after),
+                    "holder": after[-1],
                     "agency": top,
                 }
                 if row["first_forwarded_at"] is None:

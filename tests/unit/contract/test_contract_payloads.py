@@ -18,6 +18,7 @@ from lapor_es.aggregates import (
     Role,
 )
 from lapor_es.aggregates.chain import GENESIS, PRIVATE_FIELDS, STORE_FIELDS
+from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract import PAYLOAD_MODELS, decode_payload, from_record, public_payload, to_record
 from lapor_es.contract.cloudevents import ce_type, event_type_of
 from lapor_es.contract.integrity import verify_history
@@ -134,18 +135,7 @@ def clock_events() -> list[Complaint.Event]:
     return list(c.collect_events())[3:]  # type: ignore[arg-type]
 
 
-def domain_event_classes() -> list[type[Complaint.Event]]:
-    return [
-        cls
-        for name, cls in vars(Complaint).items()
-        if isinstance(cls, type)
-        and issubclass(cls, Complaint.Event)
-        and cls is not Complaint.Event
-        and name != "Created"
-    ]  # the library's default creation event, never triggered
-
-
-@pytest.mark.parametrize("cls", domain_event_classes(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", complaint_event_classes(), ids=lambda c: c.__name__)
 def test_payload_model_has_exactly_the_public_fields(cls: type[Complaint.Event]) -> None:
     fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     public = fields - PRIVATE_FIELDS - STORE_FIELDS | {

@@ -7,16 +7,18 @@ from typing import Any, TypeVar, cast
 
 import pytest
 
+from lapor_es.aggregates.values import ComplaintState
 from lapor_es.cli.stats import parse_as_of
 from lapor_es.contract import payloads as p
-from lapor_es.projections.complaints import bucket, filed_day, forward_chain, next_state
+from lapor_es.projections.complaints import bucket, filed_day
+from lapor_es.projections.lifecycle import chain_after, state_after
 from lapor_es.projections.stats import Cohort, competition_ranks, percentile, ratio
 
 P = TypeVar("P", bound=p.EventPayload)
 
 
 def make(cls: type[P], **fields: Any) -> P:
-    """A payload with just the fields `next_state` looks at (no validation needed)."""
+    """A payload with just the fields `state_after` looks at (no validation needed)."""
     return cast(P, cls.model_construct(**fields))
 
 
@@ -84,19 +86,22 @@ def test_buckets_are_laporS() -> None:
         (make(p.ReporterErased), "ARCHIVED", "ARCHIVED"),
     ],
 )
-def test_next_state_follows_the_workflow(
+def test_state_after_follows_the_workflow(
     payload: p.EventPayload, before: str | None, after: str
 ) -> None:
-    assert next_state(payload, before) == after
+    previous = None if before is None else ComplaintState(before)
+    assert state_after(previous, payload) == after
 
 
-def test_forward_chain() -> None:
-    desk = forward_chain(["KEMENSOS", "KEMENSOS.LINJAMSOS"], None, "KEMENKES")
-    assert (desk.chain, desk.dropped) == (["KEMENKES"], ["KEMENSOS", "KEMENSOS.LINJAMSOS"])
-    down = forward_chain(["A", "A.B", "A.B.C"], "A", "A.D")
-    assert (down.chain, down.dropped) == (["A", "A.D"], ["A.B", "A.B.C"])
-    first = forward_chain([], None, "A")
-    assert (first.chain, first.dropped) == (["A"], [])
+def test_forwarding_changes_the_holder_chain() -> None:
+    def forwarded(frm: str | None, to: str) -> p.Forwarded:
+        return make(p.Forwarded, from_agency=frm, to_agency=to, tracking_id="LAP-2026-0000001")
+
+    assert chain_after(("KEMENSOS", "KEMENSOS.LINJAMSOS"), forwarded(None, "KEMENKES")) == (
+        "KEMENKES",
+    )
+    assert chain_after(("A", "A.B", "A.B.C"), forwarded("A", "A.D")) == ("A", "A.D")
+    assert chain_after((), forwarded(None, "A")) == ("A",)
 
 
 def test_filed_day_is_the_jakarta_date() -> None:
