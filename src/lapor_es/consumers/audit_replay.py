@@ -21,6 +21,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
+from lapor_es.contract.payloads import PAYLOAD_ADAPTER
+from lapor_es.projections.lifecycle import chain_after
 from lapor_es.relay import KafkaSettings, complaint_event_topics
 
 S = ComplaintState
@@ -133,15 +135,12 @@ def apply_payload(state: AsOfState | None, p: Mapping[str, Any]) -> AsOfState:
     elif kind == "Verified":
         s = replace(s, visibility=p["visibility"])
     elif kind == "Forwarded":
-        chain = s.holder_chain
-        if p["from_agency"] is None:
-            chain = (p["to_agency"],)
-        else:
-            chain = (*chain[: chain.index(p["from_agency"]) + 1], p["to_agency"])
+        chain = chain_after(s.holder_chain, PAYLOAD_ADAPTER.validate_python(p))
         s = replace(_clock(s, "follow_up", at, _time(p["follow_up_due_at"])), holder_chain=chain)
         s = replace(s, state=S.FORWARDED)
     elif kind == "ForwardingDeclined":
-        s = replace(s, holder_chain=s.holder_chain[:-1])
+        chain = chain_after(s.holder_chain, PAYLOAD_ADAPTER.validate_python(p))
+        s = replace(s, holder_chain=chain)
         if p["returned_to"] is None:
             s = _clock(s, "verification", at, _time(p["verification_due_at"]))
             s = replace(s, state=S.SUBMITTED)
