@@ -9,7 +9,7 @@ partitions) and kept between runs: a later run reuses it when its committed reco
 matches the store.
 
 Cases, alternating over the repeats, median reported:
-  audit   lapor_es.consumers.audit.verify(kafka=..., recorder=None): read_committed, manual
+  audit   lapor_es.audit.verify.verify(kafka=..., recorder=None): read_committed, manual
           assignment of all partitions from offset 0, envelope + payload hash + chain checks
   raw     a bare KafkaConsumer with the same settings (read_committed, same fetch sizes,
           manual assignment, offset 0) that only counts records up to the same end offsets
@@ -31,9 +31,9 @@ from kafka import KafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.relay import open_store
-from lapor_es.consumers.audit import verify
+from lapor_es.audit.verify import verify
+from lapor_es.kafka.relay import KafkaSettings, Relay, committed_position
 from lapor_es.logging import configure_logging
-from lapor_es.relay import KafkaSettings, Relay, committed_position
 
 PARTITIONS = 6
 

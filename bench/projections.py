@@ -46,8 +46,8 @@ from sqlalchemy import create_engine, text
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings, sqlalchemy_url
+from lapor_es.kafka.relay import KafkaSettings, Relay, complaint_event_topics
 from lapor_es.projections.service import catch_up, run_projector
-from lapor_es.relay import KafkaSettings, Relay, complaint_event_topics
 from lapor_es.simulation import simulate
 from lapor_es.simulation.plan import PlanParams
 

@@ -61,8 +61,7 @@ from lapor_es.application import LaporApp
 from lapor_es.commands import parse_command
 from lapor_es.config import Settings
 from lapor_es.contract.cloudevents import Record, to_record
-from lapor_es.logging import configure_logging
-from lapor_es.relay import (
+from lapor_es.kafka.relay import (
     KafkaSettings,
     Relay,
     committed_position,
@@ -70,6 +69,7 @@ from lapor_es.relay import (
     ensure_topic,
     transactional_producer,
 )
+from lapor_es.logging import configure_logging
 
 REPO = Path(__file__).resolve().parent.parent
 PEPPER = "bench-pepper"

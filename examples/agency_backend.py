@@ -20,10 +20,10 @@ import subprocess
 import sys
 
 from lapor_es.config import Settings
-from lapor_es.consumers import AgencySubscriber
-from lapor_es.consumers.security import KafkaSecurity
-from lapor_es.consumers.subscriber import FeedEvent, agency_group
 from lapor_es.contract.feeds import ComplaintAssigned, ComplaintLeft
+from lapor_es.feeds import AgencySubscriber
+from lapor_es.feeds.subscriber import FeedEvent, agency_group
+from lapor_es.kafka.security import KafkaSecurity
 
 
 def send_commands(commands: list[dict[str, object]]) -> list[dict[str, object]]:

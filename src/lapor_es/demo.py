@@ -280,9 +280,9 @@ def run_national_year(
 
 
 def print_headlines(lapor: LaporApp, console: Console, year: int, as_of: datetime) -> None:
-    from lapor_es.projections import stats as st
-    from lapor_es.projections.complaints import ComplaintsModel
     from lapor_es.projections.core import projection_engine
+    from lapor_es.readmodels import stats as st
+    from lapor_es.readmodels.complaints import ComplaintsModel
 
     cohort = st.Cohort(date(year, 1, 1), date(year, 12, 31), as_of)
     model = ComplaintsModel(calendar=lapor.calendar)

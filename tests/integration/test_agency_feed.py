@@ -20,18 +20,18 @@ from kafka import KafkaProducer
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
-from lapor_es.consumers import AgencySubscriber
-from lapor_es.consumers.agency_feed import (
+from lapor_es.contract import from_record
+from lapor_es.contract.feeds import ComplaintAssigned, ComplaintLeft, feed_ce_id
+from lapor_es.feeds import AgencySubscriber
+from lapor_es.feeds.router import (
     AgencyRouter,
     FeedSettings,
     parked_records,
     request_retry,
 )
-from lapor_es.consumers.routing import ComplaintRoute, route
-from lapor_es.consumers.subscriber import FeedEvent, agency_group
-from lapor_es.contract import from_record
-from lapor_es.contract.feeds import ComplaintAssigned, ComplaintLeft, feed_ce_id
-from lapor_es.relay import KafkaSettings, Relay
+from lapor_es.feeds.routing import ComplaintRoute, route
+from lapor_es.feeds.subscriber import FeedEvent, agency_group
+from lapor_es.kafka.relay import KafkaSettings, Relay
 from tests.conftest import NOW
 from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory, traffic
 from tests.support.kafka import Read, read_topic

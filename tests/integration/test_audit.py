@@ -26,19 +26,19 @@ from typer.testing import CliRunner
 from lapor_es.aggregates.chain import payload_hash
 from lapor_es.aggregates.complaint import complaint_id_for
 from lapor_es.application import LaporApp
-from lapor_es.cli import app as cli
-from lapor_es.config import Settings, sqlite_path
-from lapor_es.consumers.audit import AuditReport, verify
-from lapor_es.consumers.audit_replay import (
+from lapor_es.audit.replay import (
     Selection,
     from_aggregate,
     replay_store,
     replay_topic,
 )
+from lapor_es.audit.verify import AuditReport, verify
+from lapor_es.cli import app as cli
+from lapor_es.config import Settings, sqlite_path
 from lapor_es.contract.chainstate import Finding
 from lapor_es.contract.cloudevents import ce_id, ce_type
 from lapor_es.contract.payloads import encode_payload
-from lapor_es.relay import KafkaSettings, Relay, committed_position
+from lapor_es.kafka.relay import KafkaSettings, Relay, committed_position
 from tests.conftest import NOW
 from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory, traffic
 from tests.support.kafka import read_topic

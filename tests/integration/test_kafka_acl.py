@@ -17,13 +17,13 @@ from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailed
 from lapor_es.aggregates import Complaint
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
-from lapor_es.consumers import AgencySubscriber
-from lapor_es.consumers.acl import grant_agency, grant_router
-from lapor_es.consumers.agency_feed import AgencyRouter, FeedSettings
-from lapor_es.consumers.security import KafkaSecurity
-from lapor_es.consumers.subscriber import agency_group
 from lapor_es.contract import to_record
-from lapor_es.relay import KafkaSettings, complaint_event_topics
+from lapor_es.feeds import AgencySubscriber
+from lapor_es.feeds.acl import grant_agency, grant_router
+from lapor_es.feeds.router import AgencyRouter, FeedSettings
+from lapor_es.feeds.subscriber import agency_group
+from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
+from lapor_es.kafka.security import KafkaSecurity
 from tests.conftest import NOW
 from tests.support.builders import small_directory, traffic
 from tests.support.services import KAFKA_LAUNCHER, REPO_ROOT, ci_mode

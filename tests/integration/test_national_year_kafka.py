@@ -10,11 +10,11 @@ import pytest
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
+from lapor_es.kafka.relay import KafkaSettings, Relay
 from lapor_es.projections import service
-from lapor_es.projections import stats as st
-from lapor_es.projections.complaints import ComplaintsModel
 from lapor_es.projections.core import projection_engine
-from lapor_es.relay import KafkaSettings, Relay
+from lapor_es.readmodels import stats as st
+from lapor_es.readmodels.complaints import ComplaintsModel
 from lapor_es.simulation import PlanParams, simulate
 from tests.conftest import fresh_postgres_database
 

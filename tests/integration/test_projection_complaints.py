@@ -34,12 +34,12 @@ from sqlalchemy import Engine, select, text
 from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
+from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.projections import core
-from lapor_es.projections import stats as st
-from lapor_es.projections.complaints import ComplaintsModel, utc
 from lapor_es.projections.events import Coordinates, ProjectedEvent, from_notification
 from lapor_es.projections.runners import LocalRunner
-from lapor_es.relay import complaint_event_topics
+from lapor_es.readmodels import stats as st
+from lapor_es.readmodels.complaints import ComplaintsModel, utc
 from tests.support.builders import (
     DESK,
     SYSTEM,

@@ -19,11 +19,11 @@ from sqlalchemy import Engine, select, text
 from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
+from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.projections.core import Projector, create_all, projection_engine
 from lapor_es.projections.events import Coordinates, from_notification
-from lapor_es.projections.inbox import AgencyBuckets, InboxModel, bucket_counts, inbox_rows
 from lapor_es.projections.runners import LocalRunner
-from lapor_es.relay import complaint_event_topics
+from lapor_es.readmodels.inbox import AgencyBuckets, InboxModel, bucket_counts, inbox_rows
 from lapor_es.workflow import WorkingCalendar
 from tests.conftest import NOW
 from tests.support.builders import DESK, agency_actor, file_cmd, reporter_actor, small_directory

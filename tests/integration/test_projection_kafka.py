@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
+from lapor_es.kafka.relay import KafkaSettings, Relay
 from lapor_es.projections import service
 from lapor_es.projections.core import dead_letters, projection_engine, versions
 from lapor_es.projections.rebuild import TopicFeed, rebuild
-from lapor_es.relay import KafkaSettings, Relay
 from tests.conftest import NOW, fresh_postgres_database
 from tests.support.builders import small_directory, traffic
 from tests.support.kafka import stored_events

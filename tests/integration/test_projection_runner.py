@@ -10,10 +10,11 @@ from sqlalchemy import Connection, func, inspect, select, text
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
-from lapor_es.projections import migrations, service
+from lapor_es.projections import service
 from lapor_es.projections.core import Projector, dead_letters, projection_engine, tracking, versions
 from lapor_es.projections.rebuild import Advance, RebuildResult, StoreFeed, rebuild
-from lapor_es.projections.registry import MODEL_NAMES, read_models
+from lapor_es.readmodels import migrations
+from lapor_es.readmodels.registry import MODEL_NAMES, read_models
 from tests.conftest import NOW
 from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory, traffic
 from tests.support.kafka import stored_events

@@ -13,11 +13,11 @@ from lapor_es.aggregates import NotAuthorized
 from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
+from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.projections.core import Projector, create_all, projection_engine
 from lapor_es.projections.events import from_notification
 from lapor_es.projections.runners import LocalRunner
-from lapor_es.projections.timeline import Timeline, TimelineModel, TimelineNotFound, timeline_for
-from lapor_es.relay import complaint_event_topics
+from lapor_es.readmodels.timeline import Timeline, TimelineModel, TimelineNotFound, timeline_for
 from lapor_es.workflow import WorkingCalendar
 from tests.support.builders import (
     DESK,

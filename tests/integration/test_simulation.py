@@ -48,9 +48,9 @@ def test_a_small_year_runs_clean_and_completes_at_the_published_rate(
 
     # The statistics projection, fed from the same store, says the same.
     from lapor_es.projections import core
-    from lapor_es.projections import stats as st
-    from lapor_es.projections.complaints import ComplaintsModel
     from lapor_es.projections.runners import LocalRunner
+    from lapor_es.readmodels import stats as st
+    from lapor_es.readmodels.complaints import ComplaintsModel
 
     engine = core.projection_engine(settings.read_model_url)
     model = ComplaintsModel(calendar=settings.calendar)

@@ -20,10 +20,10 @@ from sqlalchemy import Engine, select
 from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
-from lapor_es.consumers.deadlines import DeadlinesModel
-from lapor_es.consumers.sla_timer import TimerService
+from lapor_es.kafka.relay import KafkaSettings
 from lapor_es.projections.core import create_all, projection_engine
-from lapor_es.relay import KafkaSettings
+from lapor_es.readmodels.deadlines import DeadlinesModel
+from lapor_es.timers import TimerService
 from tests.support.builders import DESK, agency_actor, file_cmd, reporter_actor, small_directory
 
 pytestmark = pytest.mark.integration
@@ -170,7 +170,7 @@ def test_a_stale_timer_replaying_done_steps_is_harmless(lapor: LaporApp, engine:
     tid = forwarded_to_unit(lapor)
     service = timer(lapor, engine)
     service.run_until(z("2025-11-10T17:00:00Z"))
-    from lapor_es.consumers.sla_timer import commands_for
+    from lapor_es.timers import commands_for
 
     stale = DeadlinesModel.from_row(deadline_row(engine, lapor, tid))
     from lapor_es.workflow import LadderStep
@@ -541,9 +541,9 @@ def test_timer_reads_deadlines_kept_by_a_kafka_projector(
 ) -> None:
     """External projection: the relay publishes, a projector consumer group keeps
     `sla_deadlines`, and the timer only reads it (no in-process catch-up)."""
+    from lapor_es.kafka.relay import Relay
     from lapor_es.projections.core import Projector
     from lapor_es.projections.runners import KafkaRunner
-    from lapor_es.relay import Relay
 
     tid = forwarded_to_unit(lapor)
     model = DeadlinesModel(calendar=lapor.calendar, policy=lapor.policy)

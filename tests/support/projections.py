@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from lapor_es.config import Settings
 from lapor_es.projections.core import ReadModel, projection_engine
 from lapor_es.projections.events import ProjectedEvent
-from lapor_es.projections.registry import read_models
+from lapor_es.readmodels.registry import read_models
 
 POISON = "RACUN"  # a title that makes EventCounts raise while `poisoned` is set
 

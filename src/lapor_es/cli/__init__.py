@@ -262,7 +262,7 @@ def relay(
     """Publish every stored complaint event to Kafka, exactly once, in order per complaint."""
     import signal
 
-    from lapor_es.relay import KafkaSettings, Relay
+    from lapor_es.kafka.relay import KafkaSettings, Relay
 
     lapor = _open_app()
     settings = lapor.settings

@@ -23,9 +23,8 @@ from rich.table import Table
 
 from lapor_es.aggregates.complaint import complaint_id_for
 from lapor_es.application import LaporApp
-from lapor_es.config import Settings
-from lapor_es.consumers import audit as verifier
-from lapor_es.consumers.audit_bundle import (
+from lapor_es.audit import verify as verifier
+from lapor_es.audit.bundle import (
     bundle_files,
     check_bundle,
     filed_between,
@@ -34,9 +33,10 @@ from lapor_es.consumers.audit_bundle import (
     public_pem,
     write_bundle,
 )
-from lapor_es.consumers.audit_replay import Selection, replay_store, replay_topic
+from lapor_es.audit.replay import Selection, replay_store, replay_topic
+from lapor_es.config import Settings
+from lapor_es.kafka.relay import KafkaSettings
 from lapor_es.logging import configure_logging
-from lapor_es.relay import KafkaSettings
 
 app = typer.Typer(
     help="Audit: verify hash chains, replay as of a time, export", no_args_is_help=True

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from lapor_es.config import Settings
-from lapor_es.consumers.agency_feed import FeedSettings
-from lapor_es.consumers.security import KafkaSecurity
+from lapor_es.feeds.router import FeedSettings
+from lapor_es.kafka.security import KafkaSecurity
 from lapor_es.logging import configure_logging
 
 app = typer.Typer(help="Per-agency feeds of complaint events", no_args_is_help=True)
@@ -51,7 +51,7 @@ def route(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
 ) -> None:
     """Route the complaints topic into per-agency feed topics, exactly once."""
-    from lapor_es.consumers.agency_feed import AgencyRouter
+    from lapor_es.feeds.router import AgencyRouter
 
     router = AgencyRouter(feed_settings(bootstrap), batch_size=batch_size)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -68,7 +68,7 @@ def tail(
     bootstrap: Bootstrap = None,
 ) -> None:
     """Print an agency's feed as JSON lines (commits the group's offsets as it goes)."""
-    from lapor_es.consumers.subscriber import AgencySubscriber, agency_group
+    from lapor_es.feeds.subscriber import AgencySubscriber, agency_group
 
     feeds = feed_settings(bootstrap)
     with AgencySubscriber(
@@ -87,7 +87,7 @@ def tail(
 @dlq_app.command("list")
 def dlq_list(bootstrap: Bootstrap = None) -> None:
     """Parked records per complaint (the first has the error, the rest wait behind it)."""
-    from lapor_es.consumers.agency_feed import parked_records
+    from lapor_es.feeds.router import parked_records
 
     for cid, records in parked_records(feed_settings(bootstrap)).items():
         for p in records:
@@ -113,7 +113,7 @@ def dlq_retry(
     bootstrap: Bootstrap = None,
 ) -> None:
     """Ask the router to replay parked records in order (it acts on its next batch)."""
-    from lapor_es.consumers.agency_feed import request_retry
+    from lapor_es.feeds.router import request_retry
 
     request_retry(feed_settings(bootstrap), complaint, skip_failed=skip_failed)
     typer.echo(json.dumps({"requested": "retry", "complaint_id": complaint}))
@@ -129,7 +129,7 @@ def grant(
 
     Runs as the admin given by LAPOR_KAFKA_SASL_USERNAME / LAPOR_KAFKA_SASL_PASSWORD.
     """
-    from lapor_es.consumers.acl import grant_agency
+    from lapor_es.feeds.acl import grant_agency
 
     feeds = feed_settings(bootstrap)
     user = grant_agency(feeds.bootstrap, feeds.security, agency, password, feeds.feed_prefix)

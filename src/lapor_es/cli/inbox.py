@@ -59,7 +59,7 @@ def inbox(
 ) -> None:
     """Every complaint the agency holds now, most urgent first, with its bucket counters."""
     from lapor_es.projections.core import projection_engine
-    from lapor_es.projections.inbox import InboxModel, InboxRow, bucket_counts, inbox_rows
+    from lapor_es.readmodels.inbox import InboxModel, InboxRow, bucket_counts, inbox_rows
 
     if fmt not in ("table", "json", "csv"):
         raise _fail("validation_error", f"unknown format {fmt!r}: use table, json or csv")
@@ -129,7 +129,7 @@ def timeline(
 ) -> None:
     """The public tracking page of a complaint (refused for confidential ones)."""
     from lapor_es.projections.core import projection_engine
-    from lapor_es.projections.timeline import TimelineModel, timeline_for
+    from lapor_es.readmodels.timeline import TimelineModel, timeline_for
 
     if fmt not in ("table", "json"):
         raise _fail("validation_error", f"unknown format {fmt!r}: use table or json")

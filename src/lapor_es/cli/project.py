@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from lapor_es.config import Settings
 from lapor_es.logging import configure_logging
-from lapor_es.projections.registry import MODEL_NAMES
+from lapor_es.readmodels.registry import MODEL_NAMES
 
 app = typer.Typer()
 project_app = typer.Typer(help="Run the read models (projections)")
@@ -171,8 +171,9 @@ def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
 @migrations_app.command("upgrade")
 def migrations_upgrade() -> None:
     """Upgrade the read-model database to the newest revision (projectors do this on start)."""
-    from lapor_es.projections import migrations, service
+    from lapor_es.projections import service
     from lapor_es.projections.core import projection_engine
+    from lapor_es.readmodels import migrations
 
     settings = _settings()
     engine = projection_engine(settings.read_model_url)
@@ -191,7 +192,7 @@ def migrations_check(
     ] = None,
 ) -> None:
     """Fail if the read models' tables differ from what the migrations create."""
-    from lapor_es.projections import migrations
+    from lapor_es.readmodels import migrations
 
     with _scratch_engine(url) as engine:
         migrations.migrate(engine)
@@ -211,7 +212,7 @@ def migrations_new(
     ] = None,
 ) -> None:
     """Autogenerate the next revision from the models' changes; review it, then commit it."""
-    from lapor_es.projections import migrations
+    from lapor_es.readmodels import migrations
 
     with _scratch_engine(url) as engine:
         migrations.migrate(engine)

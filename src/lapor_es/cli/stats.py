@@ -20,8 +20,8 @@ from rich.table import Table
 from sqlalchemy import Connection
 
 from lapor_es.config import Settings
-from lapor_es.projections import stats as st
-from lapor_es.projections.complaints import ComplaintsModel
+from lapor_es.readmodels import stats as st
+from lapor_es.readmodels.complaints import ComplaintsModel
 
 app = typer.Typer(help="Completion rate, durations and SLA compliance", no_args_is_help=True)
 

@@ -46,11 +46,11 @@ def timers(
     """Issue every due SLA ladder step (warn, breach + escalate, national, auto-close)."""
     from lapor_es.application import LaporApp
     from lapor_es.config import Settings
-    from lapor_es.consumers.deadlines import DeadlinesModel
-    from lapor_es.consumers.sla_timer import TimerService
     from lapor_es.logging import configure_logging
     from lapor_es.projections.core import projection_engine
-    from lapor_es.projections.migrations import prepare
+    from lapor_es.readmodels.deadlines import DeadlinesModel
+    from lapor_es.readmodels.migrations import prepare
+    from lapor_es.timers import TimerService
 
     try:
         fixed = parse_now(now) if now else None

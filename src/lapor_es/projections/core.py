@@ -585,7 +585,7 @@ def create_all(engine: Engine, models: Sequence[ReadModel]) -> None:
     """Create tables (idempotent) and (re)create the models' views.
 
     Without migrations: tests and throwaway databases. Real deployments use
-    `lapor_es.projections.migrations.prepare`, which migrates and then calls
+    `lapor_es.readmodels.migrations.prepare`, which migrates and then calls
     `create_views`."""
     metadata.create_all(engine)
     for model in models:

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table, and_, delete, select
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
+from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.projections.core import (
     Projector,
     ReadModel,
@@ -41,9 +42,8 @@ from lapor_es.projections.core import (
     versions,
 )
 from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka, from_notification
-from lapor_es.projections.migrations import prepare
-from lapor_es.projections.registry import MODEL_NAMES, read_models
-from lapor_es.relay import complaint_event_topics
+from lapor_es.readmodels.migrations import prepare
+from lapor_es.readmodels.registry import MODEL_NAMES, read_models
 
 log = structlog.get_logger("lapor_es.projections.rebuild")
 

@@ -17,9 +17,9 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.projections.core import BatchResult, Projector
 from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka, from_notification
-from lapor_es.relay import complaint_event_topics
 
 log = structlog.get_logger("lapor_es.projections.runner")
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, inspect, select
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
+from lapor_es.kafka.relay import KafkaSettings, committed_position
 from lapor_es.projections.core import (
     BatchResult,
     Projector,
@@ -26,10 +27,9 @@ from lapor_es.projections.core import (
     tracking,
 )
 from lapor_es.projections.events import STORE_SOURCE
-from lapor_es.projections.migrations import VERSION_TABLE, current_revision, prepare, script
-from lapor_es.projections.registry import MODEL_NAMES, read_models
 from lapor_es.projections.runners import KafkaRunner, LocalRunner, Progress, RunStats
-from lapor_es.relay import KafkaSettings, committed_position
+from lapor_es.readmodels.migrations import VERSION_TABLE, current_revision, prepare, script
+from lapor_es.readmodels.registry import MODEL_NAMES, read_models
 
 DEFAULT_GROUP_ID = "lapor-es-projector"
 # Above this many offsets behind, status reports the offset difference instead of

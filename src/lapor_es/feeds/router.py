@@ -35,8 +35,6 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from lapor_es.consumers.routing import ComplaintRoute, ParkedRecord, ToFeed, route
-from lapor_es.consumers.security import KafkaSecurity
 from lapor_es.contract.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers, from_record
 from lapor_es.contract.feeds import (
     FEED_SOURCE,
@@ -45,8 +43,10 @@ from lapor_es.contract.feeds import (
     feed_ce_type,
     feed_topic,
 )
+from lapor_es.feeds.routing import ComplaintRoute, ParkedRecord, ToFeed, route
+from lapor_es.kafka.security import KafkaSecurity
 
-log = structlog.get_logger("lapor_es.consumers.agency_feed")
+log = structlog.get_logger("lapor_es.feeds.router")
 
 # Anything a bad record can raise while being decoded or routed (pydantic's ValidationError
 # and UnicodeDecodeError are ValueErrors). Kafka errors are not here: they restart the session.

@@ -40,9 +40,9 @@ from lapor_es import commands as c
 from lapor_es.aggregates import AlreadyRecorded, DomainError, InvalidTransition, RuleViolation
 from lapor_es.aggregates.values import EscalationLevel, ResolutionMode, Role
 from lapor_es.application import LaporApp, utc_now
-from lapor_es.consumers.deadlines import Deadline, DeadlinesModel, utc
 from lapor_es.projections.core import Projector
 from lapor_es.projections.runners import LocalRunner
+from lapor_es.readmodels.deadlines import Deadline, DeadlinesModel, utc
 from lapor_es.workflow import LadderStep
 
 __all__ = ["TickReport", "TimerService", "commands_for"]

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from lapor_es import commands as c
-from lapor_es.consumers.deadlines import Deadline
-from lapor_es.consumers.sla_timer import TickReport, commands_for
+from lapor_es.readmodels.deadlines import Deadline
+from lapor_es.timers import TickReport, commands_for
 from lapor_es.workflow import ClockKind, LadderStep
 
 DUE = datetime(2025, 11, 10, 17, tzinfo=UTC)

@@ -9,13 +9,13 @@ import pytest
 
 from lapor_es.aggregates.values import ComplaintState as S
 from lapor_es.contract.payloads import PAYLOAD_ADAPTER, AnyPayload
-from lapor_es.projections.inbox_state import (
+from lapor_es.readmodels.inbox_state import (
     Holding,
     InboxState,
     advance,
     reporter_display,
 )
-from lapor_es.projections.lifecycle import chain_after
+from lapor_es.readmodels.lifecycle import chain_after
 
 T0 = datetime(2026, 2, 23, 2, tzinfo=UTC)
 DUE = datetime(2026, 3, 2, 17, tzinfo=UTC)

@@ -18,10 +18,10 @@ def read_models(
     table_metadata: MetaData | None = None,
 ) -> list[ReadModel]:
     """Instances of the named read models (live tables, or prefixed ones for a rebuild)."""
-    from lapor_es.consumers.deadlines import DeadlinesModel
-    from lapor_es.projections.complaints import ComplaintsModel
-    from lapor_es.projections.inbox import InboxModel
-    from lapor_es.projections.timeline import TimelineModel
+    from lapor_es.readmodels.complaints import ComplaintsModel
+    from lapor_es.readmodels.deadlines import DeadlinesModel
+    from lapor_es.readmodels.inbox import InboxModel
+    from lapor_es.readmodels.timeline import TimelineModel
 
     classes: dict[str, type[ReadModel]] = {
         "complaints": ComplaintsModel,

@@ -22,8 +22,8 @@ from kafka import KafkaConsumer, TopicPartition
 from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
 from lapor_es.contract.payloads import PAYLOAD_ADAPTER
-from lapor_es.projections.lifecycle import chain_after
-from lapor_es.relay import KafkaSettings, complaint_event_topics
+from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
+from lapor_es.readmodels.lifecycle import chain_after
 
 S = ComplaintState
 

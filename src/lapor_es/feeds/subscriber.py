@@ -22,7 +22,6 @@ from typing import Literal
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from lapor_es.consumers.security import KafkaSecurity
 from lapor_es.contract.cloudevents import Headers, from_record, header_map
 from lapor_es.contract.feeds import (
     FEED_ADAPTER,
@@ -33,6 +32,7 @@ from lapor_es.contract.feeds import (
     feed_topic,
 )
 from lapor_es.contract.payloads import AnyPayload
+from lapor_es.kafka.security import KafkaSecurity
 
 FeedKind = Literal["assigned", "event", "left"]
 

@@ -40,7 +40,7 @@ from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract.cloudevents import header_map, to_record
 
-log = structlog.get_logger("lapor_es.relay")
+log = structlog.get_logger("lapor_es.kafka.relay")
 
 
 def complaint_event_topics() -> tuple[str, ...]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from lapor_es.projections.migrations import VERSION_TABLE, include_name_for, target_metadata
+from lapor_es.readmodels.migrations import VERSION_TABLE, include_name_for, target_metadata
 
 
 def run() -> None:
     connection = context.config.attributes.get("connection")
     if not isinstance(connection, Connection):
         raise RuntimeError(
-            "projection migrations run from code: lapor_es.projections.migrations.migrate(engine)"
+            "projection migrations run from code: lapor_es.readmodels.migrations.migrate(engine)"
         )
     target = target_metadata()
     context.configure(

@@ -10,9 +10,9 @@ import pytest
 from lapor_es.aggregates.values import ComplaintState
 from lapor_es.cli.stats import parse_as_of
 from lapor_es.contract import payloads as p
-from lapor_es.projections.complaints import bucket, filed_day
-from lapor_es.projections.lifecycle import chain_after, state_after
-from lapor_es.projections.stats import Cohort, competition_ranks, percentile, ratio
+from lapor_es.readmodels.complaints import bucket, filed_day
+from lapor_es.readmodels.lifecycle import chain_after, state_after
+from lapor_es.readmodels.stats import Cohort, competition_ranks, percentile, ratio
 
 P = TypeVar("P", bound=p.EventPayload)
 

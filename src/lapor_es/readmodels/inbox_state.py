@@ -30,7 +30,7 @@ from lapor_es.contract.payloads import (
     Verified,
     VisibilityChanged,
 )
-from lapor_es.projections.lifecycle import chain_after, state_after
+from lapor_es.readmodels.lifecycle import chain_after, state_after
 
 S = ComplaintState
 

@@ -44,7 +44,7 @@ from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
 from lapor_es.contract import payloads as p
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
-from lapor_es.projections.lifecycle import chain_after, state_after
+from lapor_es.readmodels.lifecycle import chain_after, state_after
 from lapor_es.workflow import JAKARTA, WorkingCalendar
 
 S = ComplaintState
@@ -469,7 +469,7 @@ class ComplaintsModel(ReadModel):
         """Analysts' views. Plain SQL that both SQLite and PostgreSQL accept.
 
         They show the current picture (and "now" for overdue forwardings); for any other
-        as-of time use `lapor_es.projections.stats` or the interval table directly.
+        as-of time use `lapor_es.readmodels.stats` or the interval table directly.
         """
         facts = self.prefix + "complaint_facts"
         fw = self.prefix + "complaint_forwardings"

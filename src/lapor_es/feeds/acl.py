@@ -27,10 +27,10 @@ from kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from lapor_es.consumers.agency_feed import FeedSettings
-from lapor_es.consumers.security import KafkaSecurity
-from lapor_es.consumers.subscriber import agency_group
 from lapor_es.contract.feeds import feed_topic
+from lapor_es.feeds.router import FeedSettings
+from lapor_es.feeds.subscriber import agency_group
+from lapor_es.kafka.security import KafkaSecurity
 
 LITERAL = ACLResourcePatternType.LITERAL
 PREFIXED = ACLResourcePatternType.PREFIXED

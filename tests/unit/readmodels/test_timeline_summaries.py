@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lapor_es.contract.payloads import PAYLOAD_ADAPTER, PAYLOAD_MODELS, AnyPayload
-from lapor_es.projections.lifecycle import state_after
-from lapor_es.projections.timeline_text import event_agency, summarize
+from lapor_es.readmodels.lifecycle import state_after
+from lapor_es.readmodels.timeline_text import event_agency, summarize
 
 AT = datetime(2026, 3, 2, 2, tzinfo=UTC)
 DUE = datetime(2026, 3, 4, 17, tzinfo=UTC)  # end of Wed 4 Mar WIB

@@ -35,7 +35,7 @@ from lapor_es.contract.payloads import (
     Verified,
     VisibilityChanged,
 )
-from lapor_es.projections.lifecycle import chain_after
+from lapor_es.readmodels.lifecycle import chain_after
 
 
 class ParkedRecord(BaseModel):

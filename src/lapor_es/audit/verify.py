@@ -30,7 +30,7 @@ from lapor_es.aggregates import Complaint
 from lapor_es.contract.chainstate import ABSENT, REPORTED, ChainChecker, Finding, Where
 from lapor_es.contract.cloudevents import SPEC_VERSION, ce_id, ce_type, header_map
 from lapor_es.contract.payloads import public_payload
-from lapor_es.relay import KafkaSettings, complaint_event_topics
+from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
 
 Progress = Callable[[int], None]  # called with the number of events just checked
 

@@ -37,7 +37,7 @@ def target_metadata() -> MetaData:
     """The framework's tables plus every registered read model's live tables, in a fresh
     MetaData: what the migrations must produce. Fresh, so tables that tests or rebuilds
     registered at runtime in the shared `metadata` never count as schema."""
-    from lapor_es.projections.registry import read_models
+    from lapor_es.readmodels.registry import read_models
     from lapor_es.workflow import WorkingCalendar
 
     target = MetaData()

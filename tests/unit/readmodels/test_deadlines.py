@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lapor_es.consumers.deadlines import Deadline, chain_after, evolve
 from lapor_es.contract import payloads as p
+from lapor_es.readmodels.deadlines import Deadline, chain_after, evolve
 from lapor_es.workflow import ClockKind, LadderStep, SlaPolicy, WorkingCalendar
 
 CID = "00000000-0000-0000-0000-000000000001"

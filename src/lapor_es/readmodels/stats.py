@@ -36,7 +36,7 @@ from sqlalchemy import (
     select,
 )
 
-from lapor_es.projections.complaints import ComplaintsModel
+from lapor_es.readmodels.complaints import ComplaintsModel
 
 Breakdown = Literal["day", "agency", "category", "channel", "kind"]
 BREAKDOWNS: tuple[Breakdown, ...] = ("day", "agency", "category", "channel", "kind")

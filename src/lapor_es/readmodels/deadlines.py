@@ -56,7 +56,7 @@ from lapor_es.aggregates.values import ComplaintState
 from lapor_es.contract import payloads as p
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
-from lapor_es.projections.lifecycle import chain_after as shared_chain_after
+from lapor_es.readmodels.lifecycle import chain_after as shared_chain_after
 from lapor_es.workflow import (
     ClockKind,
     LadderStep,
