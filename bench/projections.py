@@ -44,10 +44,11 @@ import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from sqlalchemy import create_engine, text
 
-from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings, sqlalchemy_url
-from lapor_es.kafka.relay import KafkaSettings, Relay, complaint_event_topics
-from lapor_es.projections.service import catch_up, run_projector
+from lapor_es.kafka.relay import Relay, complaint_event_topics
+from lapor_es.kafka.settings import KafkaSettings
+from lapor_es.readmodels.service import catch_up, run_projector
 from lapor_es.simulation import simulate
 from lapor_es.simulation.plan import PlanParams
 
@@ -76,7 +77,7 @@ def build_store(complaints: int) -> tuple[Path, int]:
         path.unlink(missing_ok=True)
         CACHE.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        app = LaporApp(store_settings(path))
+        app = open_app(store_settings(path))
         simulate(app, PlanParams(complaints=complaints))
         app.close()
         print(f"built {path.name} in {time.perf_counter() - t0:.1f} s (not in any figure)")
@@ -101,10 +102,10 @@ def store_rows(path: Path) -> list[tuple[int, str, str]]:
 def project_sqlite(store: Path, workdir: Path) -> tuple[float, int]:
     target = workdir / "proj.sqlite3"
     settings = store_settings(store, projection_database_url=f"sqlite:///{target}")
-    app = LaporApp(settings)
+    app = open_app(settings)
     try:
         t0 = time.perf_counter()
-        stats = catch_up(app, settings)
+        stats = catch_up(app.recorder, app.mapper, settings)
         seconds = time.perf_counter() - t0
     finally:
         app.close()
@@ -157,7 +158,7 @@ def ensure_topic(store: Path, complaints: int, bootstrap: str, expected: int) ->
             time.sleep(2)
     finally:
         admin.close()
-    app = LaporApp(store_settings(store))
+    app = open_app(store_settings(store))
     try:
         kafka = KafkaSettings(bootstrap=bootstrap, topic=topic, transactional_id=f"bench-{topic}")
         t0 = time.perf_counter()
@@ -215,7 +216,7 @@ def project_kafka(bootstrap: str, topic: str, database_url: str, expected: int) 
         kafka_topic=topic,
         reporter_pepper="bench-pepper",
     )
-    from lapor_es.projections.service import models_for, open_projector
+    from lapor_es.readmodels.service import models_for, open_projector
 
     # Migrate the fresh database first: schema creation is not projection throughput.
     open_projector(settings, models_for(settings)).engine.dispose()

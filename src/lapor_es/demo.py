@@ -251,7 +251,7 @@ def run_national_year(
     lapor: LaporApp, console: Console, *, complaints: int = DEMO_COMPLAINTS
 ) -> None:
     """Simulate (a fraction of) 2022, build every read model in-process, print headlines."""
-    from lapor_es.projections.service import catch_up
+    from lapor_es.readmodels.service import catch_up
     from lapor_es.simulation.plan import PlanParams
     from lapor_es.simulation.run import simulate
 
@@ -271,7 +271,7 @@ def run_national_year(
         )
     started = time.perf_counter()
     with console.status("Building the read models in-process"):
-        stats = catch_up(lapor, lapor.settings)
+        stats = catch_up(lapor.recorder, lapor.mapper, lapor.settings)
     console.print(
         f"[bold]Projected[/bold] {stats.events:,} events into the read models in "
         f"{time.perf_counter() - started:.0f} s"

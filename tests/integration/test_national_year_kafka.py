@@ -8,11 +8,12 @@ from datetime import date
 
 import pytest
 
-from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
-from lapor_es.kafka.relay import KafkaSettings, Relay
-from lapor_es.projections import service
+from lapor_es.kafka.relay import Relay
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import projection_engine
+from lapor_es.readmodels import service
 from lapor_es.readmodels import stats as st
 from lapor_es.readmodels.complaints import ComplaintsModel
 from lapor_es.simulation import PlanParams, simulate
@@ -45,12 +46,12 @@ def test_simulated_year_has_the_same_statistics_from_kafka_and_in_process(
         database_url=fresh_postgres_database(postgres_server), reporter_pepper="test-pepper"
     )
     params = PlanParams(complaints=COMPLAINTS)
-    app = LaporApp(store)
+    app = open_app(store)
     try:
         _, report = simulate(app, params)
         assert report.rejected.total() == 0 and report.complaints == COMPLAINTS
         Relay(app.recorder, app.mapper, kafka, batch_size=200).run(follow=False)
-        service.catch_up(app, store)  # in-process, into the store's database
+        service.catch_up(app.recorder, app.mapper, store)  # in-process, into the store's database
     finally:
         app.close()
 

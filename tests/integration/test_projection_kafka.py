@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
-from lapor_es.kafka.relay import KafkaSettings, Relay
-from lapor_es.projections import service
+from lapor_es.kafka.relay import Relay
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import dead_letters, projection_engine, versions
-from lapor_es.projections.rebuild import TopicFeed, rebuild
+from lapor_es.projections.rebuild import TopicFeed
+from lapor_es.readmodels import service
 from tests.conftest import NOW, fresh_postgres_database
 from tests.support.builders import small_directory, traffic
 from tests.support.kafka import stored_events
@@ -83,7 +84,9 @@ def loaded(lapor: LaporApp, kafka: KafkaSettings) -> Iterator[LaporApp]:
 def test_in_process_and_from_kafka_give_identical_tables(
     loaded: LaporApp, settings: Settings, kafka: KafkaSettings
 ) -> None:
-    service.catch_up(loaded, settings)  # in-process, into the store's database
+    service.catch_up(
+        loaded.recorder, loaded.mapper, settings
+    )  # in-process, into the store's database
     consumer = projector_settings(settings, kafka, another_database(settings, "kafka"))
     stats = service.run_projector(
         consumer, f"test-{uuid.uuid4().hex[:8]}", follow=False, idle_timeout=1.0
@@ -93,7 +96,7 @@ def test_in_process_and_from_kafka_give_identical_tables(
     assert local["complaint_facts"] and local["complaint_timeline"]
     assert live_snapshot(consumer.read_model_url, consumer) == local
 
-    report = service.status(consumer, app=loaded, group_id="nobody")
+    report = service.status(consumer, recorder=loaded.recorder, group_id="nobody")
     rows = [r for r in report["projections"] if r["source"] == kafka.topic]
     assert {r["partition"] for r in rows} == {0, 1, 2}
     assert all(r["lag"] == 0 for r in rows), rows
@@ -176,7 +179,7 @@ def test_projector_killed_mid_batch_resumes_exactly_once(
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["parked"] == 0
-    service.catch_up(loaded, settings)
+    service.catch_up(loaded.recorder, loaded.mapper, settings)
     assert live_snapshot(consumer.read_model_url, consumer) == live_snapshot(
         settings.read_model_url, settings
     )
@@ -229,7 +232,7 @@ def test_two_projectors_in_one_group_share_the_partitions(
     # working); which partitions each held at which moment depends on timing, so what is
     # asserted is the outcome: the tables equal a single in-process run, nothing counted twice.
     assert assigned[0] and assigned[1]
-    service.catch_up(loaded, settings)
+    service.catch_up(loaded.recorder, loaded.mapper, settings)
     assert live_snapshot(consumer.read_model_url, consumer) == live_snapshot(
         settings.read_model_url, settings
     )
@@ -258,7 +261,7 @@ def test_an_off_contract_record_is_parked_and_does_not_stop_the_partition(
     assert {r["projection"] for r in parked} == {"complaints", "inbox", "timeline", "deadlines"}
     assert all(r["error"].startswith("undecodable record") for r in parked)
     assert all(r["complaint_id"] == complaint for r in parked)
-    service.catch_up(lapor, settings)
+    service.catch_up(lapor.recorder, lapor.mapper, settings)
     assert live_snapshot(consumer.read_model_url, consumer) == live_snapshot(
         settings.read_model_url, settings
     )
@@ -279,19 +282,19 @@ def test_an_off_contract_record_is_parked_and_does_not_stop_the_partition(
 def test_rebuild_from_kafka_equals_live(
     loaded: LaporApp, settings: Settings, kafka: KafkaSettings
 ) -> None:
-    service.catch_up(loaded, settings)
+    service.catch_up(loaded.recorder, loaded.mapper, settings)
     before = live_snapshot(settings.read_model_url, settings)
     with_kafka = projector_settings(settings, kafka, settings.read_model_url)
-    result = rebuild(with_kafka, "timeline", TopicFeed(kafka.bootstrap, kafka.topic, 25))
+    result = service.rebuild(with_kafka, "timeline", TopicFeed(kafka.bootstrap, kafka.topic, 25))
     assert result.source == kafka.topic and result.events == len(stored_events(loaded))
     assert live_snapshot(settings.read_model_url, settings) == before
     # The rebuilt model resumes: new events once, via the store tracking it kept.
     traffic(loaded, 3, NOW - timedelta(days=2), seed="after")
-    service.catch_up(loaded, settings)
+    service.catch_up(loaded.recorder, loaded.mapper, settings)
     other = settings.model_copy(
         update={"projection_database_url": another_database(settings, "other")}
     )
-    service.catch_up(loaded, other)
+    service.catch_up(loaded.recorder, loaded.mapper, other)
     assert live_snapshot(settings.read_model_url, settings) == live_snapshot(
         other.read_model_url, other
     )

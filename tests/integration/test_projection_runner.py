@@ -10,10 +10,9 @@ from sqlalchemy import Connection, func, inspect, select, text
 
 from lapor_es.application import LaporApp
 from lapor_es.config import Settings
-from lapor_es.projections import service
 from lapor_es.projections.core import Projector, dead_letters, projection_engine, tracking, versions
-from lapor_es.projections.rebuild import Advance, RebuildResult, StoreFeed, rebuild
-from lapor_es.readmodels import migrations
+from lapor_es.projections.rebuild import Advance, RebuildResult, StoreFeed
+from lapor_es.readmodels import migrations, service
 from lapor_es.readmodels.registry import MODEL_NAMES, read_models
 from tests.conftest import NOW
 from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory, traffic
@@ -57,15 +56,15 @@ def test_catch_up_applies_every_event_once(lapor: LaporApp, settings: Settings) 
     small_directory(lapor)
     traffic(lapor, 24, NOW - timedelta(days=20))
     stored = stored_events(lapor)
-    stats = service.catch_up(lapor, settings)
+    stats = service.catch_up(lapor.recorder, lapor.mapper, settings)
     assert stats.events == len(stored) and stats.applied == len(stored) * len(MODEL_NAMES)
     assert stats.parked == 0
     first = live_snapshot(settings.read_model_url, settings)
     assert all(first[name] for name in ("complaint_facts", "complaint_timeline"))
-    again = service.catch_up(lapor, settings)
+    again = service.catch_up(lapor.recorder, lapor.mapper, settings)
     assert again.events == 0  # resumes after its tracking
     traffic(lapor, 4, NOW - timedelta(days=2), seed="later")
-    later = service.catch_up(lapor, settings)
+    later = service.catch_up(lapor.recorder, lapor.mapper, settings)
     assert later.events == len(stored_events(lapor)) - len(stored)
     engine = projection_engine(settings.read_model_url)
     try:
@@ -84,7 +83,8 @@ class LateWrites(StoreFeed):
     applies them, before the swap: the swap's own pass must pick them up."""
 
     def __init__(self, lapor: LaporApp, settings: Settings) -> None:
-        super().__init__(lapor, batch_size=20)
+        super().__init__(lapor.recorder, lapor.mapper, batch_size=20)
+        self.lapor = lapor
         self.settings = settings
 
     def run(
@@ -97,15 +97,15 @@ class LateWrites(StoreFeed):
     ) -> int:
         count = super().run(projector, result, conn=conn, advance=advance)
         if conn is None:
-            traffic(self.app, 3, NOW - timedelta(days=3), seed="during")
-            service.catch_up(self.app, self.settings)
+            traffic(self.lapor, 3, NOW - timedelta(days=3), seed="during")
+            service.catch_up(self.lapor.recorder, self.lapor.mapper, self.settings)
         return count
 
 
 def test_rebuild_equals_live_and_live_serves_during_it(lapor: LaporApp, settings: Settings) -> None:
     small_directory(lapor)
     traffic(lapor, 30, NOW - timedelta(days=20))
-    service.catch_up(lapor, settings)
+    service.catch_up(lapor.recorder, lapor.mapper, settings)
     complaints = len(live_snapshot(settings.read_model_url, settings)["complaint_facts"])
     engine = projection_engine(settings.read_model_url)
     answered: list[int] = []
@@ -117,7 +117,9 @@ def test_rebuild_equals_live_and_live_serves_during_it(lapor: LaporApp, settings
             answered.append(conn.execute(text("SELECT COUNT(*) FROM v_complaints")).scalar_one())
 
     try:
-        result = rebuild(settings, "complaints", LateWrites(lapor, settings), advance=query_live)
+        result = service.rebuild(
+            settings, "complaints", LateWrites(lapor, settings), advance=query_live
+        )
         assert len(answered) > 1 and set(answered) == {complaints}
         assert result.final_events > 0  # written after the main pass, read in the swap
         after = live_snapshot(settings.read_model_url, settings)
@@ -130,12 +132,16 @@ def test_rebuild_equals_live_and_live_serves_during_it(lapor: LaporApp, settings
         assert migrations.pending_changes(engine) == []  # indexes/constraints renamed too
         # The rebuilt tables equal a full in-process projection into a fresh database.
         other = settings.model_copy(update={"projection_database_url": _sibling_database(settings)})
-        service.catch_up(lapor, other)
+        service.catch_up(lapor.recorder, lapor.mapper, other)
         assert after == live_snapshot(other.read_model_url, other)
         # And the rebuilt model goes on from the moved tracking: new events once each.
         traffic(lapor, 2, NOW - timedelta(days=1), seed="after")
-        assert service.catch_up(lapor, settings).applied == service_events(lapor, 2)
-        assert service.catch_up(lapor, other).applied == service_events(lapor, 2)
+        assert service.catch_up(lapor.recorder, lapor.mapper, settings).applied == service_events(
+            lapor, 2
+        )
+        assert service.catch_up(lapor.recorder, lapor.mapper, other).applied == service_events(
+            lapor, 2
+        )
         assert live_snapshot(settings.read_model_url, settings) == live_snapshot(
             other.read_model_url, other
         )
@@ -180,7 +186,7 @@ def test_a_poison_event_parks_its_complaint_and_retry_applies_in_order(
     poisoned_id = lapor.complaint(tid).id
     model = EventCounts()
 
-    stats = service.catch_up(lapor, settings, models=[model])
+    stats = service.catch_up(lapor.recorder, lapor.mapper, settings, models=[model])
     # Verified (raised), then Forwarded and Responded (parked behind it)
     assert stats.parked == 3
     parked = service.open_dead_letters(settings, "event_counts")
@@ -226,7 +232,7 @@ def test_a_poison_event_parks_its_complaint_and_retry_applies_in_order(
             kind="confirm",
             text="Terima kasih",
         )
-        late = service.catch_up(lapor, settings, models=[model])
+        late = service.catch_up(lapor.recorder, lapor.mapper, settings, models=[model])
         assert late.applied == 2 and late.parked == 0  # ReporterReplied, Resolved
     finally:
         engine.dispose()

@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from lapor_es import bootstrap as boot
 from lapor_es.aggregates import DomainError
 from lapor_es.commands import ErrorModel
 from lapor_es.config import Settings
-from lapor_es.logging import configure_logging
 from lapor_es.projections.core import ReadModel
 
 app = typer.Typer(help="Agency inbox and public tracking page")
@@ -25,12 +25,11 @@ app = typer.Typer(help="Agency inbox and public tracking page")
 
 def _refresh(settings: Settings, models: list[ReadModel]) -> None:
     """Apply every stored event not yet in these models (the in-process runner)."""
-    from lapor_es.application import LaporApp
-    from lapor_es.projections.service import catch_up
+    from lapor_es.readmodels.service import catch_up
 
-    lapor = LaporApp(settings)
+    lapor = boot.open_app(settings)
     try:
-        catch_up(lapor, settings, models=models)  # migrates the schema first
+        catch_up(lapor.recorder, lapor.mapper, settings, models=models)  # migrates the schema first
     finally:
         lapor.close()
 
@@ -58,18 +57,16 @@ def inbox(
     ] = True,
 ) -> None:
     """Every complaint the agency holds now, most urgent first, with its bucket counters."""
-    from lapor_es.projections.core import projection_engine
     from lapor_es.readmodels.inbox import InboxModel, InboxRow, bucket_counts, inbox_rows
 
     if fmt not in ("table", "json", "csv"):
         raise _fail("validation_error", f"unknown format {fmt!r}: use table, json or csv")
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
+    settings = boot.load_settings()
     calendar = settings.calendar
     model = InboxModel(calendar=calendar)
     if refresh:
         _refresh(settings, [model])
-    engine = projection_engine(settings.read_model_url)
+    engine = boot.projection_engine(settings)
     now = datetime.now(UTC)
     try:
         with engine.connect() as conn:
@@ -128,17 +125,15 @@ def timeline(
     ] = True,
 ) -> None:
     """The public tracking page of a complaint (refused for confidential ones)."""
-    from lapor_es.projections.core import projection_engine
     from lapor_es.readmodels.timeline import TimelineModel, timeline_for
 
     if fmt not in ("table", "json"):
         raise _fail("validation_error", f"unknown format {fmt!r}: use table or json")
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
+    settings = boot.load_settings()
     model = TimelineModel(calendar=settings.calendar)
     if refresh:
         _refresh(settings, [model])
-    engine = projection_engine(settings.read_model_url)
+    engine = boot.projection_engine(settings)
     try:
         with engine.connect() as conn:
             page = timeline_for(conn, tracking_id, public=True)

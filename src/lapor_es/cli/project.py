@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from lapor_es import bootstrap as boot
 from lapor_es.config import Settings
-from lapor_es.logging import configure_logging
 from lapor_es.readmodels.registry import MODEL_NAMES
 
 app = typer.Typer()
@@ -35,9 +35,7 @@ project_app.add_typer(migrations_app, name="migrations")
 
 
 def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
+    return boot.load_settings()
 
 
 def _names(only: list[str] | None) -> tuple[str, ...]:
@@ -95,8 +93,7 @@ def project(
     if rebuild is not None:
         _rebuild(settings, _names([rebuild])[0], from_kafka)
         return
-    from lapor_es.application import LaporApp
-    from lapor_es.projections import service
+    from lapor_es.readmodels import service
 
     names = _names(only)
     stop = _stop_on_signals()
@@ -106,9 +103,11 @@ def project(
         )
         source = settings.kafka_topic
     else:
-        lapor = LaporApp(settings)
+        lapor = boot.open_app(settings)
         try:
-            stats = service.catch_up(lapor, settings, names, follow=follow, stop=stop)
+            stats = service.catch_up(
+                lapor.recorder, lapor.mapper, settings, names, follow=follow, stop=stop
+            )
         finally:
             lapor.close()
         source = "store"
@@ -128,10 +127,10 @@ def project(
 
 
 def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
-    from lapor_es.application import LaporApp
     from lapor_es.projections import rebuild as rb
+    from lapor_es.readmodels import service
 
-    lapor = LaporApp(settings)
+    lapor = boot.open_app(settings)
     try:
         feed: rb.StoreFeed | rb.TopicFeed
         if from_kafka:
@@ -140,13 +139,13 @@ def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
                 settings.kafka_bootstrap, settings.kafka_topic, settings.projector_batch_size
             )
         else:
-            feed = rb.StoreFeed(lapor, settings.projector_batch_size)
+            feed = rb.StoreFeed(lapor.recorder, lapor.mapper, settings.projector_batch_size)
         try:
             if rb.ProgressBar.wanted():
                 with rb.ProgressBar(f"rebuild {name}") as bar:
-                    result = rb.rebuild(settings, name, feed, advance=bar)
+                    result = service.rebuild(settings, name, feed, advance=bar)
             else:
-                result = rb.rebuild(settings, name, feed)
+                result = service.rebuild(settings, name, feed)
         except rb.RebuildBehindError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from exc
@@ -171,12 +170,10 @@ def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
 @migrations_app.command("upgrade")
 def migrations_upgrade() -> None:
     """Upgrade the read-model database to the newest revision (projectors do this on start)."""
-    from lapor_es.projections import service
-    from lapor_es.projections.core import projection_engine
-    from lapor_es.readmodels import migrations
+    from lapor_es.readmodels import migrations, service
 
     settings = _settings()
-    engine = projection_engine(settings.read_model_url)
+    engine = boot.projection_engine(settings)
     try:
         migrations.prepare(engine, service.models_for(settings))
         with engine.connect() as conn:
@@ -227,10 +224,9 @@ def migrations_new(
 def _scratch_engine(url: str | None) -> Iterator[Engine]:
     """An engine on `url`, or on a temporary SQLite file deleted afterwards: comparing
     against an empty database migrated to head needs no real database at all."""
-    from lapor_es.projections.core import projection_engine
 
     with tempfile.TemporaryDirectory() as tmp:
-        engine = projection_engine(url or f"sqlite:///{Path(tmp) / 'scratch.sqlite3'}")
+        engine = boot.projection_engine_at(url or f"sqlite:///{Path(tmp) / 'scratch.sqlite3'}")
         try:
             yield engine
         finally:
@@ -244,7 +240,7 @@ def dlq_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Open dead letters, oldest first per complaint."""
-    from lapor_es.projections import service
+    from lapor_es.readmodels import service
 
     rows = service.open_dead_letters(_settings(), projection)
     if fmt == "json":
@@ -282,7 +278,7 @@ def dlq_retry(
     projection: Annotated[str | None, typer.Option(help="only this read model")] = None,
 ) -> None:
     """Re-apply the parked events (once their cause is fixed), in version order."""
-    from lapor_es.projections import service
+    from lapor_es.readmodels import service
 
     result = service.retry_dead_letters(_settings(), _names([projection] if projection else None))
     left = len(service.open_dead_letters(_settings(), projection))
@@ -313,13 +309,12 @@ def status(
     ] = "lapor-es-projector",
 ) -> None:
     """Projection positions and lag, relay position vs store head, consumer group lag."""
-    from lapor_es.application import LaporApp
-    from lapor_es.projections import service
+    from lapor_es.readmodels import service
 
     settings = _settings()
-    lapor = LaporApp(settings)
+    lapor = boot.open_app(settings)
     try:
-        report = service.status(settings, app=lapor, group_id=group_id)
+        report = service.status(settings, recorder=lapor.recorder, group_id=group_id)
     finally:
         lapor.close()
     if fmt == "json":

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
-from lapor_es.config import Settings
+from lapor_es import bootstrap as boot
 from lapor_es.readmodels import stats as st
 from lapor_es.readmodels.complaints import ComplaintsModel
 
@@ -85,18 +85,18 @@ def _breakdown(by: str | None) -> st.Breakdown | None:
 
 def run_stats(refresh: bool, query: Callable[[Connection, ComplaintsModel], T]) -> T:
     """Catch the projection up (unless told not to), then run `query` on it."""
-    from lapor_es.application import LaporApp
-    from lapor_es.projections import core
-    from lapor_es.projections.service import catch_up
+    from lapor_es.readmodels.service import catch_up
 
-    settings = Settings()
-    engine = core.projection_engine(settings.read_model_url)
+    settings = boot.load_settings()
+    engine = boot.projection_engine(settings)
     model = ComplaintsModel(calendar=settings.calendar)
     try:
         if refresh:
-            lapor = LaporApp(settings)
+            lapor = boot.open_app(settings)
             try:
-                catch_up(lapor, settings, ("complaints",))  # migrates the schema first
+                catch_up(
+                    lapor.recorder, lapor.mapper, settings, ("complaints",)
+                )  # migrates the schema first
             finally:
                 lapor.close()
         with engine.connect() as conn:

@@ -13,6 +13,10 @@
    from `<name>@rb` to `<name>`, and recreates the views. Readers see the old tables until
    the commit and the new ones after it; a running projector continues from the moved
    tracking, its version claims skipping whatever the rebuild already applied.
+
+This is engine code: it knows no read model by name. The caller (readmodels/service.py)
+injects how to make the model (`ModelFactory`) and how to make a database ready
+(`Prepare`: migrations, views), and the store's recorder and mapper for a StoreFeed.
 """
 
 from __future__ import annotations
@@ -24,11 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import ApplicationRecorder, Mapper
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Connection, Engine, MetaData, Table, and_, delete, select, text, update
 
-from lapor_es.application import LaporApp
-from lapor_es.config import Settings
 from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.projections.core import (
     Projector,
@@ -42,8 +45,6 @@ from lapor_es.projections.core import (
     versions,
 )
 from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka, from_notification
-from lapor_es.readmodels.migrations import prepare
-from lapor_es.readmodels.registry import MODEL_NAMES, read_models
 
 log = structlog.get_logger("lapor_es.projections.rebuild")
 
@@ -51,6 +52,10 @@ PREFIX = "rb_"
 
 # (done, total) in the source's own unit: store positions or topic offsets.
 Advance = Callable[[int, int, int], None]  # (events in this batch, done, total)
+# (table prefix, the tables' own MetaData or None for the shared live one) -> the model.
+ModelFactory = Callable[[str, MetaData | None], ReadModel]
+# Make a read-model database ready for these models (migrate, create views).
+Prepare = Callable[[Engine, Sequence[ReadModel]], None]
 
 
 class RebuildBehindError(RuntimeError):
@@ -69,7 +74,7 @@ class RebuildResult:
     seconds: float = 0.0
 
 
-class _Feed:
+class Feed:
     """Where a rebuild reads from. `run` applies everything after the rebuild's own
     tracking, in batches, through `projector` (inside `conn` when given)."""
 
@@ -86,9 +91,10 @@ class _Feed:
         raise NotImplementedError
 
 
-class StoreFeed(_Feed):
-    def __init__(self, app: LaporApp, batch_size: int) -> None:
-        self.app = app
+class StoreFeed(Feed):
+    def __init__(self, recorder: ApplicationRecorder, mapper: Mapper[Any], batch_size: int) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
         self.batch_size = batch_size
         self.source = STORE_SOURCE
         self.topics = complaint_event_topics()
@@ -103,12 +109,12 @@ class StoreFeed(_Feed):
     ) -> int:
         name = projector.models[0].tracking_name
         position = _tracked(projector.engine, conn, name, STORE_SOURCE).get(0, 0)
-        head = self.app.recorder.max_notification_id() or 0
+        head = self.recorder.max_notification_id() or 0
         count = 0
-        while batch := self.app.recorder.select_notifications(
+        while batch := self.recorder.select_notifications(
             start=position, limit=self.batch_size, topics=self.topics, inclusive_of_start=False
         ):
-            events = [from_notification(n, self.app.mapper) for n in batch]
+            events = [from_notification(n, self.mapper) for n in batch]
             outcome = projector.process(events, conn=conn)
             count += len(events)
             result.applied += outcome.applied
@@ -120,7 +126,7 @@ class StoreFeed(_Feed):
         return count
 
 
-class TopicFeed(_Feed):
+class TopicFeed(Feed):
     def __init__(self, bootstrap: str, topic: str, batch_size: int) -> None:
         self.bootstrap = bootstrap
         self.source = topic
@@ -216,33 +222,25 @@ def _tracked(engine: Engine, conn: Connection | None, name: str, source: str) ->
 
 # ----------------------------------------------------------------------- the rebuild
 def rebuild(
-    settings: Settings,
-    name: str,
-    feed: _Feed,
+    read_model_url: str,
+    feed: Feed,
     *,
-    model_factory: Callable[[str, MetaData | None], ReadModel] | None = None,
-    view_models: Sequence[ReadModel] | None = None,
+    model_factory: ModelFactory,
+    view_models: Sequence[ReadModel],
+    prepare: Prepare,
     advance: Advance | None = None,
 ) -> RebuildResult:
-    """Rebuild read model `name` into `rb_` tables from `feed`, then swap it in.
+    """Rebuild the model `model_factory` makes into `rb_` tables from `feed`, then swap it in.
 
-    `model_factory(prefix, table_metadata)` makes the model (default: the registry's);
-    `view_models` are the live models whose views are recreated (default: all)."""
+    `model_factory(prefix, table_metadata)` makes the model, live ("", None) and fresh;
+    `view_models` are the live models whose views are recreated in the swap;
+    `prepare(engine, models)` makes the database ready before the rebuild starts."""
     started = time.monotonic()
-
-    def make(prefix: str, md: MetaData | None) -> ReadModel:
-        if model_factory is not None:
-            return model_factory(prefix, md)
-        return read_models(settings.calendar, names=(name,), prefix=prefix, table_metadata=md)[0]
-
-    live = make("", None)
-    fresh = make(PREFIX, MetaData())
-    views = (
-        list(view_models)
-        if view_models is not None
-        else read_models(settings.calendar, names=MODEL_NAMES)
-    )
-    engine = projection_engine(settings.read_model_url)
+    live = model_factory("", None)
+    fresh = model_factory(PREFIX, MetaData())
+    name = live.name
+    views = list(view_models)
+    engine = projection_engine(read_model_url)
     result = RebuildResult(name=name, source=feed.source)
     try:
         prepare(engine, views if any(v.name == name for v in views) else [live, *views])

@@ -1,8 +1,10 @@
-"""Composition of the projection machinery: what `lapor-es project`, `dlq` and `status` run.
+"""The read models put on the projection engine: what `lapor-es project`, `dlq` and `status` run.
 
+The engine (lapor_es.projections) knows no read model; this module is where the two meet.
 Each helper opens the read-model database, makes it ready (`migrations.prepare`) and hands
 the models to a runner. `models` can replace the registered read models (tests, tools);
-by default they are `registry.read_models(settings.calendar, names=...)`.
+by default they are `registry.read_models(settings.calendar, names=...)`. The event store is
+given as its recorder and mapper (what `LaporApp.recorder` and `.mapper` are), never as an app.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eventsourcing.persistence import ApplicationRecorder, Mapper
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, MetaData, func, inspect, select
 
-from lapor_es.application import LaporApp
 from lapor_es.config import Settings
-from lapor_es.kafka.relay import KafkaSettings, committed_position
+from lapor_es.kafka.relay import committed_position
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import (
     BatchResult,
     Projector,
@@ -27,6 +30,8 @@ from lapor_es.projections.core import (
     tracking,
 )
 from lapor_es.projections.events import STORE_SOURCE
+from lapor_es.projections.rebuild import Advance, Feed, RebuildResult
+from lapor_es.projections.rebuild import rebuild as rebuild_engine
 from lapor_es.projections.runners import KafkaRunner, LocalRunner, Progress, RunStats
 from lapor_es.readmodels.migrations import VERSION_TABLE, current_revision, prepare, script
 from lapor_es.readmodels.registry import MODEL_NAMES, read_models
@@ -49,7 +54,8 @@ def open_projector(settings: Settings, models: Sequence[ReadModel]) -> Projector
 
 
 def catch_up(
-    app: LaporApp,
+    recorder: ApplicationRecorder,
+    mapper: Mapper[Any],
     settings: Settings,
     names: Sequence[str] = MODEL_NAMES,
     *,
@@ -64,9 +70,7 @@ def catch_up(
         settings, models if models is not None else models_for(settings, names)
     )
     try:
-        runner = LocalRunner(
-            app.recorder, app.mapper, projector, batch_size=settings.projector_batch_size
-        )
+        runner = LocalRunner(recorder, mapper, projector, batch_size=settings.projector_batch_size)
         if stop is not None:
             runner.stop = stop
         return runner.run(follow=follow, progress=progress)
@@ -105,6 +109,28 @@ def run_projector(
         return runner.run(follow=follow, idle_timeout=idle_timeout, progress=progress)
     finally:
         projector.engine.dispose()
+
+
+def rebuild(
+    settings: Settings, name: str, feed: Feed, *, advance: Advance | None = None
+) -> RebuildResult:
+    """Rebuild the registered read model `name` from `feed` beside the live one, then swap
+    it in (see lapor_es.projections.rebuild); the views of every registered model are
+    recreated in the swap."""
+
+    def make(prefix: str, table_metadata: MetaData | None) -> ReadModel:
+        return read_models(
+            settings.calendar, names=(name,), prefix=prefix, table_metadata=table_metadata
+        )[0]
+
+    return rebuild_engine(
+        settings.read_model_url,
+        feed,
+        model_factory=make,
+        view_models=models_for(settings),
+        prepare=prepare,
+        advance=advance,
+    )
 
 
 # ----------------------------------------------------------------------- dead letters
@@ -155,13 +181,13 @@ class PartitionEnd:
 def status(
     settings: Settings,
     *,
-    app: LaporApp | None = None,
+    recorder: ApplicationRecorder | None = None,
     group_id: str = DEFAULT_GROUP_ID,
 ) -> dict[str, Any]:
     """Where every projection is, against the store head and the topic's end.
 
     - `projections`: one row per tracking row (model, source, partition, offset, lag);
-    - `store_head`: the store's last notification position (when `app` is given);
+    - `store_head`: the store's last notification position (when `recorder` is given);
     - `relay`: the highest position committed to the topic, and how far behind the head;
     - `topic`: end offset per partition and the consumer group's committed offset and lag;
     - `dead_letters`: open dead letters per projection;
@@ -169,7 +195,7 @@ def status(
     """
     out: dict[str, Any] = {
         "read_model_database": _redacted(settings.read_model_url),
-        "store_head": app.recorder.max_notification_id() or 0 if app is not None else None,
+        "store_head": recorder.max_notification_id() or 0 if recorder is not None else None,
     }
     out.update(_database_status(settings))
     if settings.kafka_bootstrap:
