@@ -40,6 +40,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.commands import parse_command
 from lapor_es.config import Settings, eventsourcing_env
 from lapor_es.logging import configure_logging
@@ -228,7 +229,7 @@ def timed(body: Callable[[int], None], n: int, offset: int) -> float:
 
 
 def run_lapor(settings: Settings, case: str, n: int, profile: cProfile.Profile | None) -> Run:
-    lapor = LaporApp(settings)
+    lapor = open_app(settings)
     try:
         if case == "lifecycle":
             small_directory(lapor)

@@ -58,6 +58,7 @@ from lapor_es.aggregates import (
 )
 from lapor_es.aggregates.registry import format_tracking_id
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.commands import parse_command
 from lapor_es.config import Settings
 from lapor_es.contract.cloudevents import Record, to_record
@@ -218,7 +219,7 @@ def open_store(kind: str, events: int, pg_server: str | None) -> Iterator[tuple[
             database_url=pg_server.rsplit("/", 1)[0] + "/" + name, reporter_pepper=PEPPER
         )
         done = None
-    lapor = LaporApp(settings)
+    lapor = open_app(settings)
     try:
         have = stored_events(lapor)
         build_seconds = None
@@ -540,7 +541,7 @@ def latency(
     raw_txn = Latency("raw txn: begin -> commit -> consumer", [])
 
     with fresh_settings(kind, pg_server) as settings:
-        lapor = LaporApp(settings)
+        lapor = open_app(settings)
         kafka = topics.new("follow")
         watcher = Watcher(kafka, fetch_wait)
         fd, log_name = tempfile.mkstemp(prefix="lapor-bench-relay-", suffix=".log")

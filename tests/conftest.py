@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import KafkaSettings
 
@@ -59,7 +60,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def lapor(settings: Settings) -> Iterator[LaporApp]:
-    app = LaporApp(settings, clock=lambda: NOW)
+    app = open_app(settings, clock=lambda: NOW)
     yield app
     app.close()
 

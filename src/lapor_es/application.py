@@ -1,31 +1,38 @@
-"""LaporApp: the service layer. One method per command: load, decide, save.
+"""LaporApp: the service layer. One handler per command: load, decide, save.
+
+Handlers are found through `HANDLERS`, a table {command type: handler} at the end of this
+module; each takes the command and the unit of work it reads and writes through
+(lapor_es.unit_of_work): `Immediate` for one command, `Batch` for `handle_many`.
 
 Everything the aggregates need from outside (the working-day calendar, the agency
 directory, the reporter's key) is resolved here and handed to them as plain values.
 Saves are single transactions with optimistic concurrency; a command that loses a race
 is decided again on the fresh state, so no write is ever based on a stale read.
+
+What is wired in comes from outside (lapor_es.bootstrap builds it): the settings, the key
+store (lapor_es.privacy.KeyStore) and the eventsourcing persistence environment. Nothing
+here opens a database connection of its own.
+
+The few queries (`complaint`, `history`, `clock_view`, `identity`, `agency`, `agencies`)
+stay small read methods here rather than in a query module: each is a line or two over
+the repository, the vault or the SLA policy this object already holds, and the read side
+proper (lists, inboxes, statistics) lives in lapor_es.readmodels.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import structlog
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    EventSourcedLog,
-    LRUCache,
-)
+from eventsourcing.application import Application, EventSourcedLog
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError
-from sqlalchemy import create_engine
 
 from lapor_es import commands as c
 from lapor_es.aggregates import (
@@ -46,8 +53,9 @@ from lapor_es.aggregates import (
     reporter_id_for,
 )
 from lapor_es.aggregates.registry import idempotency_id, tracking_sequence_id
-from lapor_es.config import Settings, eventsourcing_env, sqlalchemy_url
-from lapor_es.privacy import IdentityVault, ReporterIdentity, SqlKeyStore
+from lapor_es.config import Settings, eventsourcing_env
+from lapor_es.privacy import KeyStore, ReporterIdentity, open_vault
+from lapor_es.unit_of_work import Batch, Immediate, UnitOfWork
 from lapor_es.workflow import JAKARTA, ClockKind, SlaClock, WorkingCalendar, clock_status
 
 log = structlog.get_logger("lapor_es.app")
@@ -80,9 +88,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-T = TypeVar("T")
-
-
 @dataclass(frozen=True)
 class ClockView:
     kind: str
@@ -95,46 +100,50 @@ class ClockView:
 
 
 class LaporApp(Application[UUID]):
+    """Build it with lapor_es.bootstrap (`open_app`, or `in_memory_app` for tests).
+
+    `keys` becomes the application's: `close()` closes it. `env` is eventsourcing's
+    persistence environment; by default the one `settings.database_url` names.
+    """
+
     name = "lapor"
 
     def __init__(
         self,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
+        keys: KeyStore,
+        env: Mapping[str, str] | None = None,
         calendar: WorkingCalendar | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings
         self.snapshotting_intervals = {  # type: ignore[misc]
             Complaint: self.settings.snapshot_interval,
             TrackingSequence: 100,
             Reporter: 50,
         }
-        super().__init__(env=eventsourcing_env(self.settings))
+        super().__init__(env=dict(env) if env is not None else eventsourcing_env(settings))
         self.policy = self.settings.sla_policy
         self.calendar = calendar or self.settings.calendar
         self.now = clock
         self._agency_refs: dict[str, AgencyRef] = {}
-        self._batch: dict[UUID, Any] | None = None
-        self._batch_head: int | None = None  # store head after our last committed batch
-        self._trust_cache = False
-        self.sql = create_engine(sqlalchemy_url(self.settings.database_url), pool_pre_ping=True)
-        keys = SqlKeyStore(self.sql)
-        pepper = (
-            self.settings.reporter_pepper.get_secret_value().encode()
-            if self.settings.reporter_pepper
-            else keys.secret("reporter-pepper")
-        )
-        self.vault = IdentityVault(keys, pepper)
+        self.vault = open_vault(keys, settings.reporter_pepper)
+        self.immediate = Immediate(self)
+        self._last_batch_head: int | None = None  # store head after our last committed batch
         self.agency_log: EventSourcedLog[AgencyListed] = EventSourcedLog(
             self.events, AGENCY_LOG_ID, AgencyListed
         )
 
     def close(self) -> None:
-        self.sql.dispose()
+        self.vault.keys.close()
         super().close()
 
     # ================================================================ dispatch
+    def handle(self, command: c.Command) -> c.Outcome:
+        """Execute one validated command. Raises DomainError (with a stable code)."""
+        return self._dispatch(command, self.immediate)
+
     def handle_many(self, commands: Sequence[c.Command]) -> list[c.Outcome | DomainError]:
         """Run commands in order as ONE transaction: the same decisions as running them one
         by one, far fewer round trips (the simulator files a day of traffic at a time).
@@ -143,100 +152,45 @@ class LaporApp(Application[UUID]):
         as its error and changes nothing. If another writer got in between, the whole batch
         is run again one command at a time, so a batch never overwrites anyone.
         """
-        # Nobody else wrote since our last batch: the cached aggregates are current, so this
-        # batch may use (and mutate) them directly instead of copying and re-querying each.
-        self._trust_cache = (
-            self._batch_head is not None and self.recorder.max_notification_id() == self._batch_head
-        )
-        self._batch = {}
-        self._batch_log: list[Any] = []
-        self.vault.keys.defer_new_keys()
-        results: list[c.Outcome | DomainError] = []
-        committed = False
+        batch = Batch(self, self.vault.keys, after=self._last_batch_head)
+        self._last_batch_head = None
         try:
-            for command in commands:
-                try:
-                    results.append(self.handle(command))
-                except DomainError as exc:
-                    results.append(exc)
-            batch, entries = list(self._batch.values()), self._batch_log
-            self._batch = None
-            self.vault.keys.write_deferred_keys()
-            recordings = super().save(*batch, *entries)
-            committed = True
-            self._remember_batch(batch, recordings)
-            return results
+            with batch:
+                results = [self._handle_or_error(command, batch) for command in commands]
+                batch.commit()
         except IntegrityError:
-            self._batch = None
-            self._forget_cache()
             log.warning("batch.conflict", commands=len(commands))
-            return [self._handle_or_error(command) for command in commands]
-        finally:
-            self._batch = None
-            self.vault.keys.discard_deferred_keys()
-            if not committed:
-                self._forget_cache()
+            return [self._handle_or_error(command, self.immediate) for command in commands]
+        self._last_batch_head = batch.head
+        return results
 
-    def _remember_batch(self, batch: list[Any], recordings: list[Any]) -> None:
-        cache = self.repository.cache
-        if cache is None or not recordings:
-            self._batch_head = None
-            return
-        for aggregate in batch:
-            cache.put(aggregate.id, aggregate)
-        self._batch_head = recordings[-1].notification.id
-
-    def _forget_cache(self) -> None:
-        """A batch that did not commit may have mutated cached aggregates: drop them all."""
-        cache = self.repository.cache
-        if isinstance(cache, LRUCache):
-            cache.clear()
-        elif cache is not None:
-            cache.cache.clear()
-        self._batch_head = None
-
-    def _handle_or_error(self, command: c.Command) -> c.Outcome | DomainError:
+    def _handle_or_error(self, command: c.Command, uow: UnitOfWork) -> c.Outcome | DomainError:
         try:
-            return self.handle(command)
+            return self._dispatch(command, uow)
         except DomainError as exc:
             return exc
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """Inside handle_many, saving only stages the aggregates for the batch's commit."""
-        if self._batch is None:
-            return super().save(*objs, **kwargs)
-        for obj in objs:
-            if obj is None:
-                continue
-            if isinstance(obj, DomainEvent):
-                self._batch_log.append(obj)
-            else:
-                self._batch[obj.id] = obj
-        return []
-
-    def handle(self, command: c.Command) -> c.Outcome:
-        """Execute one validated command. Raises DomainError (with a stable code)."""
-        handler: Callable[[Any], c.Outcome] = getattr(self, command.command)
-        return handler(command)
+    def _dispatch(self, command: c.Command, uow: UnitOfWork) -> c.Outcome:
+        return HANDLERS[type(command)](self, command, uow)
 
     # ================================================================ filing
-    def file(self, cmd: c.FileComplaint) -> c.Outcome:
+    def file(self, cmd: c.FileComplaint, uow: UnitOfWork) -> c.Outcome:
         actor, at = self._actor(cmd), self._at(cmd)
-        if cmd.idempotency_key and (earlier := self._idempotent_result(cmd.idempotency_key)):
+        if cmd.idempotency_key and (earlier := self._idempotent_result(cmd.idempotency_key, uow)):
             return earlier
         if cmd.target_agency:
-            self._agency_ref(cmd.target_agency)
+            self._agency_ref(cmd.target_agency, uow)
         identity = ReporterIdentity(**cmd.reporter.model_dump())
         reporter_ref = self.vault.reporter_ref(identity)
         if actor.role == Role.REPORTER:
             # A reporter files as themself; the reference is derived, not chosen.
             actor = Actor(id=reporter_ref, role=actor.role)
         Complaint.require_can_file(actor)
-        known = self._get_or_none(reporter_id_for(reporter_ref), Reporter) is not None
+        known = uow.get(reporter_id_for(reporter_ref), Reporter) is not None
         sealed = self.vault.seal(reporter_ref, identity, new_reporter=not known)
         year = at.astimezone(JAKARTA).year
         for attempt in range(MAX_ATTEMPTS):
-            sequence = self._get_or_none(tracking_sequence_id(year), TrackingSequence)
+            sequence = uow.get(tracking_sequence_id(year), TrackingSequence)
             sequence = sequence or TrackingSequence(year=year)
             tracking_id = sequence.issue()
             complaint = Complaint.file(
@@ -257,7 +211,7 @@ class LaporApp(Application[UUID]):
                     at, self.policy.verification_days
                 ),
             )
-            reporter = self._get_or_none(reporter_id_for(reporter_ref), Reporter)
+            reporter = uow.get(reporter_id_for(reporter_ref), Reporter)
             reporter = reporter or Reporter(reporter_ref=reporter_ref, at=at)
             reporter.link(complaint.id)
             claim = (
@@ -268,12 +222,12 @@ class LaporApp(Application[UUID]):
                 else None
             )
             try:
-                self.save(complaint, sequence, reporter, claim)
+                uow.save(complaint, sequence, reporter, claim)
             except IntegrityError:
                 backoff(attempt)
                 # Lost a race: for the tracking number, the reporter, or the key itself.
                 if cmd.idempotency_key and (
-                    earlier := self._idempotent_result(cmd.idempotency_key)
+                    earlier := self._idempotent_result(cmd.idempotency_key, uow)
                 ):
                     return earlier
                 continue
@@ -287,11 +241,12 @@ class LaporApp(Application[UUID]):
             return self._outcome(cmd, complaint, reporter_ref=reporter_ref, duplicate=False)
         raise Conflict("could not allocate a tracking number: too much contention, retry")
 
-    def _idempotent_result(self, key: str) -> c.Outcome | None:
-        claim = self._get_or_none(idempotency_id(key), IdempotencyKey)
+    def _idempotent_result(self, key: str, uow: UnitOfWork) -> c.Outcome | None:
+        claim = uow.get(idempotency_id(key), IdempotencyKey)
         if claim is None:
             return None
-        complaint: Complaint = self.repository.get(claim.complaint_id)
+        complaint = uow.get(claim.complaint_id, Complaint)
+        assert complaint is not None, "a claimed key is saved with its complaint"
         return c.Outcome(
             command="file",
             complaint_id=str(complaint.id),
@@ -303,9 +258,10 @@ class LaporApp(Application[UUID]):
         )
 
     # ================================================================ the desk
-    def verify(self, cmd: c.Verify) -> c.Outcome:
-        target = self._agency_ref(cmd.to_agency)
+    def verify(self, cmd: c.Verify, uow: UnitOfWork) -> c.Outcome:
+        target = self._agency_ref(cmd.to_agency, uow)
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.verify(
                 actor,
@@ -320,14 +276,14 @@ class LaporApp(Application[UUID]):
             ),
         )
 
-    def postpone(self, cmd: c.Postpone) -> c.Outcome:
+    def postpone(self, cmd: c.Postpone, uow: UnitOfWork) -> c.Outcome:
         def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
             left = self.calendar.working_days_left(at, comp.due_at) if comp.due_at else 0
             comp.postpone(actor, at, reason=cmd.reason, remaining_days=left)
 
-        return self._decide(cmd, decide)
+        return self._decide(uow, cmd, decide)
 
-    def supplement(self, cmd: c.Supplement) -> c.Outcome:
+    def supplement(self, cmd: c.Supplement, uow: UnitOfWork) -> c.Outcome:
         def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
             remaining = comp.paused_remaining_days or 0
             comp.supplement(
@@ -337,22 +293,25 @@ class LaporApp(Application[UUID]):
                 verification_due_at=self.calendar.add_working_days(at, remaining),
             )
 
-        return self._decide(cmd, decide)
+        return self._decide(uow, cmd, decide)
 
-    def archive(self, cmd: c.Archive) -> c.Outcome:
+    def archive(self, cmd: c.Archive, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
-            cmd, lambda comp, actor, at: comp.archive(actor, at, reason=cmd.reason, note=cmd.note)
+            uow,
+            cmd,
+            lambda comp, actor, at: comp.archive(actor, at, reason=cmd.reason, note=cmd.note),
         )
 
-    def merge(self, cmd: c.Merge) -> c.Outcome:
-        original = self._complaint(cmd.into)
+    def merge(self, cmd: c.Merge, uow: UnitOfWork) -> c.Outcome:
+        original = self._complaint(cmd.into, uow)
         return self._decide(
-            cmd, lambda comp, actor, at: comp.merge_into(actor, at, original=original)
+            uow, cmd, lambda comp, actor, at: comp.merge_into(actor, at, original=original)
         )
 
-    def forward(self, cmd: c.Forward) -> c.Outcome:
-        target = self._agency_ref(cmd.to_agency)
+    def forward(self, cmd: c.Forward, uow: UnitOfWork) -> c.Outcome:
+        target = self._agency_ref(cmd.to_agency, uow)
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.forward(
                 actor,
@@ -363,10 +322,11 @@ class LaporApp(Application[UUID]):
             ),
         )
 
-    def decline(self, cmd: c.Decline) -> c.Outcome:
+    def decline(self, cmd: c.Decline, uow: UnitOfWork) -> c.Outcome:
         if cmd.suggested_agency:
-            self._agency_ref(cmd.suggested_agency)
+            self._agency_ref(cmd.suggested_agency, uow)
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.decline(
                 actor,
@@ -378,11 +338,12 @@ class LaporApp(Application[UUID]):
         )
 
     # ================================================================ agencies
-    def start(self, cmd: c.StartWork) -> c.Outcome:
-        return self._decide(cmd, lambda comp, actor, at: comp.start_work(actor, at))
+    def start(self, cmd: c.StartWork, uow: UnitOfWork) -> c.Outcome:
+        return self._decide(uow, cmd, lambda comp, actor, at: comp.start_work(actor, at))
 
-    def respond(self, cmd: c.Respond) -> c.Outcome:
+    def respond(self, cmd: c.Respond, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.respond(
                 actor,
@@ -395,8 +356,9 @@ class LaporApp(Application[UUID]):
         )
 
     # ================================================================ reporters
-    def reply(self, cmd: c.Reply) -> c.Outcome:
+    def reply(self, cmd: c.Reply, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.reply(
                 actor,
@@ -409,13 +371,14 @@ class LaporApp(Application[UUID]):
         )
 
     # ================================================================ closing
-    def resolve(self, cmd: c.Resolve) -> c.Outcome:
+    def resolve(self, cmd: c.Resolve, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
-            cmd, lambda comp, actor, at: comp.resolve(actor, at, mode=cmd.mode, note=cmd.note)
+            uow, cmd, lambda comp, actor, at: comp.resolve(actor, at, mode=cmd.mode, note=cmd.note)
         )
 
-    def reopen(self, cmd: c.Reopen) -> c.Outcome:
+    def reopen(self, cmd: c.Reopen, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.reopen(
                 actor,
@@ -426,8 +389,9 @@ class LaporApp(Application[UUID]):
             ),
         )
 
-    def change_visibility(self, cmd: c.ChangeVisibility) -> c.Outcome:
+    def change_visibility(self, cmd: c.ChangeVisibility, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.change_visibility(
                 actor, at, visibility=cmd.visibility, reason=cmd.reason
@@ -435,35 +399,37 @@ class LaporApp(Application[UUID]):
         )
 
     # ================================================================ SLA ladder
-    def warn_sla(self, cmd: c.WarnSla) -> c.Outcome:
+    def warn_sla(self, cmd: c.WarnSla, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.warn_sla(actor, at, clock=cmd.clock, due_at=cmd.due_at),
         )
 
-    def breach_sla(self, cmd: c.BreachSla) -> c.Outcome:
+    def breach_sla(self, cmd: c.BreachSla, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
+            uow,
             cmd,
             lambda comp, actor, at: comp.breach_sla(actor, at, clock=cmd.clock, due_at=cmd.due_at),
         )
 
-    def escalate(self, cmd: c.Escalate) -> c.Outcome:
+    def escalate(self, cmd: c.Escalate, uow: UnitOfWork) -> c.Outcome:
         def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
             to_agency = NATIONAL_DESK
             if cmd.level == "parent":
-                holder = self._agency_ref(comp.holder) if comp.holder else None
+                holder = self._agency_ref(comp.holder, uow) if comp.holder else None
                 to_agency = holder.parent if holder and holder.parent else NATIONAL_DESK
             comp.escalate(
                 actor, at, level=cmd.level, to_agency=to_agency, clock=cmd.clock, due_at=cmd.due_at
             )
 
-        return self._decide(cmd, decide)
+        return self._decide(uow, cmd, decide)
 
     # ================================================================ privacy
-    def erase_reporter(self, cmd: c.EraseReporter) -> c.Outcome:
+    def erase_reporter(self, cmd: c.EraseReporter, uow: UnitOfWork) -> c.Outcome:
         """Crypto-shred: decide, delete the reporter's keys, then record it everywhere."""
         actor, at = self._actor(cmd), self._at(cmd)
-        reporter = self._get_or_none(reporter_id_for(cmd.reporter_ref), Reporter)
+        reporter = uow.get(reporter_id_for(cmd.reporter_ref), Reporter)
         if reporter is None:
             raise NotFound(f"no reporter {cmd.reporter_ref}", reporter_ref=cmd.reporter_ref)
         reporter.erase(actor, at, cmd.reason)  # refuses before anything is destroyed
@@ -471,16 +437,17 @@ class LaporApp(Application[UUID]):
         deleted = self.vault.erase(cmd.reporter_ref)
         affected = 0
         for complaint_id in reporter.complaint_ids:
-            complaint: Complaint = self.repository.get(complaint_id)
-            if complaint.identity_erased:
+            complaint = uow.get(complaint_id, Complaint)
+            if complaint is None or complaint.identity_erased:
                 continue
             self._save_retrying(
+                uow,
                 complaint_id,
                 lambda comp: comp.erase_reporter(actor, at, reason=cmd.reason),
                 first=complaint,
             )
             affected += 1
-        self._record_erasure(reporter, actor, at, cmd.reason)
+        self._record_erasure(uow, reporter, actor, at, cmd.reason)
         log.info(
             "reporter.erased",
             reporter_ref=cmd.reporter_ref,
@@ -489,35 +456,42 @@ class LaporApp(Application[UUID]):
         )
         return c.Outcome(command="erase_reporter", reporter_ref=cmd.reporter_ref, affected=affected)
 
-    def _record_erasure(self, reporter: Reporter, actor: Actor, at: datetime, reason: str) -> None:
+    def _record_erasure(
+        self, uow: UnitOfWork, reporter: Reporter, actor: Actor, at: datetime, reason: str
+    ) -> None:
         """The erasure is already effective (keys gone); make sure it is also recorded."""
         for attempt in range(MAX_ATTEMPTS):
             try:
-                self.save(reporter)
+                uow.save(reporter)
                 return
             except IntegrityError:  # the reporter filed again meanwhile: decide again
                 backoff(attempt)
-                reporter = self.repository.get(reporter.id)
+                fresh = uow.get(reporter.id, Reporter)
+                assert fresh is not None, "a reporter is never deleted"
+                reporter = fresh
                 reporter.erase(actor, at, reason)
         raise Conflict(f"could not record the erasure of {reporter.reporter_ref}")
 
     # ================================================================ directory
-    def register_agency(self, cmd: c.RegisterAgency) -> c.Outcome:
-        self.register_agencies([cmd])
-        agency = self._agency(cmd.code)
+    def register_agency(self, cmd: c.RegisterAgency, uow: UnitOfWork) -> c.Outcome:
+        self.register_agencies([cmd], uow)
+        agency = self._agency(cmd.code, uow)
         return c.Outcome(command="register_agency", agency=agency.code, version=agency.version)
 
-    def register_agencies(self, cmds: Sequence[c.RegisterAgency]) -> tuple[int, int]:
+    def register_agencies(
+        self, cmds: Sequence[c.RegisterAgency], uow: UnitOfWork | None = None
+    ) -> tuple[int, int]:
         """Register (or update) many agencies in one transaction. Returns (new, updated).
 
         Parents may be earlier in the same batch. Re-loading an unchanged directory is a no-op.
         """
+        uow = uow or self.immediate
         pending: dict[str, Agency] = {}
         new = updated = 0
         listed: list[str] = []
         for cmd in cmds:
             actor, at = self._actor(cmd), self._at(cmd)
-            existing = pending.get(cmd.code) or self._get_or_none(agency_id_for(cmd.code), Agency)
+            existing = pending.get(cmd.code) or uow.get(agency_id_for(cmd.code), Agency)
             if existing is not None:
                 if existing.kind != cmd.kind or existing.parent != cmd.parent:
                     raise RuleViolation(
@@ -531,7 +505,7 @@ class LaporApp(Application[UUID]):
                 continue
             parent: AgencyRef | None = None
             if cmd.parent:
-                parent_agency = pending.get(cmd.parent) or self._get_or_none(
+                parent_agency = pending.get(cmd.parent) or uow.get(
                     agency_id_for(cmd.parent), Agency
                 )
                 if parent_agency is None:
@@ -554,12 +528,12 @@ class LaporApp(Application[UUID]):
             self.agency_log.trigger_event(next_originator_version=next_version + i, code=code)
             for i, code in enumerate(listed)
         ]
-        self.save(*pending.values(), *entries)
+        uow.save(*pending.values(), *entries)
         log.info("agencies.registered", new=new, updated=updated)
         return new, updated
 
     def agency(self, code: str) -> Agency:
-        return self._agency(code)
+        return self._agency(code, self.immediate)
 
     def agencies(self) -> Iterator[Agency]:
         for entry in self.agency_log.get():
@@ -567,11 +541,11 @@ class LaporApp(Application[UUID]):
 
     # ================================================================ queries
     def complaint(self, ref: str) -> Complaint:
-        return self._complaint(ref)
+        return self._complaint(ref, self.immediate)
 
     def complaint_exists(self, ref: str) -> bool:
         try:
-            self._complaint(ref)
+            self._complaint(ref, self.immediate)
         except NotFound:
             return False
         return True
@@ -610,14 +584,18 @@ class LaporApp(Application[UUID]):
 
     # ================================================================ helpers
     def _decide(
-        self, cmd: c.OnComplaint, decide: Callable[[Complaint, Actor, datetime], None]
+        self,
+        uow: UnitOfWork,
+        cmd: c.OnComplaint,
+        decide: Callable[[Complaint, Actor, datetime], None],
     ) -> c.Outcome:
         actor, at = self._actor(cmd), self._at(cmd)
-        complaint = self._complaint(cmd.complaint)
+        complaint = self._complaint(cmd.complaint, uow)
         with structlog.contextvars.bound_contextvars(
             complaint_id=str(complaint.id), tracking_id=complaint.tracking_id
         ):
             saved = self._save_retrying(
+                uow,
                 complaint.id,
                 lambda comp: decide(comp, actor, at),
                 first=complaint,
@@ -634,13 +612,14 @@ class LaporApp(Application[UUID]):
 
     def _save_retrying(
         self,
+        uow: UnitOfWork,
         complaint_id: UUID,
         decide: Callable[[Complaint], None],
         *,
-        first: Complaint | None = None,
+        first: Complaint,
         expected_version: int | None = None,
     ) -> Complaint:
-        complaint = first or self.repository.get(complaint_id)
+        complaint = first
         for attempt in range(MAX_ATTEMPTS):
             if expected_version is not None and complaint.version != expected_version:
                 raise Conflict(
@@ -651,55 +630,37 @@ class LaporApp(Application[UUID]):
                 )
             decide(complaint)
             try:
-                self.save(complaint)
+                uow.save(complaint)
                 return complaint
             except IntegrityError:
-                # Someone else saved first: decide again on the fresh state (the version
-                # check above tells a client that named the version it decided on).
+                # Someone else saved first (only an Immediate save raises): decide again on
+                # the fresh state (the version check above tells a client that named the
+                # version it decided on).
                 backoff(attempt)
-                complaint = self.repository.get(complaint_id)
+                fresh = uow.get(complaint_id, Complaint)
+                assert fresh is not None, "a complaint is never deleted"
+                complaint = fresh
         raise Conflict(f"complaint {complaint.tracking_id} is too busy: retry later")
 
-    def _complaint(self, ref: str) -> Complaint:
+    def _complaint(self, ref: str, uow: UnitOfWork) -> Complaint:
         complaint_id = complaint_id_for(ref) if ref.startswith("LAP-") else UUID(ref)
-        complaint = self._get_or_none(complaint_id, Complaint)
+        complaint = uow.get(complaint_id, Complaint)
         if complaint is None:
             raise NotFound(f"no complaint {ref}", complaint=ref)
         return complaint
 
-    def _agency(self, code: str) -> Agency:
-        agency = self._get_or_none(agency_id_for(code), Agency)
+    def _agency(self, code: str, uow: UnitOfWork) -> Agency:
+        agency = uow.get(agency_id_for(code), Agency)
         if agency is None:
             raise UnknownAgency(code)
         return agency
 
-    def _agency_ref(self, code: str) -> AgencyRef:
+    def _agency_ref(self, code: str, uow: UnitOfWork) -> AgencyRef:
         """Routing facts of an agency. Cached: an agency's kind and parent never change."""
         ref = self._agency_refs.get(code)
         if ref is None:
-            ref = self._agency_refs[code] = self._agency(code).ref
+            ref = self._agency_refs[code] = self._agency(code, uow).ref
         return ref
-
-    def _get_or_none(self, aggregate_id: UUID, cls: type[T]) -> T | None:
-        in_batch = self._batch is not None
-        if self._batch is not None and aggregate_id in self._batch:
-            staged = self._batch[aggregate_id]
-            return staged if isinstance(staged, cls) else None
-        if in_batch and self._trust_cache and self.repository.cache is not None:
-            try:
-                cached = self.repository.cache.get(aggregate_id)
-            except KeyError:
-                pass
-            else:
-                return cached if isinstance(cached, cls) else None
-        try:
-            # In a batch, no defensive copy: a batch that fails drops the whole cache.
-            aggregate: Any = self.repository.get(aggregate_id, deepcopy_from_cache=not in_batch)
-        except AggregateNotFoundError:
-            return None
-        if not isinstance(aggregate, cls):
-            return None
-        return aggregate
 
     def _due(self, at: datetime, kind: ClockKind) -> datetime:
         return self.calendar.add_working_days(at, self.policy.limit_for(kind))
@@ -727,3 +688,29 @@ class LaporApp(Application[UUID]):
             reporter_ref=reporter_ref,
             duplicate=duplicate,
         )
+
+
+Handler = Callable[[LaporApp, Any, UnitOfWork], c.Outcome]
+
+# Dispatch by the command's type (cosmicpython's COMMAND_HANDLERS), not by its name.
+HANDLERS: dict[type[c.Base], Handler] = {
+    c.FileComplaint: LaporApp.file,
+    c.Verify: LaporApp.verify,
+    c.Postpone: LaporApp.postpone,
+    c.Supplement: LaporApp.supplement,
+    c.Archive: LaporApp.archive,
+    c.Merge: LaporApp.merge,
+    c.Forward: LaporApp.forward,
+    c.Decline: LaporApp.decline,
+    c.StartWork: LaporApp.start,
+    c.Respond: LaporApp.respond,
+    c.Reply: LaporApp.reply,
+    c.Resolve: LaporApp.resolve,
+    c.Reopen: LaporApp.reopen,
+    c.ChangeVisibility: LaporApp.change_visibility,
+    c.WarnSla: LaporApp.warn_sla,
+    c.BreachSla: LaporApp.breach_sla,
+    c.Escalate: LaporApp.escalate,
+    c.EraseReporter: LaporApp.erase_reporter,
+    c.RegisterAgency: LaporApp.register_agency,
+}

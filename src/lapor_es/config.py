@@ -163,13 +163,22 @@ def sqlalchemy_url(database_url: str) -> str:
     return database_url
 
 
-def eventsourcing_env(settings: Settings) -> dict[str, str]:
-    """Environment for eventsourcing's persistence modules, from our one URL."""
-    env = {
+def _cache_env(settings: Settings) -> dict[str, str]:
+    return {
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
         "AGGREGATE_CACHE_FASTFORWARD": "y",
         "IS_SNAPSHOTTING_ENABLED": "y",
     }
+
+
+def in_memory_env(settings: Settings) -> dict[str, str]:
+    """eventsourcing's plain-Python (POPO) persistence: an event store in memory, for tests."""
+    return _cache_env(settings) | {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+def eventsourcing_env(settings: Settings) -> dict[str, str]:
+    """Environment for eventsourcing's persistence modules, from our one URL."""
+    env = _cache_env(settings)
     if settings.is_sqlite:
         path = sqlite_path(settings.database_url)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,10 @@ from typing import Literal
 
 import structlog
 
+LogFormat = Literal["auto", "json", "console"]
 
-def configure_logging(
-    fmt: Literal["auto", "json", "console"] = "auto", level: str = "info"
-) -> None:
+
+def configure_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()

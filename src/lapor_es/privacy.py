@@ -2,8 +2,12 @@
 
 A reporter's identity (name, national ID number, phone, e-mail, address) is sealed with
 AES-GCM under a key that belongs to that reporter alone, and only the sealed token goes
-into events. Keys live in a table beside the event store. Erasing a reporter deletes
-their keys: every event still loads and replays, but the identity can never be read again.
+into events. Erasing a reporter deletes their keys: every event still loads and replays,
+but the identity can never be read again.
+
+Keys live behind the `KeyStore` protocol, chosen in one place (lapor_es.bootstrap) and
+handed to LaporApp: `SqlKeyStore` keeps them in a table beside the event store,
+`InMemoryKeyStore` in a dict (the in-memory application of the fast service tests).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 from sqlalchemy import (
     Column,
     DateTime,
@@ -72,12 +76,22 @@ def reporter_ref_for(identity: ReporterIdentity, pepper: bytes) -> str:
 
 
 class KeyStore(Protocol):
+    """Per-reporter keys. While a batch of commands runs (lapor_es.unit_of_work.Batch), new
+    keys are deferred: held back, then written just before the batch's events, or dropped."""
+
     def active_key(self, reporter_ref: str, *, new: bool = False) -> tuple[str, bytes]: ...
     def key(self, key_id: str) -> bytes | None: ...
     def erase(self, reporter_ref: str) -> int: ...
+    def secret(self, name: str) -> bytes: ...
     def defer_new_keys(self) -> None: ...
     def write_deferred_keys(self) -> None: ...
     def discard_deferred_keys(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def new_key() -> tuple[str, bytes]:
+    """A fresh key and its id."""
+    return str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
 
 
 metadata = MetaData()
@@ -98,7 +112,9 @@ secrets_table = Table(
 
 
 class SqlKeyStore:
-    """Reporter keys in the same database as the event store (SQLite or PostgreSQL)."""
+    """Reporter keys in the same database as the event store (SQLite or PostgreSQL).
+
+    The store owns the engine it is given: `close()` disposes it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -114,7 +130,7 @@ class SqlKeyStore:
         if self._deferred is not None and reporter_ref in self._deferred:
             return self._deferred[reporter_ref]
         if new and self._deferred is not None:
-            self._deferred[reporter_ref] = (str(uuid.uuid4()), AESGCM.generate_key(bit_length=256))
+            self._deferred[reporter_ref] = new_key()
             return self._deferred[reporter_ref]
         with self.engine.begin() as conn:
             row = (
@@ -129,7 +145,7 @@ class SqlKeyStore:
             )
             if row is not None:
                 return str(row.key_id), bytes(row.key)
-            key_id, key = str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+            key_id, key = new_key()
             if self._deferred is not None:
                 self._deferred[reporter_ref] = (key_id, key)
                 return key_id, key
@@ -192,6 +208,74 @@ class SqlKeyStore:
         except IntegrityError:
             pass  # another process created it first; use theirs
         return self.secret(name)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class InMemoryKeyStore:
+    """Reporter keys in a dict: the same contract as SqlKeyStore, gone with the process."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[str, bytes]] = {}  # key id -> (reporter ref, key)
+        self._newest: dict[str, str] = {}  # reporter ref -> its newest key id
+        self._secrets: dict[str, bytes] = {}
+        self._deferred: dict[str, tuple[str, bytes]] | None = None
+
+    def active_key(self, reporter_ref: str, *, new: bool = False) -> tuple[str, bytes]:
+        if self._deferred is not None and reporter_ref in self._deferred:
+            return self._deferred[reporter_ref]
+        newest = None if new else self._newest.get(reporter_ref)
+        if newest is not None:
+            return newest, self._keys[newest][1]
+        key_id, key = new_key()
+        if self._deferred is not None:
+            self._deferred[reporter_ref] = (key_id, key)
+        else:
+            self._store(reporter_ref, key_id, key)
+        return key_id, key
+
+    def _store(self, reporter_ref: str, key_id: str, key: bytes) -> None:
+        self._keys[key_id] = (reporter_ref, key)
+        self._newest[reporter_ref] = key_id
+
+    def key(self, key_id: str) -> bytes | None:
+        for deferred_id, key in (self._deferred or {}).values():
+            if deferred_id == key_id:
+                return key
+        stored = self._keys.get(key_id)
+        return stored[1] if stored is not None else None
+
+    def erase(self, reporter_ref: str) -> int:
+        doomed = [kid for kid, (ref, _) in self._keys.items() if ref == reporter_ref]
+        for key_id in doomed:
+            del self._keys[key_id]
+        self._newest.pop(reporter_ref, None)
+        return len(doomed)
+
+    def secret(self, name: str) -> bytes:
+        return self._secrets.setdefault(name, os.urandom(32))
+
+    def defer_new_keys(self) -> None:
+        self._deferred = {}
+
+    def write_deferred_keys(self) -> None:
+        pending, self._deferred = self._deferred or {}, None
+        for reporter_ref, (key_id, key) in pending.items():
+            self._store(reporter_ref, key_id, key)
+
+    def discard_deferred_keys(self) -> None:
+        self._deferred = None
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def open_vault(keys: KeyStore, pepper: SecretStr | None) -> IdentityVault:
+    """The vault over `keys`, with the configured pepper or, unset (the embedded default),
+    one generated once and kept by the key store."""
+    secret = pepper.get_secret_value().encode() if pepper else keys.secret("reporter-pepper")
+    return IdentityVault(keys, secret)
 
 
 class IdentityVault:

@@ -19,6 +19,7 @@ import pytest
 from kafka import KafkaProducer
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from lapor_es.contract import from_record
 from lapor_es.contract.feeds import ComplaintAssigned, ComplaintLeft, feed_ce_id
@@ -42,7 +43,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[LaporApp]:
     # Routing does not depend on the store: the embedded one is enough here.
-    lapor = LaporApp(
+    lapor = open_app(
         Settings(database_url=f"sqlite:///{tmp_path}/lapor.sqlite3", reporter_pepper="p"),
         clock=lambda: NOW,
     )

@@ -33,6 +33,7 @@ from lapor_es.audit.replay import (
     replay_topic,
 )
 from lapor_es.audit.verify import AuditReport, verify
+from lapor_es.bootstrap import open_app
 from lapor_es.cli import app as cli
 from lapor_es.config import Settings, sqlite_path
 from lapor_es.contract.chainstate import Finding
@@ -129,7 +130,7 @@ class StoredRows:
 
 def fresh_app(settings: Settings) -> LaporApp:
     """A new application on the tampered store (no aggregate cache from before)."""
-    return LaporApp(settings, clock=lambda: NOW)
+    return open_app(settings, clock=lambda: NOW)
 
 
 def record_of(payload: dict[str, Any], position: int) -> tuple[bytes, bytes, list[Any]]:

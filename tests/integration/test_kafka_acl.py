@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
+from lapor_es.kafka.security import KafkaSecurity
 
 from lapor_es.aggregates import Complaint
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from lapor_es.contract import to_record
 from lapor_es.feeds import AgencySubscriber
@@ -23,7 +25,6 @@ from lapor_es.feeds.acl import grant_agency, grant_router
 from lapor_es.feeds.router import AgencyRouter, FeedSettings
 from lapor_es.feeds.subscriber import agency_group
 from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
-from lapor_es.kafka.security import KafkaSecurity
 from tests.conftest import NOW
 from tests.support.builders import small_directory, traffic
 from tests.support.services import KAFKA_LAUNCHER, REPO_ROOT, ci_mode
@@ -113,7 +114,7 @@ def read_as(bootstrap: str, who: KafkaSecurity, topic: str, group: str | None) -
 
 
 def test_an_agency_reads_its_feed_and_nothing_else(secured_broker: str, tmp_path: Path) -> None:
-    app = LaporApp(
+    app = open_app(
         Settings(database_url=f"sqlite:///{tmp_path}/l.sqlite3", reporter_pepper="p"),
         clock=lambda: NOW,
     )

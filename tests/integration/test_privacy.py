@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.commands import parse_command
 from lapor_es.config import Settings, sqlite_path
 from tests.support.builders import DESK, NIK, PHONE, file_cmd, small_directory
@@ -83,6 +84,6 @@ def test_scan_finds_plaintext_when_it_is_there(lapor: LaporApp, settings: Settin
 
 def test_sqlite_file_lives_where_the_url_says(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path}/sub/dir/x.sqlite3")
-    app = LaporApp(settings)
+    app = open_app(settings)
     app.close()
     assert (tmp_path / "sub" / "dir" / "x.sqlite3").exists()

@@ -17,6 +17,7 @@ import pytest
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import KafkaSettings, Relay, committed_position
 from tests.conftest import NOW
@@ -146,7 +147,7 @@ def test_concurrent_writers_while_the_relay_follows(
     relay = relay_for(lapor, kafka, batch_size=20)
     worker = threading.Thread(target=relay.run, kwargs={"follow": True})
     worker.start()
-    writers = [LaporApp(settings) for _ in range(3)]
+    writers = [open_app(settings) for _ in range(3)]
     try:
         threads = [
             threading.Thread(
@@ -233,7 +234,7 @@ def test_relay_from_postgres_and_sqlite_alike(
 
     payloads = []
     for url in (f"sqlite:///{tmp_path}/a.sqlite3", fresh_postgres_database(postgres_server)):
-        app = LaporApp(Settings(database_url=url, reporter_pepper="test-pepper"), clock=lambda: NOW)
+        app = open_app(Settings(database_url=url, reporter_pepper="test-pepper"), clock=lambda: NOW)
         try:
             small_directory(app)
             traffic(app, 6, NOW - timedelta(days=3))

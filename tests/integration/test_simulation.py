@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from lapor_es.simulation import PlanParams, simulate
 from tests.conftest import NOW, fresh_postgres_database
@@ -76,7 +77,7 @@ def second_store(
         url = f"sqlite:///{tmp_path}/second.sqlite3"
     else:
         url = fresh_postgres_database(request.getfixturevalue("postgres_server"))
-    other = LaporApp(
+    other = open_app(
         Settings(database_url=url, reporter_pepper="another-pepper"), clock=lambda: NOW
     )
     yield other

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import KafkaSettings
@@ -206,7 +207,7 @@ def test_two_services_racing_in_threads_record_each_step_once(
             to_agency="KEMENSOS",
         )
         tids.append(tid)
-    apps = [LaporApp(settings) for _ in range(2)]
+    apps = [open_app(settings) for _ in range(2)]
     engines = [projection_engine(settings.read_model_url) for _ in range(2)]
     try:
         services = [timer(a, e) for a, e in zip(apps, engines, strict=True)]

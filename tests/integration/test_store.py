@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from lapor_es.aggregates import ComplaintState
 from lapor_es.application import Conflict, LaporApp
+from lapor_es.bootstrap import open_app
 from lapor_es.commands import parse_command
 from lapor_es.config import Settings
 from lapor_es.views import Viewer, complaint_view
@@ -78,7 +79,7 @@ def test_full_lifecycle_is_stored_and_reloads(lapor: LaporApp, settings: Setting
     assert done.state == "RESOLVED" and done.version == 8
 
     # A second application on the same database sees exactly the same complaint.
-    other = LaporApp(settings)
+    other = open_app(settings)
     try:
         again = other.complaint(tid)
         assert again.state == ComplaintState.RESOLVED
@@ -103,7 +104,7 @@ def test_optimistic_concurrency_between_two_apps(lapor: LaporApp, settings: Sett
     small_directory(lapor)
     tid = lapor.handle(parse_command(file_cmd())).tracking_id
     assert tid
-    other = LaporApp(settings)
+    other = open_app(settings)
     try:
         # Both load version 1; the second writer's stale decision must not be stored.
         mine = lapor.complaint(tid)
@@ -155,7 +156,7 @@ def test_expected_version_mismatch_is_a_conflict(lapor: LaporApp) -> None:
 
 
 def test_concurrent_retries_of_one_filing_create_one_complaint(settings: Settings) -> None:
-    apps = [LaporApp(settings) for _ in range(4)]
+    apps = [open_app(settings) for _ in range(4)]
     results: list[str] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
@@ -186,7 +187,7 @@ def test_concurrent_retries_of_one_filing_create_one_complaint(settings: Setting
 
 
 def test_concurrent_filings_get_unique_consecutive_tracking_ids(settings: Settings) -> None:
-    apps = [LaporApp(settings) for _ in range(3)]
+    apps = [open_app(settings) for _ in range(3)]
     tracking: list[str] = []
     lock = threading.Lock()
 
@@ -228,7 +229,7 @@ def test_long_histories_are_snapshotted_and_reload_identically(
     assert live.version == 61
     snapshots = list(lapor.snapshots.get(live.id)) if lapor.snapshots else []
     assert snapshots, "a complaint with 61 events must have been snapshotted"
-    fresh = LaporApp(settings)
+    fresh = open_app(settings)
     try:
         reloaded = fresh.complaint(str(tid))
         assert reloaded.version == 61 and reloaded.visibility == "public"

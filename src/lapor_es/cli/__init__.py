@@ -17,12 +17,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from lapor_es import bootstrap as boot
 from lapor_es import commands as c
 from lapor_es.aggregates import DomainError
 from lapor_es.application import LaporApp
-from lapor_es.config import Settings
 from lapor_es.directory import parse_rows, read_rows
-from lapor_es.logging import configure_logging
 from lapor_es.views import Viewer, complaint_view
 
 app = typer.Typer(help="lapor-es: event-sourced complaint workflow engine", no_args_is_help=True)
@@ -32,9 +31,7 @@ log = structlog.get_logger("lapor_es.cli")
 
 
 def _open_app() -> LaporApp:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    return LaporApp(settings)
+    return boot.open_app(boot.load_settings())
 
 
 # ----------------------------------------------------------------------- exec
@@ -334,9 +331,8 @@ def demo(
     simulated national year (a tenth of 2022 by default), every read model, the headlines."""
     from lapor_es.demo import run_demo
 
-    settings = Settings()
-    configure_logging(settings.log_format, "warning")  # the demo prints its own story
-    lapor = LaporApp(settings.model_copy(update={"aggregate_cache_size": 60_000}))
+    settings = boot.load_settings(log_level="warning")  # the demo prints its own story
+    lapor = boot.open_app(settings, cache_size=60_000)
     try:
         run_demo(lapor, Console(width=max(100, Console().width)), complaints=complaints)
     finally:

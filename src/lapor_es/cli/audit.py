@@ -21,8 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from lapor_es import bootstrap as boot
 from lapor_es.aggregates.complaint import complaint_id_for
-from lapor_es.application import LaporApp
 from lapor_es.audit import verify as verifier
 from lapor_es.audit.bundle import (
     bundle_files,
@@ -36,7 +36,6 @@ from lapor_es.audit.bundle import (
 from lapor_es.audit.replay import Selection, replay_store, replay_topic
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import KafkaSettings
-from lapor_es.logging import configure_logging
 
 app = typer.Typer(
     help="Audit: verify hash chains, replay as of a time, export", no_args_is_help=True
@@ -47,9 +46,7 @@ DEFAULT_KEY = Path("var/audit/signing-key.pem")
 
 
 def _settings() -> Settings:
-    settings = Settings()
-    configure_logging(settings.log_format, "warning")  # the report is the output, not logs
-    return settings
+    return boot.load_settings(log_level="warning")  # the report is the output, not logs
 
 
 def _kafka(settings: Settings, bootstrap: str | None, topic: str | None) -> KafkaSettings | None:
@@ -115,7 +112,7 @@ def verify(
     if kafka is None and not store_only:
         typer.echo("no Kafka configured: set LAPOR_KAFKA_BOOTSTRAP, or use --store-only", err=True)
         raise typer.Exit(2)
-    lapor = None if topic_only else LaporApp(settings)
+    lapor = None if topic_only else boot.open_app(settings)
     try:
         total = (verifier.topic_totals(kafka) if kafka else 0) + (
             verifier.store_total(lapor.recorder) if lapor else 0
@@ -181,7 +178,7 @@ def replay(
             raise typer.Exit(2)
         replayed = replay_topic(kafka, when, selection)
     else:
-        lapor = LaporApp(settings)
+        lapor = boot.open_app(settings)
         try:
             replayed = replay_store(
                 lapor.recorder,
@@ -220,7 +217,7 @@ def export(
     if created:
         typer.echo(f"generated a signing key at {key_path}; its public key:", err=True)
         typer.echo(public_pem(key).decode().strip(), err=True)
-    lapor = LaporApp(settings)
+    lapor = boot.open_app(settings)
     try:
         selection: dict[str, Any]
         if complaint is not None:

@@ -17,9 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from lapor_es import bootstrap as boot
 from lapor_es.application import LaporApp
-from lapor_es.config import Settings
-from lapor_es.logging import configure_logging
 from lapor_es.simulation import PlanError, PlanParams, RunReport, mix, simulate
 
 # The simulator touches every open complaint of the last weeks each day: keep them cached.
@@ -43,15 +42,15 @@ def simulate_command(
     ] = False,
 ) -> None:
     """File a year of realistic LAPOR! traffic (seeded) through LaporApp commands."""
-    settings = Settings()
-    configure_logging(settings.log_format, "warning")  # a million "command done" lines help no one
+    # A million "command done" lines help no one.
+    settings = boot.load_settings(log_level="warning")
     settings = settings.model_copy(
         update={"aggregate_cache_size": max(settings.aggregate_cache_size, SIMULATION_CACHE_SIZE)}
     )
     params = PlanParams(
         seed=seed, year=year, complaints=complaints or mix.YEAR_2022_FILINGS, days=days
     )
-    lapor = LaporApp(settings)
+    lapor = boot.open_app(settings)
     try:
         if progress and sys.stderr.isatty():
             report = _with_progress(lapor, params, batch_size)

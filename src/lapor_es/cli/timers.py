@@ -44,10 +44,7 @@ def timers(
     ] = 60.0,
 ) -> None:
     """Issue every due SLA ladder step (warn, breach + escalate, national, auto-close)."""
-    from lapor_es.application import LaporApp
-    from lapor_es.config import Settings
-    from lapor_es.logging import configure_logging
-    from lapor_es.projections.core import projection_engine
+    from lapor_es import bootstrap as boot
     from lapor_es.readmodels.deadlines import DeadlinesModel
     from lapor_es.readmodels.migrations import prepare
     from lapor_es.timers import TimerService
@@ -57,10 +54,9 @@ def timers(
     except ValueError as exc:
         typer.echo(json.dumps({"ok": False, "error": f"--now: {exc}"}), err=True)
         raise typer.Exit(2) from exc
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
-    lapor = LaporApp(settings)
-    engine = projection_engine(settings.read_model_url)
+    settings = boot.load_settings()
+    lapor = boot.open_app(settings)
+    engine = boot.projection_engine(settings)
     try:
         model = DeadlinesModel(calendar=lapor.calendar, policy=lapor.policy)
         prepare(engine, [model])

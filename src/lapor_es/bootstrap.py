@@ -1,0 +1,89 @@
+"""The one composition root: everything that is configured is built here, and only here.
+
+Settings, logging, database engines, the reporter key store, LaporApp, the projection
+engine and the Kafka clients' settings are chosen from `lapor_es.config.Settings` by the
+functions below; the CLI (and the coming HTTP service) call them and nothing else wires
+infrastructure. Every builder takes what it needs as arguments, so a test can hand in its
+own settings, clock or calendar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Engine, create_engine
+
+from lapor_es.application import LaporApp, utc_now
+from lapor_es.config import Settings, eventsourcing_env, in_memory_env, sqlalchemy_url
+from lapor_es.logging import LogFormat, configure_logging
+from lapor_es.privacy import InMemoryKeyStore, KeyStore, SqlKeyStore
+from lapor_es.projections import core
+from lapor_es.workflow import WorkingCalendar
+
+Clock = Callable[[], datetime]
+
+
+def load_settings(*, log_level: str | None = None, log_format: LogFormat | None = None) -> Settings:
+    """Settings from the environment (LAPOR_*, .env), with logging configured by them.
+
+    `log_level` overrides the configured level, for commands whose output is the report
+    (audit, simulate, demo) and would drown in per-command log lines.
+    """
+    configured = Settings()
+    configure_logging(log_format or configured.log_format, log_level or configured.log_level)
+    return configured
+
+
+def event_store_engine(settings: Settings) -> Engine:
+    """SQLAlchemy engine on the event store's database (where the reporter keys live too)."""
+    return create_engine(sqlalchemy_url(settings.database_url), pool_pre_ping=True)
+
+
+def projection_engine(settings: Settings) -> Engine:
+    """SQLAlchemy engine on the read models' database."""
+    return projection_engine_at(settings.read_model_url)
+
+
+def projection_engine_at(url: str) -> Engine:
+    """SQLAlchemy engine for read models on `url` (a scratch database, a rebuild's target)."""
+    return core.projection_engine(url)
+
+
+def key_store(settings: Settings) -> KeyStore:
+    return SqlKeyStore(event_store_engine(settings))
+
+
+def open_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    calendar: WorkingCalendar | None = None,
+    cache_size: int | None = None,
+) -> LaporApp:
+    """LaporApp on the configured store (SQLite or PostgreSQL) with its key store beside it.
+
+    `cache_size` overrides how many aggregates stay in memory (the demo keeps a year)."""
+    if cache_size is not None:
+        settings = settings.model_copy(update={"aggregate_cache_size": cache_size})
+    env = eventsourcing_env(settings)  # first: it creates an embedded store's directory
+    return LaporApp(settings, keys=key_store(settings), env=env, clock=clock, calendar=calendar)
+
+
+def in_memory_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    calendar: WorkingCalendar | None = None,
+    keys: KeyStore | None = None,
+) -> LaporApp:
+    """LaporApp on eventsourcing's in-memory (POPO) store with in-memory keys: no database.
+
+    `settings.database_url` is not used. Pass `keys` to share one key store between apps."""
+    return LaporApp(
+        settings,
+        keys=keys or InMemoryKeyStore(),
+        env=in_memory_env(settings),
+        clock=clock,
+        calendar=calendar,
+    )
