@@ -57,6 +57,7 @@ from lapor_es.contract import payloads as p
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import chain_after as shared_chain_after
+from lapor_es.readmodels.lifecycle import clock_after, state_after
 from lapor_es.workflow import (
     ClockKind,
     LadderStep,
@@ -163,9 +164,9 @@ class Deadline:
 
 def chain_after(chain: Sequence[str], payload: p.EventPayload) -> list[str]:
     """The holder chain after `payload` (the one rule every consumer shares, see
-    projections/lifecycle.py); an event that does not fit the chain is refused, so the
+    readmodels/lifecycle.py); an event that does not fit the chain is refused, so the
     projector parks it instead of escalating to the wrong agency."""
-    return list(shared_chain_after(tuple(chain), payload))  # type: ignore[arg-type]
+    return list(shared_chain_after(tuple(chain), payload))
 
 
 def _start(
@@ -200,43 +201,37 @@ def evolve(
     current: Deadline | None, payload: p.EventPayload, holder: str | None
 ) -> Deadline | None:
     """The deadline after `payload`; None when no clock exists. `holder` is the holder after
-    the event (the last element of `chain_after`). Pure: the read model's whole logic."""
-    F = ClockKind.FOLLOW_UP
-    match payload:
-        case p.Filed(verification_due_at=due):
-            return _start(payload, ClockKind.VERIFICATION, due, S.SUBMITTED, holder)
-        case p.InformationSupplemented(verification_due_at=due):
-            return _start(payload, ClockKind.VERIFICATION, due, S.SUBMITTED, holder)
-        case p.Forwarded(follow_up_due_at=due):
-            return _start(payload, F, due, S.FORWARDED, holder)
-        case p.ForwardingDeclined(returned_to=None, verification_due_at=due) if due is not None:
-            return _start(payload, ClockKind.VERIFICATION, due, S.SUBMITTED, holder)
-        case p.Responded(kind="final", auto_resolve_due_at=due) if due is not None:
-            return _start(payload, ClockKind.AUTO_RESOLVE, due, S.RESPONDED, holder)
-        case p.Responded(kind="interim", follow_up_due_at=due) if due is not None:
-            return _start(payload, F, due, S.IN_PROGRESS, holder)
-        case p.Responded():
-            return None  # a response that sets no deadline stops the clock
-        case p.ReporterReplied(kind="dispute", follow_up_due_at=due) if due is not None:
-            return _start(payload, F, due, S.IN_PROGRESS, holder)
-        case p.ReporterReplied(auto_resolve_due_at=due) if due is not None and current is not None:
-            # A comment in the reply window restarts the window; the state stays RESPONDED.
-            return _start(payload, ClockKind.AUTO_RESOLVE, due, current.state, holder)
-        case p.Reopened(follow_up_due_at=due):
-            return _start(payload, F, due, S.IN_PROGRESS, holder)
-        case p.Resolved() | p.Archived() | p.Merged():
-            return None
+    the event (the last element of `chain_after`). Pure: the read model's whole logic.
+
+    Which clock runs, and when it starts, restarts, pauses or stops, is the shared clock
+    rule (`lifecycle.clock_after`), as the complaint's state is `lifecycle.state_after`;
+    what is added here is the ladder's rungs recorded for the current run."""
+    before = None if current is None else S(current.state)
+    clock = clock_after(
+        None if current is None else current.clock,
+        None if current is None else current.due_at,
+        payload,
+    )
+    if clock.kind is None:
+        return None
+    if clock.started:
+        assert clock.due_at is not None  # a run starts only with its due time
+        state = state_after(before, payload)
+        return _start(payload, clock.kind, clock.due_at, state, holder)
     if current is None:
         return None
     at = payload.at.astimezone(UTC)
-    moved = replace(current, version=payload.version, last_event_at=at, holder=holder)
+    moved = replace(
+        current,
+        version=payload.version,
+        last_event_at=at,
+        holder=holder,
+        state=state_after(before, payload),
+        due_at=clock.due_at,
+    )
     match payload:
         case p.Postponed(remaining_days=left):
-            return replace(moved, state=S.POSTPONED, due_at=None, paused_at=at, remaining_days=left)
-        case p.ForwardingDeclined():
-            return replace(moved, state=S.FORWARDED)  # back with the parent, clock unchanged
-        case p.WorkStarted():
-            return replace(moved, state=S.IN_PROGRESS)
+            return replace(moved, paused_at=at, remaining_days=left)
         case p.SlaWarned() if _rung(current, payload):
             return replace(moved, warned=True)
         case p.SlaBreached() if _rung(current, payload):

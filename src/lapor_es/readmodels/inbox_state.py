@@ -1,9 +1,9 @@
 """What the agency inbox remembers of one complaint between events, and how each event
 changes it. Pure: no I/O, so the holder-chain reconstruction is unit-tested on its own.
 
-The published events never carry the holder chain itself, only its moves (Forwarded with
-`from_agency`, ForwardingDeclined), so the chain is rebuilt here exactly as
-`Complaint.Forwarded.apply` / `Complaint.ForwardingDeclined.apply` build it.
+The published events never carry the holder chain or the clock itself, only their moves,
+so the state, the chain and the clock are stepped by the shared rules of `lifecycle.py`;
+this module adds what only the inbox keeps (holdings, last action, reply pending, ...).
 """
 
 from __future__ import annotations
@@ -15,13 +15,7 @@ from typing import Any
 from lapor_es.aggregates.values import ComplaintState
 from lapor_es.contract.payloads import (
     AnyPayload,
-    Archived,
     Filed,
-    Forwarded,
-    ForwardingDeclined,
-    InformationSupplemented,
-    Merged,
-    Postponed,
     Reopened,
     ReporterErased,
     ReporterReplied,
@@ -30,7 +24,8 @@ from lapor_es.contract.payloads import (
     Verified,
     VisibilityChanged,
 )
-from lapor_es.readmodels.lifecycle import chain_after, state_after
+from lapor_es.readmodels.lifecycle import chain_after, clock_after, state_after
+from lapor_es.workflow import ClockKind
 
 S = ComplaintState
 
@@ -195,33 +190,6 @@ def holdings_after(
     return tuple(out)
 
 
-def _clock_after(
-    clock: str | None, due_at: datetime | None, payload: AnyPayload
-) -> tuple[str | None, datetime | None]:
-    """The running clock and its due time (mirrors the aggregate's clock bookkeeping)."""
-    match payload:
-        case Filed() | InformationSupplemented():
-            return "verification", payload.verification_due_at
-        case Postponed():
-            return "verification", None  # paused: no due time until the reporter supplements
-        case Archived() | Merged() | Resolved():
-            return None, None
-        case Forwarded() | Reopened():
-            return "follow_up", payload.follow_up_due_at
-        case ForwardingDeclined() if payload.returned_to is None:
-            return "verification", payload.verification_due_at
-        case Responded() if payload.kind == "final":
-            return "auto_resolve", payload.auto_resolve_due_at
-        case Responded():
-            due = payload.follow_up_due_at
-            return ("follow_up" if due is not None else None), due
-        case ReporterReplied() if payload.follow_up_due_at is not None:  # dispute
-            return "follow_up", payload.follow_up_due_at
-        case ReporterReplied() if payload.auto_resolve_due_at is not None:  # window restarts
-            return clock, payload.auto_resolve_due_at
-    return clock, due_at
-
-
 def start(payload: Filed) -> InboxState:
     return InboxState(
         complaint_id=payload.complaint_id,
@@ -254,15 +222,17 @@ def advance(current: InboxState | None, payload: AnyPayload) -> InboxState:
     if current is None:
         raise ValueError(f"{payload.type} (version {payload.version}) before the complaint's Filed")
     chain = chain_after(current.chain, payload)
-    clock, due_at = _clock_after(current.clock, current.due_at, payload)
+    clock = clock_after(
+        None if current.clock is None else ClockKind(current.clock), current.due_at, payload
+    )
     nxt = replace(
         current,
         version=payload.version,
         state=state_after(current.state, payload),
         chain=chain,
         holdings=holdings_after(current.holdings, current.chain, chain, payload.at),
-        clock=clock,
-        due_at=due_at,
+        clock=None if clock.kind is None else clock.kind.value,
+        due_at=clock.due_at,
         last_action=payload.type,
         last_action_at=payload.at,
         last_actor_role=payload.role,
