@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.relay import open_store
 from lapor_es.audit.verify import verify
-from lapor_es.kafka.relay import KafkaSettings, Relay, committed_position
+from lapor_es.kafka.relay import Relay, committed_position
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.logging import configure_logging
 
 PARTITIONS = 6

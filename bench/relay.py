@@ -63,13 +63,13 @@ from lapor_es.commands import parse_command
 from lapor_es.config import Settings
 from lapor_es.contract.cloudevents import Record, to_record
 from lapor_es.kafka.relay import (
-    KafkaSettings,
     Relay,
     committed_position,
     complaint_event_topics,
     ensure_topic,
     transactional_producer,
 )
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.logging import configure_logging
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from lapor_es.config import Settings
 from lapor_es.contract.feeds import ComplaintAssigned, ComplaintLeft
 from lapor_es.feeds import AgencySubscriber
 from lapor_es.feeds.subscriber import FeedEvent, agency_group
-from lapor_es.kafka.security import KafkaSecurity
+from lapor_es.kafka.settings import KafkaSecurity
 
 
 def send_commands(commands: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ import pytest
 from lapor_es.application import LaporApp
 from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
-from lapor_es.kafka.relay import KafkaSettings
+from lapor_es.kafka.settings import KafkaSettings
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 

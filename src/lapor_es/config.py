@@ -69,14 +69,24 @@ class Settings(BaseSettings):
     )
 
     # Kafka client security (agency feeds, secured brokers); see docs/agency-integration.md.
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="how the feed router and subscribers authenticate"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        "PLAINTEXT", description="how every Kafka client connects (production: SASL_SSL)"
     )
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
         "SCRAM-SHA-512", description="SASL mechanism with a SASL protocol"
     )
     kafka_sasl_username: str | None = Field(None, description="SASL user (secured brokers)")
     kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM CA file the broker certificate must chain to (TLS protocols)"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="PEM client certificate, when the broker asks for one (TLS)"
+    )
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM key of the client certificate")
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="check that the broker certificate names the host connected to"
+    )
     feeds_topic_prefix: str = Field("lapor.agency.", description="feed = <prefix><CODE>.v1")
     feeds_router_id: str = Field(
         "lapor-es-agency-router", description="consumer group and transactional id of the router"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lapor_es.kafka.relay import KafkaSettings
+from lapor_es.kafka.settings import KafkaSettings
 from tests.support.builders import DESK, file_cmd
 from tests.support.cli import cli
 

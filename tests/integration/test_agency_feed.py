@@ -32,7 +32,8 @@ from lapor_es.feeds.router import (
 )
 from lapor_es.feeds.routing import ComplaintRoute, route
 from lapor_es.feeds.subscriber import FeedEvent, agency_group
-from lapor_es.kafka.relay import KafkaSettings, Relay
+from lapor_es.kafka.relay import Relay
+from lapor_es.kafka.settings import KafkaSettings
 from tests.conftest import NOW
 from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory, traffic
 from tests.support.kafka import Read, read_topic

@@ -39,7 +39,8 @@ from lapor_es.config import Settings, sqlite_path
 from lapor_es.contract.chainstate import Finding
 from lapor_es.contract.cloudevents import ce_id, ce_type
 from lapor_es.contract.payloads import encode_payload
-from lapor_es.kafka.relay import KafkaSettings, Relay, committed_position
+from lapor_es.kafka.relay import Relay, committed_position
+from lapor_es.kafka.settings import KafkaSettings
 from tests.conftest import NOW
 from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory, traffic
 from tests.support.kafka import read_topic

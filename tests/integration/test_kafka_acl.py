@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailedError
-from lapor_es.kafka.security import KafkaSecurity
 
 from lapor_es.aggregates import Complaint
 from lapor_es.application import LaporApp
@@ -24,7 +23,8 @@ from lapor_es.feeds import AgencySubscriber
 from lapor_es.feeds.acl import grant_agency, grant_router
 from lapor_es.feeds.router import AgencyRouter, FeedSettings
 from lapor_es.feeds.subscriber import agency_group
-from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
+from lapor_es.kafka.relay import complaint_event_topics
+from lapor_es.kafka.settings import KafkaSecurity, KafkaSettings
 from tests.conftest import NOW
 from tests.support.builders import small_directory, traffic
 from tests.support.services import KAFKA_LAUNCHER, REPO_ROOT, ci_mode
@@ -137,12 +137,13 @@ def test_an_agency_reads_its_feed_and_nothing_else(secured_broker: str, tmp_path
         assert publish_as_admin(app, secured_broker, feeds.input_topic) > 20
 
         # The router runs as its own principal with only its grants.
-        grant_router(ADMIN, feeds, "router", "router-pw")
+        as_admin = KafkaSettings(bootstrap=secured_broker, security=ADMIN)
+        grant_router(as_admin, feeds, "router", "router-pw")
         stats = AgencyRouter(feeds).run(follow=False)
         assert stats.delivered > 0 and stats.parked == 0
         a, b = "KEMENKES", "KEMENSOS"
-        user_a = grant_agency(secured_broker, ADMIN, a, "pw-a")
-        grant_agency(secured_broker, ADMIN, b, "pw-b")
+        user_a = grant_agency(as_admin, a, "pw-a")
+        grant_agency(as_admin, b, "pw-b")
         as_a = KafkaSecurity.scram(user_a, "pw-a")
 
         with AgencySubscriber(secured_broker, a, agency_group(a, "backend"), security=as_a) as s:

@@ -19,7 +19,8 @@ from cloudevents.v1.kafka import KafkaMessage, from_binary
 from lapor_es.application import LaporApp
 from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
-from lapor_es.kafka.relay import KafkaSettings, Relay, committed_position
+from lapor_es.kafka.relay import Relay, committed_position
+from lapor_es.kafka.settings import KafkaSettings
 from tests.conftest import NOW
 from tests.support.builders import NIK, PHONE, file_cmd, small_directory, traffic
 from tests.support.kafka import assert_exactly_once_in_order, read_topic, stored_events

@@ -21,7 +21,7 @@ from lapor_es.application import LaporApp
 from lapor_es.bootstrap import open_app
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
-from lapor_es.kafka.relay import KafkaSettings
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import create_all, projection_engine
 from lapor_es.readmodels.deadlines import DeadlinesModel
 from lapor_es.timers import TimerService

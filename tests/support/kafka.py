@@ -10,7 +10,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from lapor_es.application import LaporApp
 from lapor_es.contract.cloudevents import header_map
-from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
+from lapor_es.kafka.relay import complaint_event_topics
+from lapor_es.kafka.settings import KafkaSettings
 
 
 @dataclass(frozen=True)

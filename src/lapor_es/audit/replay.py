@@ -17,12 +17,14 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
-from kafka import KafkaConsumer, TopicPartition
 
 from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
 from lapor_es.contract.payloads import PAYLOAD_ADAPTER
-from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
+from lapor_es.kafka import clients
+from lapor_es.kafka.loop import ConsumerLoop, UpTo, bounded_opener
+from lapor_es.kafka.relay import complaint_event_topics
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.readmodels.lifecycle import chain_after
 
 S = ComplaintState
@@ -259,27 +261,22 @@ def replay_topic(
 
     out = Replayed(as_of)
     done: set[str] = set()
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap,
-        client_id=f"{kafka.client_id}-audit-replay",
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
+    ranges: list[UpTo] = []
+    loop = ConsumerLoop(
+        f"as-of replay of {kafka.topic}",
+        bounded_opener(
+            lambda: clients.consumer(kafka, client_id=f"{kafka.client_id}-audit-replay"),
+            kafka.topic,
+            on_range=ranges.append,
+        ),
+        max_records=10_000,
     )
-    try:
-        partitions = [
-            TopicPartition(kafka.topic, p)
-            for p in sorted(consumer.partitions_for_topic(kafka.topic) or ())
-        ]
-        if not partitions:
-            raise LookupError(f"topic {kafka.topic!r} does not exist")
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        ends = consumer.end_offsets(partitions)
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for tp, records in consumer.poll(timeout_ms=500, max_records=10_000).items():
+    with loop:
+        loop.consumer  # noqa: B018  (opens it: fixes the range, or raises LookupError)
+        for batch in loop.batches(until=lambda consumer: ranges[0].reached(consumer)):
+            for tp, records in batch.items():
                 for record in records:
-                    if record.offset >= ends[tp]:
+                    if not ranges[0].within(tp, record.offset):
                         continue
                     payload = json.loads(record.value)
                     cid = payload["complaint_id"]
@@ -294,6 +291,4 @@ def replay_topic(
                         continue  # a re-delivery (same ce_id): already applied
                     out.states[cid] = apply_payload(held, payload)
                     out.events += 1
-    finally:
-        consumer.close()
     return out

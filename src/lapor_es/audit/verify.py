@@ -24,13 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 
 from lapor_es.aggregates import Complaint
 from lapor_es.contract.chainstate import ABSENT, REPORTED, ChainChecker, Finding, Where
 from lapor_es.contract.cloudevents import SPEC_VERSION, ce_id, ce_type, header_map
 from lapor_es.contract.payloads import public_payload
-from lapor_es.kafka.relay import KafkaSettings, complaint_event_topics
+from lapor_es.kafka import clients
+from lapor_es.kafka.loop import ConsumerLoop, Liveness, UpTo, bounded_opener, partitions_of
+from lapor_es.kafka.relay import complaint_event_topics
+from lapor_es.kafka.settings import KafkaSettings
 
 Progress = Callable[[int], None]  # called with the number of events just checked
 
@@ -77,7 +80,7 @@ def topic_totals(kafka: KafkaSettings) -> int:
     """Records (and transaction markers) on the topic now: a progress bar's total."""
     consumer = _reader(kafka)
     try:
-        partitions = _partitions(consumer, kafka.topic)
+        partitions = partitions_of(consumer, kafka.topic)
         begin = consumer.beginning_offsets(partitions)
         end = consumer.end_offsets(partitions)
         return sum(end[tp] - begin[tp] for tp in partitions)
@@ -86,19 +89,13 @@ def topic_totals(kafka: KafkaSettings) -> int:
 
 
 def _reader(kafka: KafkaSettings) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap,
+    """No consumer group: an audit never moves anyone's offsets."""
+    return clients.consumer(
+        kafka,
         client_id=f"{kafka.client_id}-audit",
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
     )
-
-
-def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
 
 def scan_topic(
@@ -106,39 +103,28 @@ def scan_topic(
     checker: ChainChecker,
     *,
     progress: Progress = _no_progress,
-    idle_timeout_s: float = 120.0,
+    liveness: Liveness | None = None,
 ) -> int:
     """Check every committed record up to the end offsets taken now; returns the head
     position (the highest `ce_position` read)."""
-    consumer = _reader(kafka)
+    ranges: list[UpTo] = []
+    loop = ConsumerLoop(
+        f"audit of {kafka.topic}",
+        bounded_opener(lambda: _reader(kafka), kafka.topic, on_range=ranges.append),
+        liveness=liveness,
+        max_records=10_000,
+    )
     head = 0
-    try:
-        partitions = _partitions(consumer, kafka.topic)
-        if not partitions:
-            raise LookupError(f"topic {kafka.topic!r} does not exist")
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        ends = consumer.end_offsets(partitions)
-        last_seen = time.monotonic()
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            batch = consumer.poll(timeout_ms=500, max_records=10_000)
-            if not batch:
-                # An open transaction holds read_committed readers before it; the relay's
-                # transaction timeout (60 s) bounds that, so this only trips on a dead broker.
-                if time.monotonic() - last_seen > idle_timeout_s:
-                    raise TimeoutError(f"no records from {kafka.topic} for {idle_timeout_s} s")
-                continue
-            last_seen = time.monotonic()
+    with loop:
+        loop.consumer  # noqa: B018  (opens it: fixes the range, or raises LookupError)
+        for batch in loop.batches(until=lambda consumer: ranges[0].reached(consumer)):
             for tp, records in batch.items():
-                end, checked = ends[tp], 0
+                checked = 0
                 for record in records:
-                    if record.offset >= end:
-                        continue
-                    head = max(head, check_record(checker, tp.partition, record))
-                    checked += 1
+                    if ranges[0].within(tp, record.offset):
+                        head = max(head, check_record(checker, tp.partition, record))
+                        checked += 1
                 progress(checked)
-    finally:
-        consumer.close()
     checker.finish()
     return head
 

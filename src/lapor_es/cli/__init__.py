@@ -259,7 +259,8 @@ def relay(
     """Publish every stored complaint event to Kafka, exactly once, in order per complaint."""
     import signal
 
-    from lapor_es.kafka.relay import KafkaSettings, Relay
+    from lapor_es.kafka.relay import Relay
+    from lapor_es.kafka.settings import KafkaSettings
 
     lapor = _open_app()
     settings = lapor.settings
@@ -270,13 +271,7 @@ def relay(
     worker = Relay(
         lapor.recorder,
         lapor.mapper,
-        KafkaSettings(
-            bootstrap=servers,
-            topic=settings.kafka_topic,
-            partitions=settings.kafka_partitions,
-            replication_factor=settings.kafka_replication_factor,
-            transactional_id=settings.relay_transactional_id,
-        ),
+        KafkaSettings.from_settings(settings, bootstrap=servers),  # with the security
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval_ms / 1000,
     )

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,7 +36,7 @@ from lapor_es.audit.bundle import (
 )
 from lapor_es.audit.replay import Selection, replay_store, replay_topic
 from lapor_es.config import Settings
-from lapor_es.kafka.relay import KafkaSettings
+from lapor_es.kafka.settings import KafkaSettings
 
 app = typer.Typer(
     help="Audit: verify hash chains, replay as of a time, export", no_args_is_help=True
@@ -53,7 +54,8 @@ def _kafka(settings: Settings, bootstrap: str | None, topic: str | None) -> Kafk
     servers = bootstrap or settings.kafka_bootstrap
     if not servers:
         return None
-    return KafkaSettings(bootstrap=servers, topic=topic or settings.kafka_topic)
+    kafka = KafkaSettings.from_settings(settings, bootstrap=servers)
+    return replace(kafka, topic=topic or kafka.topic)
 
 
 def _complaint_id(ref: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 
 from lapor_es.config import Settings
 from lapor_es.feeds.router import FeedSettings
-from lapor_es.kafka.security import KafkaSecurity
+from lapor_es.kafka.settings import KafkaSecurity
 from lapor_es.logging import configure_logging
 
 app = typer.Typer(help="Per-agency feeds of complaint events", no_args_is_help=True)
@@ -35,6 +36,21 @@ def feed_settings(bootstrap: str | None = None) -> FeedSettings:
         replication_factor=settings.kafka_replication_factor,
         security=KafkaSecurity.from_settings(settings),
     )
+
+
+PASSWORD_ENV = "LAPOR_GRANT_PASSWORD"
+
+
+def new_password(who: str) -> str:
+    """The new principal's password: from $LAPOR_GRANT_PASSWORD, else a hidden prompt. Never
+    an argument: argv shows in `ps` and in shell history."""
+    from_env = os.environ.get(PASSWORD_ENV)
+    if from_env:
+        return from_env
+    password: str = typer.prompt(
+        f"password for {who}", hide_input=True, confirmation_prompt=True, err=True
+    )
+    return password
 
 
 Bootstrap = Annotated[
@@ -122,17 +138,50 @@ def dlq_retry(
 @app.command()
 def grant(
     agency: Annotated[str, typer.Argument(help="agency code")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="its password")],
     bootstrap: Bootstrap = None,
 ) -> None:
     """Secured clusters: create the agency's SCRAM user with read access to its feed only.
 
-    Runs as the admin given by LAPOR_KAFKA_SASL_USERNAME / LAPOR_KAFKA_SASL_PASSWORD.
+    The new user's password comes from LAPOR_GRANT_PASSWORD or a hidden prompt. Runs as the
+    admin given by LAPOR_KAFKA_SASL_USERNAME / LAPOR_KAFKA_SASL_PASSWORD.
     """
-    from lapor_es.feeds.acl import grant_agency
+    from lapor_es.feeds.acl import agency_principal, grant_agency
 
     feeds = feed_settings(bootstrap)
-    user = grant_agency(feeds.bootstrap, feeds.security, agency, password, feeds.feed_prefix)
+    password = new_password(agency_principal(agency))
+    user = grant_agency(feeds, agency, password, feeds.feed_prefix)
     typer.echo(
         json.dumps({"user": user, "topic": feeds.feed(agency), "group_prefix": agency + ":"})
     )
+
+
+@app.command("grant-worker")
+def grant_worker(
+    role: Annotated[str, typer.Argument(help="relay, projector, router or auditor")],
+    user: Annotated[str, typer.Argument(help="the worker's SCRAM user name")],
+    projector_group: Annotated[
+        str, typer.Option(help="the projector's consumer group")
+    ] = "lapor-es-projector",
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Secured clusters: create a worker's SCRAM user with the least privileges of its role.
+
+    The password comes from LAPOR_GRANT_PASSWORD or a hidden prompt; runs as the admin given
+    by LAPOR_KAFKA_SASL_USERNAME / LAPOR_KAFKA_SASL_PASSWORD.
+    """
+    from lapor_es.feeds.acl import WORKERS, Names
+    from lapor_es.feeds.acl import grant_worker as grant_role
+
+    if role not in WORKERS:
+        typer.echo(f"unknown role {role!r}: one of {', '.join(sorted(WORKERS))}", err=True)
+        raise typer.Exit(2)
+    feeds = feed_settings(bootstrap)
+    settings = Settings()
+    names = Names(
+        topic=feeds.input_topic,
+        relay_transactional_id=settings.relay_transactional_id,
+        projector_group=projector_group,
+        feeds=feeds,
+    )
+    acls = grant_role(feeds, role, user, new_password(user), names)
+    typer.echo(json.dumps({"user": user, "role": role, "acls": acls}))

@@ -8,12 +8,23 @@ nothing without an ALLOW ACL. An agency principal `User:agency-<CODE>` gets exac
 - READ on consumer groups PREFIXED `<CODE>:` (offset commits and resumption).
 
 Nothing on lapor.complaints.v1 or any other feed, so reading them fails with
-TopicAuthorizationFailedError. The router principal reads the main topic and its own
-topics, writes all feeds (PREFIXED on the feed prefix) under its transactional id.
+TopicAuthorizationFailedError.
+
+Every worker runs under a principal of its own with only what its job needs (`WORKERS`):
+
+- relay: write (and create, describe, read its own tail) on the complaints topic, under its
+  transactional id;
+- projector: read the complaints topic, its consumer group;
+- router: read the complaints topic, write every feed (PREFIXED on the feed prefix), its
+  own state/DLQ/control topics, its group and transactional id;
+- auditor: read the complaints topic (no group: audits assign partitions by hand).
+
+`lapor-es feeds grant` (agencies) and `lapor-es feeds grant-worker` (workers) apply them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
@@ -30,7 +41,11 @@ from kafka.admin import (
 from lapor_es.contract.feeds import feed_topic
 from lapor_es.feeds.router import FeedSettings
 from lapor_es.feeds.subscriber import agency_group
-from lapor_es.kafka.security import KafkaSecurity
+from lapor_es.kafka import clients
+from lapor_es.kafka.clients import Endpoint
+
+READ = (ACLOperation.READ, ACLOperation.DESCRIBE)
+TXN = (ACLOperation.WRITE, ACLOperation.DESCRIBE)
 
 LITERAL = ACLResourcePatternType.LITERAL
 PREFIXED = ACLResourcePatternType.PREFIXED
@@ -61,35 +76,71 @@ class Grant:
 
 
 def agency_grants(agency: str, feed_prefix: str = "lapor.agency.") -> list[Grant]:
-    read = (ACLOperation.READ, ACLOperation.DESCRIBE)
     return [
-        Grant(ResourceType.TOPIC, feed_topic(feed_prefix, agency), LITERAL, read),
-        Grant(ResourceType.GROUP, agency_group(agency, ""), PREFIXED, read),
+        Grant(ResourceType.TOPIC, feed_topic(feed_prefix, agency), LITERAL, READ),
+        Grant(ResourceType.GROUP, agency_group(agency, ""), PREFIXED, READ),
     ]
+
+
+@dataclass(frozen=True)
+class Names:
+    """The resource names worker grants refer to (the settings' values)."""
+
+    topic: str = "lapor.complaints.v1"
+    relay_transactional_id: str = "lapor-es-relay"
+    projector_group: str = "lapor-es-projector"
+    feeds: FeedSettings | None = None
+
+
+def relay_grants(names: Names) -> list[Grant]:
+    # READ: on start the relay reads the topic's committed tail to find where it got to.
+    own = (ACLOperation.WRITE, ACLOperation.READ, ACLOperation.DESCRIBE, ACLOperation.CREATE)
+    return [
+        Grant(ResourceType.TOPIC, names.topic, LITERAL, own),
+        Grant(ResourceType.TRANSACTIONAL_ID, names.relay_transactional_id, LITERAL, TXN),
+    ]
+
+
+def projector_grants(names: Names) -> list[Grant]:
+    return [
+        Grant(ResourceType.TOPIC, names.topic, LITERAL, READ),
+        Grant(ResourceType.GROUP, names.projector_group, LITERAL, READ),
+    ]
+
+
+def auditor_grants(names: Names) -> list[Grant]:
+    return [Grant(ResourceType.TOPIC, names.topic, LITERAL, READ)]
 
 
 def router_grants(feeds: FeedSettings) -> list[Grant]:
-    read = (ACLOperation.READ, ACLOperation.DESCRIBE)
     write = (ACLOperation.WRITE, ACLOperation.DESCRIBE, ACLOperation.CREATE)
     own = (ACLOperation.READ, ACLOperation.WRITE, ACLOperation.DESCRIBE, ACLOperation.CREATE)
     return [
-        Grant(ResourceType.TOPIC, feeds.input_topic, LITERAL, read),
+        Grant(ResourceType.TOPIC, feeds.input_topic, LITERAL, READ),
         Grant(ResourceType.TOPIC, feeds.feed_prefix, PREFIXED, write),
         Grant(ResourceType.TOPIC, feeds.router_topics, PREFIXED, own),
-        Grant(ResourceType.GROUP, feeds.router_id, LITERAL, read),
-        Grant(
-            ResourceType.TRANSACTIONAL_ID,
-            feeds.router_id,
-            LITERAL,
-            (ACLOperation.WRITE, ACLOperation.DESCRIBE),
-        ),
+        Grant(ResourceType.GROUP, feeds.router_id, LITERAL, READ),
+        Grant(ResourceType.TRANSACTIONAL_ID, feeds.router_id, LITERAL, TXN),
     ]
 
 
-def admin(bootstrap: str, security: KafkaSecurity) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="lapor-es-acl", **security.client_kwargs()
-    )
+def _router(names: Names) -> list[Grant]:
+    if names.feeds is None:
+        raise ValueError("router grants need the feed settings")
+    return router_grants(names.feeds)
+
+
+WORKERS: dict[str, Callable[[Names], list[Grant]]] = {
+    "relay": relay_grants,
+    "projector": projector_grants,
+    "router": _router,
+    "auditor": auditor_grants,
+}
+
+
+def admin(endpoint: Endpoint) -> KafkaAdminClient:
+    """An admin client as the principal `endpoint.security` names (a super user)."""
+    return clients.admin(endpoint, client_id="lapor-es-acl")
 
 
 def upsert_user(client: KafkaAdminClient, user: str, password: str) -> None:
@@ -110,30 +161,32 @@ def apply_grants(client: KafkaAdminClient, user: str, grants: list[Grant]) -> in
     return len(acls)
 
 
+def grant(endpoint: Endpoint, user: str, password: str, grants: list[Grant]) -> int:
+    """Create or update SCRAM user `user` and add its grants; returns the ACL count. Runs as
+    the admin principal of `endpoint`."""
+    client = admin(endpoint)
+    try:
+        upsert_user(client, user, password)
+        return apply_grants(client, user, grants)
+    finally:
+        client.close()
+
+
 def grant_agency(
-    bootstrap: str,
-    admin_security: KafkaSecurity,
-    agency: str,
-    password: str,
-    feed_prefix: str = "lapor.agency.",
+    endpoint: Endpoint, agency: str, password: str, feed_prefix: str = "lapor.agency."
 ) -> str:
     """Create the agency's user and its read grants; returns the user name."""
     user = agency_principal(agency)
-    client = admin(bootstrap, admin_security)
-    try:
-        upsert_user(client, user, password)
-        apply_grants(client, user, agency_grants(agency, feed_prefix))
-    finally:
-        client.close()
+    grant(endpoint, user, password, agency_grants(agency, feed_prefix))
     return user
 
 
-def grant_router(
-    admin_security: KafkaSecurity, feeds: FeedSettings, user: str, password: str
-) -> None:
-    client = admin(feeds.bootstrap, admin_security)
-    try:
-        upsert_user(client, user, password)
-        apply_grants(client, user, router_grants(feeds))
-    finally:
-        client.close()
+def grant_worker(endpoint: Endpoint, role: str, user: str, password: str, names: Names) -> int:
+    """Create worker `user` with the least privileges of `role` (a key of WORKERS)."""
+    if role not in WORKERS:
+        raise ValueError(f"unknown worker role {role!r}; one of {sorted(WORKERS)}")
+    return grant(endpoint, user, password, WORKERS[role](names))
+
+
+def grant_router(admin_endpoint: Endpoint, feeds: FeedSettings, user: str, password: str) -> None:
+    grant(admin_endpoint, user, password, router_grants(feeds))

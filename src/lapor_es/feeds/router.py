@@ -44,7 +44,16 @@ from lapor_es.contract.feeds import (
     feed_topic,
 )
 from lapor_es.feeds.routing import ComplaintRoute, ParkedRecord, ToFeed, route
-from lapor_es.kafka.security import KafkaSecurity
+from lapor_es.kafka import clients
+from lapor_es.kafka.loop import (
+    CALL_TIMEOUT_MS,
+    ConsumerLoop,
+    Liveness,
+    UpTo,
+    bounded_opener,
+    partitions_of,
+)
+from lapor_es.kafka.settings import KafkaSecurity
 
 log = structlog.get_logger("lapor_es.feeds.router")
 
@@ -126,11 +135,7 @@ class InRecord:
 
 # ----------------------------------------------------------------------------- topics
 def admin_client(feeds: FeedSettings) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=feeds.bootstrap,
-        client_id=f"{feeds.router_id}-admin",
-        **feeds.security.client_kwargs(),
-    )
+    return clients.admin(feeds, client_id=f"{feeds.router_id}-admin")
 
 
 def create_topic(admin: KafkaAdminClient, topic: NewTopic) -> bool:
@@ -162,41 +167,35 @@ def ensure_router_topics(feeds: FeedSettings) -> None:
 
 
 # ----------------------------------------------------------------------------- state
-def load_state(feeds: FeedSettings, timeout_s: float = 120.0) -> dict[str, ComplaintRoute]:
+def load_state(feeds: FeedSettings, liveness: Liveness | None = None) -> dict[str, ComplaintRoute]:
     """The committed router state: the state topic read to its end (read_committed)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=feeds.bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        group_id=None,
-        client_id=f"{feeds.router_id}-state",
-        **feeds.security.client_kwargs(),
-    )
     state: dict[str, ComplaintRoute] = {}
-    try:
-        tps = [
-            TopicPartition(feeds.state_topic, p)
-            for p in sorted(consumer.partitions_for_topic(feeds.state_topic) or [])
-        ]
-        if not tps:
-            return state
-        consumer.assign(tps)
-        consumer.seek_to_beginning()
-        ends = consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError("reading the router state topic timed out")
-            for records in consumer.poll(timeout_ms=500).values():
+    ranges: list[UpTo] = []
+    loop = ConsumerLoop(
+        f"router state {feeds.state_topic}",
+        bounded_opener(
+            lambda: clients.consumer(feeds, client_id=f"{feeds.router_id}-state"),
+            feeds.state_topic,
+            on_range=ranges.append,
+        ),
+        liveness=liveness,
+    )
+    with loop:
+        try:
+            loop.consumer  # noqa: B018  (opens it and fixes the range)
+        except LookupError:
+            return state  # no state topic yet: nothing routed
+        for batch in loop.batches(until=lambda consumer: ranges[0].reached(consumer)):
+            for tp, records in batch.items():
                 for r in records:
+                    if not ranges[0].within(tp, r.offset):
+                        continue
                     key = r.key.decode()
                     if r.value is None:
                         state.pop(key, None)
                     else:
                         state[key] = ComplaintRoute.model_validate_json(r.value)
-        return state
-    finally:
-        consumer.close()
+    return state
 
 
 def feed_headers(payload: FeedPayload) -> Headers:
@@ -223,9 +222,12 @@ def feed_value(payload: FeedPayload) -> bytes:
 
 # ----------------------------------------------------------------------------- the router
 class AgencyRouter:
-    def __init__(self, feeds: FeedSettings, *, batch_size: int = 500) -> None:
+    def __init__(
+        self, feeds: FeedSettings, *, batch_size: int = 500, liveness: Liveness | None = None
+    ) -> None:
         self.feeds = feeds
         self.batch_size = batch_size
+        self.liveness = liveness
         self.stop = threading.Event()
         self.stats = RouterStats()
         self.state: dict[str, ComplaintRoute] = {}
@@ -255,7 +257,7 @@ class AgencyRouter:
     # ------------------------------------------------------------------ session
     def _session(self, *, follow: bool) -> bool:
         producer = self._producer()
-        consumer: KafkaConsumer | None = None
+        loop: ConsumerLoop | None = None
         try:
             producer.init_transactions()  # fence older routers, abort their open batch
             t0 = time.monotonic()
@@ -267,65 +269,68 @@ class AgencyRouter:
                 complaints=len(self.state),
                 seconds=round(self.stats.state_load_s, 3),
             )
-            consumer = self._consumer()
-            while not self.stop.is_set():
-                polled = consumer.poll(timeout_ms=200, max_records=self.batch_size)
-                records = [r for batch in polled.values() for r in batch]
-                if records:
-                    self._transaction(producer, consumer, polled)
-                    continue
-                if not follow and self._caught_up(consumer):
-                    return True
+            loop = ConsumerLoop(
+                f"agency router {self.feeds.router_id}",
+                self._consumer,
+                liveness=self.liveness,
+                stats=self.stats,
+                stop=self.stop,
+                max_records=self.batch_size,
+            )
+            watched = loop
+
+            def caught_up(consumer: KafkaConsumer) -> bool:
+                return watched.last_poll_empty and self._caught_up(consumer)
+
+            for polled in loop.batches(until=None if follow else caught_up):
+                self._transaction(producer, loop.consumer, polled)
             return True
         finally:
-            if consumer is not None:
-                consumer.close(autocommit=False)
+            if loop is not None:
+                loop.close()
             producer.close(timeout=5)
 
     def _producer(self) -> KafkaProducer:
-        return KafkaProducer(
-            bootstrap_servers=self.feeds.bootstrap,
+        return clients.producer(
+            self.feeds,
             client_id=self.feeds.router_id,
             transactional_id=self.feeds.router_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,
-            transaction_timeout_ms=60_000,
             request_timeout_ms=15_000,
-            **self.feeds.security.client_kwargs(),
         )
 
-    def _consumer(self) -> KafkaConsumer:
+    def _consumer(self, _resume: object = None) -> KafkaConsumer:
         # Manual assignment with a group id: offsets live in the group, no rebalances. One
         # router per router_id (its transactional id fences a second one), so the group has
-        # a single member and zombie fencing rests on the transactional id.
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.feeds.bootstrap,
-            group_id=self.feeds.router_id,
-            client_id=self.feeds.router_id,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **self.feeds.security.client_kwargs(),
+        # a single member and zombie fencing rests on the transactional id. A replacement
+        # consumer (liveness rule) resumes from the committed offsets: every batch the loop
+        # handed out was committed with its transaction before the next poll.
+        consumer = clients.consumer(
+            self.feeds, client_id=self.feeds.router_id, group_id=self.feeds.router_id
         )
-        tps = [
-            TopicPartition(topic, p)
-            for topic in (self.feeds.input_topic, self.feeds.control_topic)
-            for p in sorted(consumer.partitions_for_topic(topic) or [])
-        ]
-        consumer.assign(tps)
-        for tp in tps:
-            committed = consumer.committed(tp)
-            if committed is None:
-                consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, committed)
+        try:
+            tps = [
+                tp
+                for topic in (self.feeds.input_topic, self.feeds.control_topic)
+                for tp in partitions_of(consumer, topic)
+            ]
+            consumer.assign(tps)
+            for tp in tps:
+                committed = consumer.committed(tp, timeout_ms=CALL_TIMEOUT_MS)
+                if committed is None:
+                    consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, committed)
+        except BaseException:
+            consumer.close(autocommit=False)
+            raise
         return consumer
 
     def _caught_up(self, consumer: KafkaConsumer) -> bool:
         tps = list(consumer.assignment())
-        ends = consumer.end_offsets(tps)
-        return all(consumer.position(tp) >= ends[tp] for tp in tps)
+        ends = consumer.end_offsets(tps, timeout_ms=CALL_TIMEOUT_MS)
+        return all(
+            (consumer.position(tp, timeout_ms=CALL_TIMEOUT_MS) or 0) >= ends[tp] for tp in tps
+        )
 
     # ------------------------------------------------------------------ one batch
     def _transaction(
@@ -492,9 +497,7 @@ def request_retry(
 ) -> None:
     """Ask the router (running or next started) to replay parked records."""
     ensure_router_topics(feeds)
-    producer = KafkaProducer(
-        bootstrap_servers=feeds.bootstrap, acks="all", **feeds.security.client_kwargs()
-    )
+    producer = clients.producer(feeds, client_id=f"{feeds.router_id}-control")
     try:
         body = {"command": "retry", "complaint_id": complaint_id, "skip_failed": skip_failed}
         producer.send(feeds.control_topic, value=json.dumps(body).encode()).get(timeout=30)

@@ -14,7 +14,7 @@ groups its credentials may use on a secured cluster).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -32,9 +32,23 @@ from lapor_es.contract.feeds import (
     feed_topic,
 )
 from lapor_es.contract.payloads import AnyPayload
-from lapor_es.kafka.security import KafkaSecurity
+from lapor_es.kafka import clients
+from lapor_es.kafka.loop import ConsumerLoop, Liveness, pending_records
+from lapor_es.kafka.settings import KafkaSecurity
 
 FeedKind = Literal["assigned", "event", "left"]
+
+
+@dataclass
+class SubscriberStats:
+    events: int = 0
+    restarts: int = 0  # consumers replaced by the liveness rule
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    bootstrap: str
+    security: KafkaSecurity
 
 
 @dataclass(frozen=True)
@@ -90,22 +104,29 @@ class AgencySubscriber:
         security: KafkaSecurity | None = None,
         topic_prefix: str = "lapor.agency.",
         poll_timeout_ms: int = 500,
+        liveness: Liveness | None = None,
     ) -> None:
         self.agency = agency_code
         self.topic = feed_topic(topic_prefix, agency_code)
-        self.poll_timeout_ms = poll_timeout_ms
+        self.group_id = group_id
         self.stop = threading.Event()
-        self._consumer = KafkaConsumer(
-            self.topic,
-            bootstrap_servers=bootstrap,
-            group_id=group_id,
-            client_id=group_id,
-            # The router writes in transactions: never show an aborted (re-sent) batch.
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **(security or KafkaSecurity()).client_kwargs(),
+        self.stats = SubscriberStats()
+        self._endpoint = _Endpoint(bootstrap, security or KafkaSecurity())
+        self._loop = ConsumerLoop(
+            f"feed {self.topic} ({group_id})",
+            self._open,
+            liveness=liveness or Liveness(poll_timeout_ms=poll_timeout_ms),
+            stats=self.stats,
+            stop=self.stop,
         )
+        self._loop.consumer  # noqa: B018  (connects now: bad credentials fail here)
+
+    def _open(self, _resume: Mapping[TopicPartition, int]) -> KafkaConsumer:
+        # The router writes in transactions: read_committed never shows an aborted (re-sent)
+        # batch. A replacement consumer resumes from the group's committed offsets.
+        consumer = clients.consumer(self._endpoint, client_id=self.group_id, group_id=self.group_id)
+        consumer.subscribe([self.topic])
+        return consumer
 
     def __enter__(self) -> AgencySubscriber:
         return self
@@ -119,7 +140,7 @@ class AgencySubscriber:
         self.close()
 
     def close(self) -> None:
-        self._consumer.close(autocommit=False)
+        self._loop.close()
 
     def __iter__(self) -> Iterator[FeedEvent]:
         return self.events()
@@ -127,18 +148,23 @@ class AgencySubscriber:
     def events(self, *, until_idle: bool = False) -> Iterator[FeedEvent]:
         """Feed events in order per complaint; each offset is committed when the consumer of
         the iterator asks for the next one (i.e. after its loop body). `until_idle` ends the
-        iteration at the first empty poll (tools, tests); otherwise it ends when `stop` is set.
+        iteration once the group has joined and read all there is (tools, tests); otherwise
+        it ends when `stop` is set.
         """
-        while not self.stop.is_set():
-            polled = self._consumer.poll(timeout_ms=self.poll_timeout_ms)
-            if not polled:
-                if until_idle:
-                    return
-                continue
+        loop = self._loop
+
+        def idle(consumer: KafkaConsumer) -> bool:  # joined, drained, nothing new arrived
+            assigned = consumer.assignment()
+            return (
+                loop.last_poll_empty and bool(assigned) and not pending_records(consumer, assigned)
+            )
+
+        for polled in loop.batches(until=idle if until_idle else None):
             for tp, records in polled.items():
                 for r in records:
                     yield decode_feed_record(r.value, list(r.headers), r.partition, r.offset)
                     self._commit(tp, r.offset + 1)
+                    self.stats.events += 1
 
     def run(self, callback: Callable[[FeedEvent], None], *, until_idle: bool = False) -> int:
         """Call `callback` for each event, committing after it returns. Returns the count."""
@@ -149,7 +175,7 @@ class AgencySubscriber:
         return count
 
     def _commit(self, tp: TopicPartition, offset: int) -> None:
-        self._consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
+        self._loop.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
 
 
 __all__ = ["AgencySubscriber", "ComplaintAssigned", "ComplaintLeft", "FeedEvent"]

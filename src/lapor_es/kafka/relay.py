@@ -32,13 +32,15 @@ from eventsourcing.persistence import (
     PersistenceError,
 )
 from eventsourcing.utils import get_topic
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract.cloudevents import header_map, to_record
+from lapor_es.kafka import clients
+from lapor_es.kafka.settings import KafkaSettings
 
 log = structlog.get_logger("lapor_es.kafka.relay")
 
@@ -46,16 +48,6 @@ log = structlog.get_logger("lapor_es.kafka.relay")
 def complaint_event_topics() -> tuple[str, ...]:
     """The stored-event topics the relay publishes (directory and registry events stay home)."""
     return tuple(get_topic(cls) for cls in complaint_event_classes())
-
-
-@dataclass(frozen=True)
-class KafkaSettings:
-    bootstrap: str
-    topic: str = "lapor.complaints.v1"
-    partitions: int = 6
-    replication_factor: int = 1
-    transactional_id: str = "lapor-es-relay"
-    client_id: str = "lapor-es-relay"
 
 
 @dataclass
@@ -74,7 +66,7 @@ class RelayStats:
 
 def ensure_topic(kafka: KafkaSettings) -> bool:
     """Create the topic if missing: infinite retention, delete policy. True if created."""
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id=kafka.client_id)
+    admin = clients.admin(kafka, client_id=kafka.client_id)
     try:
         admin.create_topics(
             [
@@ -100,13 +92,7 @@ def committed_position(kafka: KafkaSettings, timeout_s: float = 30.0) -> int:
     Reads backwards from each partition's end in growing windows until a record is found,
     because the last offsets of a partition may be transaction markers.
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        group_id=None,
-        client_id=f"{kafka.client_id}-tail",
-    )
+    consumer = clients.consumer(kafka, client_id=f"{kafka.client_id}-tail")
     try:
         partitions = consumer.partitions_for_topic(kafka.topic) or set()
         best = 0
@@ -267,16 +253,13 @@ class Relay:
 
 
 def transactional_producer(kafka: KafkaSettings) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=kafka.bootstrap,
+    """The relay's producer, with the configured security (SASL, TLS) like every client."""
+    return clients.producer(
+        kafka,
         client_id=kafka.client_id,
         transactional_id=kafka.transactional_id,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
         batch_size=256 * 1024,
         max_in_flight_requests_per_connection=5,
-        transaction_timeout_ms=60_000,
         request_timeout_ms=15_000,
         retries=10,
     )
