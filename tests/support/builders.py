@@ -1,12 +1,19 @@
-"""Command builders for tests: valid by default, every field overridable."""
+"""The one set of test builders: valid by default, every field overridable.
+
+Three levels, one section each: commands for a LaporApp (`file_cmd`, `Driver`, `traffic`),
+a Complaint aggregate driven in memory (`filed_complaint`), and published event payloads
+for the read models' pure functions (`payload`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lapor_es.aggregates import Actor, Channel, Complaint, ComplaintKind, Role, Visibility
 from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
+from lapor_es.contract.payloads import PAYLOAD_ADAPTER, AnyPayload
 
 DESK = {"id": "desk", "role": "national_admin"}
 SYSTEM = {"id": "timer", "role": "system"}
@@ -128,3 +135,55 @@ def traffic(lapor: LaporApp, complaints: int, start: datetime, *, seed: str = "t
                 text="Terima kasih",
             )
     return tracking
+
+
+# ----------------------------------------------------------------- a Complaint in memory
+FILED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+REPORTER = Actor("rep-1", Role.REPORTER)
+
+
+def filed_complaint(
+    n: int = 1, *, actor: Actor = REPORTER, at: datetime = FILED_AT, **fields: Any
+) -> Complaint:
+    """Complaint number `n` just filed by `actor` (SUBMITTED, verification due in three
+    days); any other argument of `Complaint.file` can be given in `fields`."""
+    arguments: dict[str, Any] = {
+        "tracking_id": f"LAP-2026-{n:07d}",
+        "kind": ComplaintKind.COMPLAINT,
+        "channel": Channel.WEB,
+        "title": "Jalan rusak",
+        "description": "Jalan di depan sekolah berlubang sejak Januari.",
+        "category": None,
+        "location": "Kota Bandung",
+        "reporter_ref": REPORTER.id,
+        "sealed_identity": "sealed:abc",
+        "visibility": Visibility.PUBLIC,
+        "target_agency": None,
+        "verification_due_at": at + timedelta(days=3),
+    }
+    return Complaint.file(actor=actor, at=at, **(arguments | fields))
+
+
+# ----------------------------------------------------------------- published payloads
+COMPLAINT_ID = "c5617569-08ed-5257-903b-c464c864ff57"
+NO_HASH = "0" * 64
+
+
+def payload(
+    event_type: str, *, version: int, at: datetime | str, role: str = "system", **fields: Any
+) -> AnyPayload:
+    """A valid published payload of `event_type` (its own fields in `fields`); the envelope
+    fields default to one complaint, an acting staff member and zero hashes."""
+    envelope = {
+        "type": event_type,
+        "complaint_id": COMPLAINT_ID,
+        "tracking_id": "LAP-2026-0000001",
+        "version": version,
+        "at": at,
+        "role": role,
+        "actor_id": None if role == "reporter" else "x",
+        "actor_agency": None,
+        "prev_hash": NO_HASH,
+        "event_hash": NO_HASH,
+    }
+    return PAYLOAD_ADAPTER.validate_python(envelope | fields)

@@ -23,6 +23,7 @@ from lapor_es.contract import PAYLOAD_MODELS, decode_payload, from_record, publi
 from lapor_es.contract.cloudevents import ce_type, event_type_of
 from lapor_es.contract.integrity import verify_history
 from lapor_es.contract.schemas import stale_schemas
+from tests.support.builders import filed_complaint
 
 T0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 DESK = Actor("desk", Role.NATIONAL_ADMIN)
@@ -33,21 +34,13 @@ UNIT = AgencyRef("KEMENKES.ITJEN", "KEMENKES", AgencyKind.UNIT)
 
 
 def lifecycle() -> list[Complaint.Event]:
-    c = Complaint.file(
+    c = filed_complaint(
+        1,
         actor=REPORTER,
         at=T0,
-        tracking_id="LAP-2026-0000001",
-        kind="complaint",
-        channel="web",
-        title="Puskesmas tutup",
-        description="Puskesmas tutup di jam kerja",
-        category="Kesehatan",
-        location=None,
         reporter_ref=REF,
         sealed_identity="v1:k:SECRET",
         visibility="anonymous",
-        target_agency=None,
-        verification_due_at=T0 + timedelta(days=3),
     )
     t = T0 + timedelta(hours=1)
     c.verify(
@@ -84,22 +77,7 @@ def lifecycle() -> list[Complaint.Event]:
 
 def clock_events() -> list[Complaint.Event]:
     """An interim response and a comment in the reply window: the new due-time fields."""
-    c = Complaint.file(
-        actor=REPORTER,
-        at=T0,
-        tracking_id="LAP-2026-0000002",
-        kind="complaint",
-        channel="web",
-        title="Puskesmas tutup",
-        description="Puskesmas tutup di jam kerja",
-        category="Kesehatan",
-        location=None,
-        reporter_ref=REF,
-        sealed_identity="v1:k:SECRET",
-        visibility="public",
-        target_agency=None,
-        verification_due_at=T0 + timedelta(days=3),
-    )
+    c = filed_complaint(2, actor=REPORTER, at=T0, reporter_ref=REF, sealed_identity="v1:k:SECRET")
     t = T0 + timedelta(hours=1)
     c.verify(
         DESK,

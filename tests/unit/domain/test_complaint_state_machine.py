@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import settings
@@ -21,7 +21,6 @@ from lapor_es.aggregates import (
     AgencyKind,
     AgencyRef,
     ArchiveReason,
-    Channel,
     Complaint,
     ComplaintKind,
     ComplaintState,
@@ -34,9 +33,10 @@ from lapor_es.aggregates import (
     Visibility,
 )
 from lapor_es.aggregates.values import TOP_LEVEL_AGENCY_KINDS
+from tests.support.builders import FILED_AT, REPORTER, filed_complaint
 
 S = ComplaintState
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+T0 = FILED_AT
 
 # The small agency tree: desk LAPOR; ministries A, B; units A.U1, A.U2, B.U1.
 DESK = AgencyRef("LAPOR", None, AgencyKind.NATIONAL_DESK)
@@ -53,7 +53,6 @@ TREE: dict[str, AgencyRef] = {
 }
 AGENCY_CODES = [code for code in TREE if code != "LAPOR"]
 
-REPORTER = Actor("rep-1", Role.REPORTER)
 ADMIN = Actor("desk-1", Role.NATIONAL_ADMIN, "LAPOR")
 SYSTEM = Actor("sla-timer", Role.SYSTEM)
 ALL_ACTORS = [
@@ -93,25 +92,6 @@ steps = st.sampled_from(
 due_days = st.integers(min_value=-3, max_value=15)
 
 
-def file(n: int) -> Complaint:
-    return Complaint.file(
-        actor=REPORTER,
-        at=T0,
-        tracking_id=f"LAP-2026-{n:07d}",
-        kind=ComplaintKind.COMPLAINT,
-        channel=Channel.SMS_1708,
-        title="Pungli di kantor kelurahan",
-        description="...",
-        category=None,
-        location=None,
-        reporter_ref=REPORTER.id,
-        sealed_identity="sealed:xyz",
-        visibility=Visibility.PUBLIC,
-        target_agency=None,
-        verification_due_at=T0 + timedelta(days=3),
-    )
-
-
 def state_of(c: Complaint) -> dict[str, Any]:
     return {k: v for k, v in c.__dict__.items() if k != "_pending_events"}
 
@@ -120,9 +100,9 @@ class ComplaintMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = T0
-        self.c = file(1)
-        self.original = file(2)  # an open complaint to merge into
-        self.gone = file(3)  # an archived one, which refuses merges
+        self.c = filed_complaint(1)
+        self.original = filed_complaint(2)  # an open complaint to merge into
+        self.gone = filed_complaint(3)  # an archived one, which refuses merges
         self.gone.archive(ADMIN, T0, reason=ArchiveReason.SPAM, note="")
         self.archived_seen = False
         self.seen_version = self.c.version

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +22,6 @@ from lapor_es.aggregates import (
     AgencyRef,
     AlreadyRecorded,
     ArchiveReason,
-    Channel,
     Complaint,
     ComplaintKind,
     ComplaintState,
@@ -42,11 +41,12 @@ from lapor_es.aggregates import (
     complaint_id_for,
 )
 from lapor_es.aggregates.complaint import sla_mark
+from tests.support.builders import FILED_AT, REPORTER, filed_complaint
 
 S = ComplaintState
 
 # ----------------------------------------------------------------- the little world
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+T0 = FILED_AT  # a Monday
 H = timedelta(hours=1)
 D = timedelta(days=1)
 
@@ -58,7 +58,6 @@ A_U2 = AgencyRef("A.U2", "A", AgencyKind.UNIT)
 A_U1_X = AgencyRef("A.U1.X", "A.U1", AgencyKind.UNIT)  # a unit below a unit
 B_U1 = AgencyRef("B.U1", "B", AgencyKind.UNIT)
 
-REPORTER = Actor("rep-1", Role.REPORTER)
 OTHER_REPORTER = Actor("rep-2", Role.REPORTER)
 ADMIN = Actor("desk-1", Role.NATIONAL_ADMIN, "LAPOR")
 SYSTEM = Actor("sla-timer", Role.SYSTEM)
@@ -72,25 +71,6 @@ VERIFICATION_DUE = T0 + 3 * D
 FOLLOW_UP_DUE = T0 + 7 * D
 AUTO_RESOLVE_DUE = T0 + 14 * D
 NOW = T0 + D  # later than every step the builders take, earlier than every due time
-
-
-def file(n: int = 1, actor: Actor = REPORTER, at: datetime = T0) -> Complaint:
-    return Complaint.file(
-        actor=actor,
-        at=at,
-        tracking_id=f"LAP-2026-{n:07d}",
-        kind=ComplaintKind.COMPLAINT,
-        channel=Channel.WEB,
-        title="Jalan rusak",
-        description="Jalan di depan sekolah berlubang sejak Januari.",
-        category=None,
-        location="Kota Bandung",
-        reporter_ref=REPORTER.id,
-        sealed_identity="sealed:abc",
-        visibility=Visibility.PUBLIC,
-        target_agency=None,
-        verification_due_at=at + 3 * D,
-    )
 
 
 def names(events: list[Any]) -> list[str]:
@@ -129,17 +109,17 @@ def do_verify(c: Complaint, at: datetime, target: AgencyRef = A) -> None:
 
 
 def submitted() -> Complaint:
-    return file()
+    return filed_complaint()
 
 
 def postponed() -> Complaint:
-    c = file()
+    c = filed_complaint()
     c.postpone(ADMIN, T0 + H, reason="lokasi kurang jelas", remaining_days=2)
     return c
 
 
 def forwarded() -> Complaint:
-    c = file()
+    c = filed_complaint()
     do_verify(c, T0 + 2 * H)
     return c
 
@@ -177,7 +157,7 @@ def resolved() -> Complaint:
 
 
 def archived() -> Complaint:
-    c = file()
+    c = filed_complaint()
     c.archive(ADMIN, T0 + H, reason=ArchiveReason.SPAM, note="iklan")
     return c
 
@@ -209,7 +189,7 @@ class Action:
 
 
 def _merge(c: Complaint, at: datetime) -> None:
-    c.merge_into(ADMIN, at, original=file(2))
+    c.merge_into(ADMIN, at, original=filed_complaint(2))
 
 
 ACTIONS: dict[str, Action] = {
@@ -444,7 +424,7 @@ def test_refused_matrix_is_complete() -> None:
 
 # ----------------------------------------------------------------- filing
 def test_file_starts_the_verification_clock() -> None:
-    c = file()
+    c = filed_complaint()
     assert names(c.pending_events) == ["Filed"]
     assert c.id == complaint_id_for("LAP-2026-0000001")
     assert c.version == 1
@@ -459,18 +439,18 @@ def test_file_starts_the_verification_clock() -> None:
 
 
 def test_the_desk_may_file_on_a_citizens_behalf() -> None:
-    assert file(actor=ADMIN).state == S.SUBMITTED
+    assert filed_complaint(actor=ADMIN).state == S.SUBMITTED
 
 
 @pytest.mark.parametrize("actor", [agency("A"), SYSTEM])
 def test_only_reporters_and_the_desk_file(actor: Actor) -> None:
     with pytest.raises(NotAuthorized):
-        file(actor=actor)
+        filed_complaint(actor=actor)
 
 
 # ----------------------------------------------------------------- the desk
 def test_verify_classifies_and_forwards_in_one_step() -> None:
-    c = file()
+    c = filed_complaint()
     do_verify(c, T0 + H)
     assert new_events(c, 1) == ["Verified", "Forwarded"]
     assert c.version == 3
@@ -486,14 +466,14 @@ def test_verify_classifies_and_forwards_in_one_step() -> None:
 
 @pytest.mark.parametrize("target", [A_U1, DESK], ids=["unit", "desk"])
 def test_verify_forwards_only_to_a_top_level_agency(target: AgencyRef) -> None:
-    c = file()
+    c = filed_complaint()
     with pytest.raises(RuleViolation, match="forwards to agencies"):
         do_verify(c, NOW, target=target)
     assert c.version == 1 and c.state == S.SUBMITTED
 
 
 def test_postpone_pauses_the_verification_clock() -> None:
-    c = file()
+    c = filed_complaint()
     c.postpone(ADMIN, T0 + H, reason="lokasi?", remaining_days=2)
     assert new_events(c, 1) == ["Postponed"]
     assert c.state == S.POSTPONED
@@ -503,7 +483,7 @@ def test_postpone_pauses_the_verification_clock() -> None:
 
 
 def test_postpone_never_records_negative_remaining_days() -> None:
-    c = file()
+    c = filed_complaint()
     c.postpone(ADMIN, T0 + H, reason="lokasi?", remaining_days=-3)
     assert c.paused_remaining_days == 0
 
@@ -534,7 +514,7 @@ def test_archive_stops_the_clock(build: Callable[[], Complaint]) -> None:
 
 
 def test_a_duplicate_is_archived_only_by_merging() -> None:
-    c = file()
+    c = filed_complaint()
     with pytest.raises(RuleViolation, match="merge"):
         c.archive(ADMIN, NOW, reason=ArchiveReason.DUPLICATE, note="")
     assert c.version == 1
@@ -543,7 +523,7 @@ def test_a_duplicate_is_archived_only_by_merging() -> None:
 @pytest.mark.parametrize("build", [submitted, postponed])
 def test_merge_archives_the_duplicate(build: Callable[[], Complaint]) -> None:
     c = build()
-    original = file(2)
+    original = filed_complaint(2)
     n = len(c.pending_events)
     c.merge_into(ADMIN, NOW, original=original)
     assert new_events(c, n) == ["Merged"]
@@ -557,15 +537,15 @@ def test_merge_archives_the_duplicate(build: Callable[[], Complaint]) -> None:
 
 
 def test_merge_into_itself_is_refused() -> None:
-    c = file()
+    c = filed_complaint()
     with pytest.raises(RuleViolation, match="itself"):
         c.merge_into(ADMIN, NOW, original=c)
     assert c.version == 1 and c.state == S.SUBMITTED
 
 
 def test_merge_into_an_archived_complaint_is_refused() -> None:
-    c = file()
-    gone = file(2)
+    c = filed_complaint()
+    gone = filed_complaint(2)
     gone.archive(ADMIN, T0 + H, reason=ArchiveReason.SPAM, note="")
     with pytest.raises(RuleViolation, match="archived"):
         c.merge_into(ADMIN, NOW, original=gone)
@@ -573,7 +553,7 @@ def test_merge_into_an_archived_complaint_is_refused() -> None:
 
 
 def test_forward_before_verification_is_an_invalid_transition() -> None:
-    c = file()
+    c = filed_complaint()
     with pytest.raises(InvalidTransition, match="verify it first") as info:
         c.forward(ADMIN, NOW, target=A, note="", follow_up_due_at=FOLLOW_UP_DUE)
     assert str(info.value).startswith("cannot forward a complaint in state SUBMITTED")
@@ -1095,7 +1075,7 @@ def test_an_agency_not_holding_the_complaint_is_refused(call: Callable[[Complain
         ),
         lambda c: c.postpone(REPORTER, NOW, reason="", remaining_days=1),
         lambda c: c.archive(agency("A"), NOW, reason=ArchiveReason.SPAM, note=""),
-        lambda c: c.merge_into(REPORTER, NOW, original=file(2)),
+        lambda c: c.merge_into(REPORTER, NOW, original=filed_complaint(2)),
         lambda c: c.forward(SYSTEM, NOW, target=A, note="", follow_up_due_at=NOW),
         lambda c: c.decline(ADMIN, NOW, reason="", suggested_agency=None, verification_due_at=NOW),
         lambda c: c.start_work(Actor("x", Role.AGENCY_ADMIN, None), NOW),
@@ -1103,7 +1083,7 @@ def test_an_agency_not_holding_the_complaint_is_refused(call: Callable[[Complain
     ids=["verify", "postpone", "archive", "merge", "forward", "decline", "agency-without-code"],
 )
 def test_roles_are_checked(call: Callable[[Complaint], None]) -> None:
-    c = file()
+    c = filed_complaint()
     with pytest.raises(NotAuthorized):
         call(c)
     assert c.version == 1
@@ -1336,7 +1316,7 @@ def test_erase_reporter_in_any_state_and_only_once(state: ComplaintState) -> Non
 
 @pytest.mark.parametrize("actor", [REPORTER, agency("A")])
 def test_only_the_desk_or_system_erases(actor: Actor) -> None:
-    c = file()
+    c = filed_complaint()
     with pytest.raises(NotAuthorized):
         c.erase_reporter(actor, NOW, reason="")
     assert c.identity_erased is False
@@ -1722,7 +1702,7 @@ def test_a_due_time_at_the_action_itself_is_accepted(name: str) -> None:
 
 
 def test_the_original_case_verify_with_a_follow_up_already_past() -> None:
-    c = file()
+    c = filed_complaint()
     with pytest.raises(RuleViolation):
         do_verify(c, FOLLOW_UP_DUE + D)  # follow_up_due_at=FOLLOW_UP_DUE is already past
     assert c.version == 1 and c.state == S.SUBMITTED

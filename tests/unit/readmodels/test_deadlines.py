@@ -14,10 +14,7 @@ import pytest
 from lapor_es.contract import payloads as p
 from lapor_es.readmodels.deadlines import Deadline, chain_after, evolve
 from lapor_es.workflow import ClockKind, LadderStep, SlaPolicy, WorkingCalendar
-
-CID = "00000000-0000-0000-0000-000000000001"
-TID = "LAP-2025-0000001"
-HASH = "0" * 64
+from tests.support.builders import COMPLAINT_ID, payload
 
 
 def z(text: str) -> datetime:
@@ -30,20 +27,7 @@ _version = {"n": 0}
 def ev(event_type: str, at: str, **fields: Any) -> p.EventPayload:
     """A valid payload of type `event_type`; versions count up per test."""
     _version["n"] += 1
-    model = p.PAYLOAD_MODELS[event_type]
-    base = {
-        "type": event_type,
-        "complaint_id": CID,
-        "tracking_id": TID,
-        "version": _version["n"],
-        "at": at,
-        "role": "system",
-        "actor_id": "x",
-        "actor_agency": None,
-        "prev_hash": HASH,
-        "event_hash": HASH,
-    }
-    return model.model_validate(base | fields)
+    return payload(event_type, version=_version["n"], at=at, **fields)
 
 
 @pytest.fixture(autouse=True)
@@ -87,9 +71,9 @@ def run(*payloads: p.EventPayload) -> Deadline | None:
     """Fold events the way the read model does, carrying the holder chain alongside."""
     current: Deadline | None = None
     chain: list[str] = []
-    for payload in payloads:
-        chain = chain_after(chain, payload)
-        current = evolve(current, payload, chain[-1] if chain else None)
+    for event in payloads:
+        chain = chain_after(chain, event)
+        current = evolve(current, event, chain[-1] if chain else None)
     return current
 
 
@@ -359,8 +343,8 @@ def test_next_step_follows_the_ladder_on_the_indonesian_calendar() -> None:
 
 def test_auto_resolve_has_a_single_step_at_its_due_time() -> None:
     d = Deadline(
-        complaint_id=CID,
-        tracking_id=TID,
+        complaint_id=COMPLAINT_ID,
+        tracking_id="LAP-2026-0000001",
         clock=ClockKind.AUTO_RESOLVE,
         started_at=datetime(2025, 11, 5, 3, tzinfo=UTC),
         due_at=datetime(2025, 11, 19, 17, tzinfo=UTC),

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lapor_es.aggregates.values import ComplaintState as S
-from lapor_es.contract.payloads import PAYLOAD_ADAPTER, AnyPayload
+from lapor_es.contract.payloads import AnyPayload
 from lapor_es.readmodels.inbox_state import (
     Holding,
     InboxState,
@@ -16,27 +16,15 @@ from lapor_es.readmodels.inbox_state import (
     reporter_display,
 )
 from lapor_es.readmodels.lifecycle import chain_after
+from tests.support.builders import payload
 
 T0 = datetime(2026, 2, 23, 2, tzinfo=UTC)
 DUE = datetime(2026, 3, 2, 17, tzinfo=UTC)
-CID = "c5617569-08ed-5257-903b-c464c864ff57"
-HASH = "0" * 64
 
 
 def ev(type_: str, version: int, role: str = "national_admin", **fields: Any) -> AnyPayload:
-    base = {
-        "type": type_,
-        "complaint_id": CID,
-        "tracking_id": "LAP-2026-0000001",
-        "version": version,
-        "at": T0 + timedelta(hours=version),
-        "role": role,
-        "actor_id": None if role == "reporter" else "x",
-        "actor_agency": None,
-        "prev_hash": HASH,
-        "event_hash": HASH,
-    }
-    return PAYLOAD_ADAPTER.validate_python(base | fields)
+    """Event `version` of the complaint, `version` hours after T0."""
+    return payload(type_, version=version, at=T0 + timedelta(hours=version), role=role, **fields)
 
 
 def filed(visibility: str = "public") -> AnyPayload:

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from lapor_es.contract.payloads import PAYLOAD_ADAPTER, AnyPayload
+from lapor_es.contract.payloads import AnyPayload
 from lapor_es.readmodels import inbox_state
 from lapor_es.readmodels.deadlines import Deadline, evolve
 from lapor_es.readmodels.lifecycle import NO_CLOCK, ClockRun, chain_after, clock_after
 from lapor_es.workflow import ClockKind
+from tests.support.builders import payload
 
 V, F, A = ClockKind.VERIFICATION, ClockKind.FOLLOW_UP, ClockKind.AUTO_RESOLVE
 T0 = datetime(2025, 11, 3, 2, tzinfo=UTC)
-HASH = "0" * 64
 
 
 def due(days: int) -> datetime:
@@ -24,19 +24,8 @@ def due(days: int) -> datetime:
 
 
 def ev(type_: str, version: int, **fields: Any) -> AnyPayload:
-    base = {
-        "type": type_,
-        "complaint_id": "00000000-0000-0000-0000-000000000001",
-        "tracking_id": "LAP-2025-0000001",
-        "version": version,
-        "at": T0 + timedelta(hours=version),
-        "role": "system",
-        "actor_id": "x",
-        "actor_agency": None,
-        "prev_hash": HASH,
-        "event_hash": HASH,
-    }
-    return PAYLOAD_ADAPTER.validate_python(base | fields)
+    """Event `version` of the complaint, `version` hours after T0."""
+    return payload(type_, version=version, at=T0 + timedelta(hours=version), **fields)
 
 
 def filed(version: int = 1) -> AnyPayload:
@@ -167,11 +156,11 @@ def test_inbox_and_deadlines_read_the_same_clock_at_every_step() -> None:
     inbox: inbox_state.InboxState | None = None
     deadline: Deadline | None = None
     chain: tuple[str, ...] = ()
-    for payload in history():
-        chain = chain_after(chain, payload)
-        inbox = inbox_state.advance(inbox, payload)
-        deadline = evolve(deadline, payload, chain[-1] if chain else None)
+    for event in history():
+        chain = chain_after(chain, event)
+        inbox = inbox_state.advance(inbox, event)
+        deadline = evolve(deadline, event, chain[-1] if chain else None)
         shown = (None, None) if deadline is None else (deadline.clock, deadline.due_at)
-        assert (inbox.clock, inbox.due_at) == shown, payload.type
-        assert deadline is None or deadline.state == inbox.state, payload.type
+        assert (inbox.clock, inbox.due_at) == shown, event.type
+        assert deadline is None or deadline.state == inbox.state, event.type
     assert inbox is not None and (inbox.clock, inbox.due_at) == ("follow_up", due(12))

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from lapor_es.contract.payloads import PAYLOAD_ADAPTER, PAYLOAD_MODELS, AnyPayload
+from lapor_es.contract.payloads import PAYLOAD_MODELS, AnyPayload
 from lapor_es.readmodels.lifecycle import state_after
 from lapor_es.readmodels.timeline_text import event_agency, summarize
+from tests.support.builders import payload
 
 AT = datetime(2026, 3, 2, 2, tzinfo=UTC)
 DUE = datetime(2026, 3, 4, 17, tzinfo=UTC)  # end of Wed 4 Mar WIB
@@ -17,19 +18,7 @@ SECRET = "Budi 0812 rahasia"
 
 
 def ev(type_: str, role: str = "national_admin", **fields: Any) -> AnyPayload:
-    base = {
-        "type": type_,
-        "complaint_id": "c5617569-08ed-5257-903b-c464c864ff57",
-        "tracking_id": "LAP-2026-0000001",
-        "version": 2,
-        "at": AT,
-        "role": role,
-        "actor_id": "x",
-        "actor_agency": None,
-        "prev_hash": "0" * 64,
-        "event_hash": "0" * 64,
-    }
-    return PAYLOAD_ADAPTER.validate_python(base | fields)
+    return payload(type_, version=2, at=AT, role=role, **fields)
 
 
 CASES: list[tuple[AnyPayload, str, str | None]] = [
