@@ -39,6 +39,11 @@ def statistics(settings: Settings, cohort: st.Cohort) -> dict[str, object]:
         engine.dispose()
 
 
+# The longest test of the suite (about 40 s on a loaded 2-core machine): a simulated year
+# through two PostgreSQL databases, the relay and a Kafka consumer group whose join and
+# idle wait alone take several seconds; its run time grows with COMPLAINTS and with the
+# broker's load, so it gets twice the default limit.
+@pytest.mark.timeout(600)
 def test_simulated_year_has_the_same_statistics_from_kafka_and_in_process(
     postgres_server: str, kafka: KafkaSettings
 ) -> None:
