@@ -3,10 +3,8 @@ deny by default) started from the launcher; agency A reads its own feed and noth
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,65 +14,40 @@ from kafka.errors import GroupAuthorizationFailedError, TopicAuthorizationFailed
 
 from lapor_es.aggregates import Complaint
 from lapor_es.application import LaporApp
+from lapor_es.audit.verify import verify
 from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from lapor_es.contract import to_record
 from lapor_es.feeds import AgencySubscriber
-from lapor_es.feeds.acl import grant_agency, grant_router
+from lapor_es.feeds.acl import Names, grant_agency, grant_router, grant_worker
 from lapor_es.feeds.router import AgencyRouter, FeedSettings
 from lapor_es.feeds.subscriber import agency_group
-from lapor_es.kafka.relay import complaint_event_topics
+from lapor_es.kafka.relay import Relay, complaint_event_topics
 from lapor_es.kafka.settings import KafkaSecurity, KafkaSettings
+from lapor_es.projections.runners import KafkaRunner
+from lapor_es.readmodels.service import models_for, open_projector
 from tests.conftest import NOW
 from tests.support.builders import small_directory, traffic
-from tests.support.services import KAFKA_LAUNCHER, REPO_ROOT, ci_mode
+from tests.support.kafka import OwnBroker, own_broker, read_topic, stored_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 ADMIN = KafkaSecurity.scram("admin", "admin-test-secret")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
+    """A second broker in secured mode (SASL_PLAINTEXT and SASL_SSL listeners, a test CA) on
+    ports of its own; stopped (and wiped) afterwards. The default broker is never touched."""
+    data = tmp_path_factory.mktemp("kafka-secured")
+    with own_broker(data, mode="secured", admin_password=ADMIN.password or "") as broker:
+        assert broker.cafile is not None and broker.cafile.read_text().startswith("-----BEGIN")
+        yield broker
 
 
 @pytest.fixture(scope="module")
-def secured_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second broker in secured mode on ports of its own; stopped (and wiped) afterwards.
-    The default broker is never touched."""
-    env = os.environ | {
-        "LAPOR_KAFKA_MODE": "secured",
-        "LAPOR_KAFKA_PORT": str(free_port()),
-        "LAPOR_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "LAPOR_KAFKA_DIR": str(tmp_path_factory.mktemp("kafka-secured")),
-        "LAPOR_KAFKA_ADMIN_PASSWORD": ADMIN.password or "",
-        "LAPOR_PYTHON": str(REPO_ROOT / ".venv" / "bin" / "python"),
-    }
-    if not Path(env["LAPOR_PYTHON"]).exists():
-        env.pop("LAPOR_PYTHON")
-    started = subprocess.run(
-        ["bash", str(KAFKA_LAUNCHER), "start"], env=env, capture_output=True, text=True,
-        timeout=900, check=False,
-    )  # fmt: skip
-    if started.returncode != 0:
-        message = f"secured broker did not start:\n{started.stderr[-4000:]}"
-        if ci_mode():
-            pytest.fail(message)  # CI must run this test, never skip it
-        pytest.skip(message)
-    try:
-        config = subprocess.run(
-            ["bash", str(KAFKA_LAUNCHER), "client-config"], env=env, capture_output=True,
-            text=True, check=True,
-        )  # fmt: skip
-        assert "SCRAM-SHA-512" in Path(config.stdout.strip()).read_text()
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(
-            ["bash", str(KAFKA_LAUNCHER), "stop"], env=env, capture_output=True, timeout=120,
-            check=False,
-        )  # fmt: skip
+def secured_broker(secured: OwnBroker) -> str:
+    return secured.bootstrap
 
 
 def publish_as_admin(app: LaporApp, bootstrap: str, topic: str) -> int:
@@ -164,5 +137,74 @@ def test_an_agency_reads_its_feed_and_nothing_else(secured_broker: str, tmp_path
         with pytest.raises(Exception):  # noqa: B017  (authentication fails, kind varies)
             read_as(secured_broker, wrong, feeds.feed(a), None)
         assert read_as(secured_broker, ADMIN, feeds.input_topic, None) > 0  # super user
+    finally:
+        app.close()
+
+
+def test_the_whole_chain_over_tls_each_worker_under_its_own_principal(
+    secured: OwnBroker, tmp_path: Path
+) -> None:
+    """filing -> relay -> projector and router -> agency subscriber -> audit verify, on the
+    SASL_SSL listener, every client built by the factory as a principal with only its grants."""
+    assert secured.tls_bootstrap is not None and secured.cafile is not None
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/store.sqlite3",
+        projection_database_url=f"sqlite:///{tmp_path}/read.sqlite3",
+        reporter_pepper="p",
+    )
+    app = open_app(settings, clock=lambda: NOW)
+    tls = KafkaSettings(bootstrap=secured.tls_bootstrap, topic="chain.complaints.v1")
+
+    def as_(user: str) -> KafkaSettings:
+        return tls.with_security(KafkaSecurity.scram(user, f"{user}-pw", tls_cafile=secured.cafile))
+
+    admin = tls.with_security(
+        KafkaSecurity.scram("admin", ADMIN.password or "", tls_cafile=secured.cafile)
+    )
+    feeds = FeedSettings(
+        bootstrap=tls.bootstrap,
+        input_topic=tls.topic,
+        router_topics="chain.router",
+        router_id="chain-router",
+        security=as_("router").security,
+    )
+    names = Names(topic=tls.topic, projector_group="chain-projector", feeds=feeds)
+    names = replace(names, relay_transactional_id=tls.transactional_id)
+    for role in ("relay", "projector", "router", "auditor"):
+        grant_worker(admin, role, role, f"{role}-pw", names)
+    agency = grant_agency(admin, "KEMENKES", "agency-pw")
+    try:
+        small_directory(app)
+        traffic(app, 8, NOW - timedelta(days=5))
+        stored = stored_events(app)
+
+        relayed = Relay(app.recorder, app.mapper, as_("relay")).run(follow=False)
+        assert relayed.published == len(stored)
+
+        projector = open_projector(settings, models_for(settings))
+        projected = KafkaRunner(as_("projector"), "chain-projector", projector).run(
+            follow=False, idle_timeout=0.5
+        )
+        projector.engine.dispose()
+        assert (projected.applied, projected.parked) == (len(stored), 0)
+
+        routed = AgencyRouter(feeds).run(follow=False)
+        assert routed.delivered > 0 and routed.parked == 0
+
+        agency_tls = KafkaSecurity.scram(agency, "agency-pw", tls_cafile=secured.cafile)
+        with AgencySubscriber(
+            tls.bootstrap, "KEMENKES", agency_group("KEMENKES", "backend"), security=agency_tls
+        ) as feed:
+            events = list(feed.events(until_idle=True))
+        assert events and events[0].kind == "assigned"
+        with pytest.raises(TopicAuthorizationFailedError):  # still only its own feed
+            read_as(tls.bootstrap, agency_tls, tls.topic, None)
+        with pytest.raises(TopicAuthorizationFailedError):  # the auditor cannot write feeds
+            read_as(tls.bootstrap, as_("projector").security, feeds.feed("KEMENKES"), None)
+
+        report = verify(kafka=as_("auditor"), recorder=app.recorder, mapper=app.mapper)
+        assert report.ok, report.as_dict()
+        assert report.topic_events == report.store_events == len(stored)
+        assert len(read_topic(admin)) == len(stored)
     finally:
         app.close()

@@ -285,7 +285,7 @@ def test_rebuild_from_kafka_equals_live(
     service.catch_up(loaded.recorder, loaded.mapper, settings)
     before = live_snapshot(settings.read_model_url, settings)
     with_kafka = projector_settings(settings, kafka, settings.read_model_url)
-    result = service.rebuild(with_kafka, "timeline", TopicFeed(kafka.bootstrap, kafka.topic, 25))
+    result = service.rebuild(with_kafka, "timeline", TopicFeed(kafka, 25))
     assert result.source == kafka.topic and result.events == len(stored_events(loaded))
     assert live_snapshot(settings.read_model_url, settings) == before
     # The rebuilt model resumes: new events once, via the store tracking it kept.

@@ -553,9 +553,9 @@ def test_timer_reads_deadlines_kept_by_a_kafka_projector(
 
     def publish_and_project() -> None:
         Relay(lapor.recorder, lapor.mapper, kafka, poll_interval=0.02).run(follow=False)
-        KafkaRunner(
-            kafka.bootstrap, kafka.topic, f"{kafka.topic}.projector", Projector(engine, [model])
-        ).run(follow=False, idle_timeout=1.0)
+        KafkaRunner(kafka, f"{kafka.topic}.projector", Projector(engine, [model])).run(
+            follow=False, idle_timeout=1.0
+        )
 
     assert service.run_until(z("2025-11-09T17:00:00Z")).recorded == {}  # nothing projected yet
     publish_and_project()

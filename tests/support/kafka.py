@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from lapor_es.application import LaporApp
 from lapor_es.contract.cloudevents import header_map
 from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.kafka.settings import KafkaSettings
+from tests.support.services import KAFKA_LAUNCHER, REPO_ROOT, ci_mode
 
 
 @dataclass(frozen=True)
@@ -95,3 +103,77 @@ def assert_exactly_once_in_order(records: list[Read], stored: list[tuple[int, st
     for cid, seen in versions.items():
         assert seen == list(range(1, len(seen) + 1)), f"{cid}: versions {seen}"
         assert len(partitions[cid]) == 1, f"{cid} spread over partitions {partitions[cid]}"
+
+
+# ---------------------------------------------------------------------- a broker of a test's own
+@dataclass(frozen=True)
+class OwnBroker:
+    """A broker started by a test on ports and a data dir of its own (never the shared one).
+
+    `tls_bootstrap` and `cafile` exist in secured mode only (SASL_SSL listener, test CA)."""
+
+    env: dict[str, str]
+    bootstrap: str
+    tls_bootstrap: str | None = None
+    cafile: Path | None = None
+
+    def launcher(self, command: str, *, keep_data: bool = False) -> None:
+        env = self.env | ({"KEEP_DATA": "1"} if keep_data else {})
+        done = subprocess.run(
+            ["bash", str(KAFKA_LAUNCHER), command], env=env, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, f"broker {command} failed:\n{done.stderr[-3000:]}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def own_broker(
+    data_dir: Path, *, mode: str = "plaintext", admin_password: str = ""
+) -> Iterator[OwnBroker]:
+    """Start a broker of this test's own; stop and wipe it afterwards. Skips outside CI
+    when it cannot start (as the shared fixtures do), fails in CI."""
+    env = os.environ | {
+        "LAPOR_KAFKA_MODE": mode,
+        "LAPOR_KAFKA_PORT": str(free_port()),
+        "LAPOR_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "LAPOR_KAFKA_TLS_PORT": str(free_port()),
+        "LAPOR_KAFKA_DIR": str(data_dir),
+        "LAPOR_KAFKA_ADMIN_PASSWORD": admin_password,
+        "LAPOR_PYTHON": str(REPO_ROOT / ".venv" / "bin" / "python"),
+    }
+    if not Path(env["LAPOR_PYTHON"]).exists():
+        env.pop("LAPOR_PYTHON")
+    started = subprocess.run(
+        ["bash", str(KAFKA_LAUNCHER), "start"], env=env, capture_output=True, text=True,
+        timeout=900, check=False,
+    )  # fmt: skip
+    if started.returncode != 0:
+        message = f"{mode} broker did not start:\n{started.stderr[-4000:]}"
+        if ci_mode():
+            pytest.fail(message)  # CI must run these tests, never skip them
+        pytest.skip(message)
+    try:
+        broker = OwnBroker(env, started.stdout.strip().splitlines()[-1])
+        if mode == "secured":
+            config = subprocess.run(
+                ["bash", str(KAFKA_LAUNCHER), "client-config"], env=env, capture_output=True,
+                text=True, check=True,
+            )  # fmt: skip
+            values = dict(line.split("=", 1) for line in config.stdout.split())
+            broker = replace(
+                broker,
+                tls_bootstrap=values["sasl_ssl_bootstrap"],
+                cafile=Path(values["ssl_cafile"]),
+            )
+        yield broker
+    finally:
+        subprocess.run(
+            ["bash", str(KAFKA_LAUNCHER), "stop"], env=env, capture_output=True, timeout=120,
+            check=False,
+        )  # fmt: skip

@@ -127,6 +127,7 @@ def project(
 
 
 def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
+    from lapor_es.kafka.settings import KafkaSettings
     from lapor_es.projections import rebuild as rb
     from lapor_es.readmodels import service
 
@@ -134,9 +135,8 @@ def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
     try:
         feed: rb.StoreFeed | rb.TopicFeed
         if from_kafka:
-            assert settings.kafka_bootstrap
             feed = rb.TopicFeed(
-                settings.kafka_bootstrap, settings.kafka_topic, settings.projector_batch_size
+                KafkaSettings.from_settings(settings), settings.projector_batch_size
             )
         else:
             feed = rb.StoreFeed(lapor.recorder, lapor.mapper, settings.projector_batch_size)

@@ -29,10 +29,20 @@ from typing import Any
 
 import structlog
 from eventsourcing.persistence import ApplicationRecorder, Mapper
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from sqlalchemy import Connection, Engine, MetaData, Table, and_, delete, select, text, update
 
+from lapor_es.kafka import clients
+from lapor_es.kafka.loop import (
+    CALL_TIMEOUT_MS,
+    ConsumerLoop,
+    Liveness,
+    UpTo,
+    bounded_opener,
+    decode_batch,
+)
 from lapor_es.kafka.relay import complaint_event_topics
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import (
     Projector,
     ReadModel,
@@ -44,7 +54,8 @@ from lapor_es.projections.core import (
     utcnow,
     versions,
 )
-from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka, from_notification
+from lapor_es.projections.events import STORE_SOURCE, from_notification
+from lapor_es.projections.runners import decode_record
 
 log = structlog.get_logger("lapor_es.projections.rebuild")
 
@@ -127,10 +138,16 @@ class StoreFeed(Feed):
 
 
 class TopicFeed(Feed):
-    def __init__(self, bootstrap: str, topic: str, batch_size: int) -> None:
-        self.bootstrap = bootstrap
-        self.source = topic
+    """All partitions of the topic, no consumer group (a rebuild must not take partitions
+    from the live group), read_committed, up to the end offsets taken when it starts."""
+
+    def __init__(
+        self, kafka: KafkaSettings, batch_size: int, *, liveness: Liveness | None = None
+    ) -> None:
+        self.kafka = kafka
+        self.source = kafka.topic
         self.batch_size = batch_size
+        self.liveness = liveness
 
     def run(
         self,
@@ -141,73 +158,49 @@ class TopicFeed(Feed):
         advance: Advance | None = None,
     ) -> int:
         name = projector.models[0].tracking_name
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,  # a rebuild must not take partitions from the live group
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            client_id="lapor-es-rebuild",
-            max_poll_records=self.batch_size,
+        tracked = _tracked(projector.engine, conn, name, self.source)
+        starts = {TopicPartition(self.source, p): offset + 1 for p, offset in tracked.items()}
+        ranges: list[UpTo] = []
+
+        def make() -> Any:
+            return clients.consumer(
+                self.kafka, client_id="lapor-es-rebuild", max_poll_records=self.batch_size
+            )
+
+        loop = ConsumerLoop(
+            f"rebuild of {name} from {self.source}",
+            bounded_opener(make, self.source, starts=starts, on_range=ranges.append),
+            liveness=self.liveness,
+            max_records=self.batch_size,
         )
-        try:
-            parts = [
-                TopicPartition(self.source, p)
-                for p in sorted(consumer.partitions_for_topic(self.source) or [])
-            ]
-            if not parts:
-                return 0
-            consumer.assign(parts)
-            # The end as of now: records published later are read by the swap's pass.
-            ends: dict[TopicPartition, int] = consumer.end_offsets(parts)
-            tracked = _tracked(projector.engine, conn, name, self.source)
-            starts = {tp: tracked[tp.partition] + 1 for tp in parts if tp.partition in tracked}
-            for tp in parts:
-                if tp in starts:
-                    consumer.seek(tp, starts[tp])
-                else:
-                    consumer.seek_to_beginning(tp)
-            first = {tp: consumer.position(tp) for tp in parts}
-            total = sum(max(0, ends[tp] - first[tp]) for tp in parts)
+        with loop:
+            try:
+                consumer = loop.consumer
+            except LookupError:
+                return 0  # no topic yet: nothing to rebuild from
+            span = ranges[0]
+            first = {tp: consumer.position(tp, timeout_ms=CALL_TIMEOUT_MS) or 0 for tp in span.ends}
+            total = sum(max(0, end - first[tp]) for tp, end in span.ends.items())
             count = 0
-            while any(consumer.position(tp) < ends[tp] for tp in parts):
-                events: list[ProjectedEvent] = []
-                bad: list[tuple[TopicPartition, Any, Exception]] = []
-                for tp, records in consumer.poll(timeout_ms=500).items():
-                    for record in records:
-                        if record.offset >= ends[tp]:
-                            continue
-                        try:
-                            events.append(
-                                from_kafka(
-                                    tp.topic,
-                                    tp.partition,
-                                    record.offset,
-                                    record.value,
-                                    list(record.headers or []),
-                                )
-                            )
-                        except Exception as exc:  # off-contract: parked, as live does
-                            bad.append((tp, record, exc))
-                outcome = projector.process(events, conn=conn)
-                for tp, record, error in bad:
+            for polled in loop.batches(until=span.reached):
+                decoded = decode_batch(polled, decode_record, within=span.within)
+                outcome = projector.process(decoded.items, conn=conn)
+                for bad in decoded.undecodable:  # off-contract: parked, as live does
+                    record = bad.record
                     projector.park_undecodable(
-                        tp.topic,
-                        tp.partition,
-                        record.offset,
-                        record.key,
-                        record.value,
-                        error,
-                        conn=conn,
-                    )
-                count += len(events)
+                        bad.tp.topic, bad.tp.partition, record.offset, record.key, record.value,
+                        bad.error, conn=conn,
+                    )  # fmt: skip
+                count += len(decoded.items)
                 result.applied += outcome.applied
-                result.parked += outcome.parked + len(bad)
-                if advance and (events or bad):
-                    done = sum(min(consumer.position(tp), ends[tp]) - first[tp] for tp in parts)
-                    advance(len(events) + len(bad), done, total)
+                result.parked += outcome.parked + len(decoded.undecodable)
+                if advance and decoded.records:
+                    done = sum(
+                        min(loop.consumer.position(tp) or 0, end) - first[tp]
+                        for tp, end in span.ends.items()
+                    )
+                    advance(decoded.records, done, total)
             return count
-        finally:
-            consumer.close()
 
 
 def _tracked(engine: Engine, conn: Connection | None, name: str, source: str) -> dict[int, int]:

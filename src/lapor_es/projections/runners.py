@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,10 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from lapor_es.kafka import clients
+from lapor_es.kafka.loop import ConsumerLoop, Liveness, decode_batch, pending_records
 from lapor_es.kafka.relay import complaint_event_topics
+from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import BatchResult, Projector
 from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka, from_notification
 
@@ -33,6 +36,7 @@ class RunStats:
     duplicates: int = 0
     parked: int = 0
     batches: int = 0
+    restarts: int = 0  # Kafka consumers replaced by the liveness rule
     started_at: float = field(default_factory=time.monotonic)
 
     def add(self, count: int, result: BatchResult) -> None:
@@ -95,68 +99,107 @@ class LocalRunner:
         return self.stats
 
 
+def decode_record(tp: TopicPartition, record: Any) -> ProjectedEvent:
+    """A complaints-topic record as the projector's input (raises on an off-contract one)."""
+    return from_kafka(
+        tp.topic, tp.partition, record.offset, record.value, list(record.headers or [])
+    )
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     """On assignment, start each partition after the offset the SQL tracking recorded.
 
     Kafka's own committed offsets are only for lag monitoring; the SQL tracking rows,
-    committed with the rows they describe, are the truth.
+    committed with the rows they describe, are the truth. That is also why a consumer
+    replaced by the liveness rule loses and repeats nothing.
     """
 
-    def __init__(self, runner: KafkaRunner) -> None:
-        self.runner = runner
+    def __init__(self, projector: Projector, consumer: KafkaConsumer) -> None:
+        self.projector = projector
+        self.consumer = consumer
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         log.info("projector.revoked", partitions=sorted(tp.partition for tp in revoked))
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        consumer = self.runner.consumer
         for tp in assigned:
-            tracked = self.runner.projector.resume_offset(tp.topic, tp.partition)
+            tracked = self.projector.resume_offset(tp.topic, tp.partition)
             if tracked is None:
-                consumer.seek_to_beginning(tp)
+                self.consumer.seek_to_beginning(tp)
             else:
-                consumer.seek(tp, tracked + 1)
+                self.consumer.seek(tp, tracked + 1)
         log.info("projector.assigned", partitions=sorted(tp.partition for tp in assigned))
 
 
 class KafkaRunner:
-    """A member of a consumer group on the complaints topic (read_committed)."""
+    """A member of a consumer group on the complaints topic (read_committed).
+
+    Why a run "until caught up" once hung for over 20 minutes (test_sla_timers, loaded
+    machine): the old loop ended only when the consumer HAD an assignment and no lag, and
+    it had no deadline. kafka-python never raises while it cannot find or reach the group
+    coordinator: every `poll()` gives up inside `ensure_coordinator_ready` when its 200 ms
+    are over and returns nothing, so a member whose coordinator lookup or coordinator
+    connection failed (the dedicated `coordinator-N` connection is declared dead whenever
+    it is disconnected with a reconnect backoff pending, and looked up again) never sent
+    its JoinGroup: the broker showed the group `Empty`, and the loop polled forever.
+    Besides, `lag()` called `position()`/`end_offsets()` without timeouts, and a
+    JoinGroup could be held for kafka-python's default max_poll_interval_ms (300 s)
+    behind a member that vanished without leaving. Now (kafka/loop.py, kafka/clients.py):
+    no assignment or no progress for a while -> a fresh consumer (fresh connections,
+    lookup and join), logged and counted; a deadline ends a non-following run with an
+    error naming what it waited for; every blocking call is bounded; the poll interval
+    is 120 s.
+    """
 
     def __init__(
         self,
-        bootstrap: str,
-        topic: str,
+        kafka: KafkaSettings,
         group_id: str,
         projector: Projector,
         *,
         batch_size: int = 1000,
         client_id: str = "lapor-es-projector",
-        consumer_factory: Callable[..., KafkaConsumer] = KafkaConsumer,
+        liveness: Liveness | None = None,
     ) -> None:
-        self.topic = topic
+        self.kafka = kafka
+        self.topic = kafka.topic
+        self.group_id = group_id
+        self.client_id = client_id
         self.projector = projector
         self.batch_size = batch_size
-        self.stop = threading.Event()
         self.stats = RunStats()
-        self.consumer = consumer_factory(
-            bootstrap_servers=bootstrap,
-            group_id=group_id,
-            client_id=client_id,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=batch_size,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
+        self.loop = ConsumerLoop(
+            f"projector group {group_id} on {kafka.topic}",
+            self._open,
+            liveness=liveness,
+            stats=self.stats,
+            max_records=batch_size,
         )
-        self.consumer.subscribe([topic], listener=_Rebalance(self))
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.loop.stop
+
+    @stop.setter
+    def stop(self, event: threading.Event) -> None:
+        self.loop.stop = event
+
+    @property
+    def consumer(self) -> KafkaConsumer:
+        return self.loop.consumer
+
+    def _open(self, _resume: Mapping[TopicPartition, int]) -> KafkaConsumer:
+        consumer = clients.consumer(
+            self.kafka,
+            client_id=self.client_id,
+            group_id=self.group_id,
+            max_poll_records=self.batch_size,
+        )
+        consumer.subscribe([self.topic], listener=_Rebalance(self.projector, consumer))
+        return consumer
 
     def lag(self) -> int:
-        assigned = list(self.consumer.assignment())
-        if not assigned:
-            return 0
-        ends = self.consumer.end_offsets(assigned)
-        return sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
+        return pending_records(self.consumer, self.consumer.assignment())
 
     def run(
         self,
@@ -166,49 +209,38 @@ class KafkaRunner:
         progress: Progress | None = None,
     ) -> RunStats:
         """Consume until stopped; without `follow`, until nothing arrives for idle_timeout
-        seconds after the assigned partitions are drained."""
-        idle_since = time.monotonic()
+        seconds after the assigned partitions are drained (or the loop's deadline)."""
+        last_events = time.monotonic()
+
+        def caught_up(consumer: KafkaConsumer) -> bool:
+            # Cheap tests first: the lag costs a round trip to the broker.
+            assigned = consumer.assignment()
+            return (
+                self.loop.last_poll_empty
+                and time.monotonic() - last_events > idle_timeout
+                and bool(assigned)
+                and pending_records(consumer, assigned) == 0
+            )
+
         try:
-            while not self.stop.is_set():
-                polled = self.consumer.poll(timeout_ms=200, max_records=self.batch_size)
-                events: list[ProjectedEvent] = []
-                parked: list[tuple[TopicPartition, Any, Exception]] = []
-                offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-                for tp, records in polled.items():
-                    for record in records:
-                        try:
-                            events.append(
-                                from_kafka(
-                                    tp.topic,
-                                    tp.partition,
-                                    record.offset,
-                                    record.value,
-                                    list(record.headers or []),
-                                )
-                            )
-                        except Exception as exc:  # off-contract record: park it, go on
-                            parked.append((tp, record, exc))
-                    offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-                if events or parked:
-                    result = self.projector.process(events)
-                    for tp, record, error in parked:
-                        self.projector.park_undecodable(
-                            tp.topic, tp.partition, record.offset, record.key, record.value, error
-                        )
-                    self.stats.add(len(events), result)
-                    self._commit_for_monitoring(offsets)
-                    idle_since = time.monotonic()
-                    if progress:
-                        progress(len(events), self.lag())
-                elif (
-                    not follow
-                    and time.monotonic() - idle_since > idle_timeout
-                    and self.consumer.assignment()
-                    and self.lag() == 0
-                ):
-                    break
+            for polled in self.loop.batches(until=None if follow else caught_up):
+                decoded = decode_batch(polled, decode_record)
+                result = self.projector.process(decoded.items)
+                for bad in decoded.undecodable:  # off-contract records: parked, go on
+                    record = bad.record
+                    self.projector.park_undecodable(
+                        bad.tp.topic, bad.tp.partition, record.offset, record.key, record.value,
+                        bad.error,
+                    )  # fmt: skip
+                self.stats.add(len(decoded.items), result)
+                self._commit_for_monitoring(
+                    {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in polled.items()}
+                )
+                last_events = time.monotonic()
+                if progress:
+                    progress(len(decoded.items), self.lag())
         finally:
-            self.consumer.close()
+            self.loop.close()
         return self.stats
 
     def _commit_for_monitoring(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:

@@ -10,15 +10,18 @@ given as its recorder and mapper (what `LaporApp.recorder` and `.mapper` are), n
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import Engine, MetaData, func, inspect, select
 
 from lapor_es.config import Settings
+from lapor_es.kafka import clients
+from lapor_es.kafka.loop import CALL_TIMEOUT_MS
 from lapor_es.kafka.relay import committed_position
 from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import (
@@ -91,15 +94,13 @@ def run_projector(
 ) -> RunStats:
     """From Kafka, as a member of consumer group `group_id`: processes with the same group
     share the topic's partitions; each resumes a partition from the SQL tracking."""
-    if not settings.kafka_bootstrap:
-        raise ValueError("no Kafka configured: set LAPOR_KAFKA_BOOTSTRAP")
+    kafka = KafkaSettings.from_settings(settings)  # raises ValueError without a bootstrap
     projector = open_projector(
         settings, models if models is not None else models_for(settings, names)
     )
     try:
         runner = KafkaRunner(
-            settings.kafka_bootstrap,
-            settings.kafka_topic,
+            kafka,
             group_id,
             projector,
             batch_size=settings.projector_batch_size,
@@ -259,16 +260,9 @@ def _database_status(settings: Settings) -> dict[str, Any]:
 def _kafka_status(
     settings: Settings, group_id: str, projections: list[dict[str, Any]], head: int | None
 ) -> dict[str, Any]:
-    assert settings.kafka_bootstrap
-    topic = settings.kafka_topic
-    kafka = KafkaSettings(bootstrap=settings.kafka_bootstrap, topic=topic)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        group_id=None,
-        client_id="lapor-es-status",
-    )
+    kafka = KafkaSettings.from_settings(settings)
+    topic = kafka.topic
+    consumer = clients.consumer(kafka, client_id="lapor-es-status")
     try:
         parts = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
@@ -276,7 +270,7 @@ def _kafka_status(
         if not parts:
             return {"topic": {"name": topic, "exists": False, "partitions": []}, "relay": None}
         ends: dict[TopicPartition, int] = consumer.end_offsets(parts)
-        committed = _group_offsets(settings.kafka_bootstrap, group_id, topic)
+        committed = _group_offsets(kafka, group_id)
 
         def behind(tp: TopicPartition, next_offset: int) -> tuple[int, str]:
             """Records still to read from `next_offset`: counted when few, as transaction
@@ -316,9 +310,10 @@ def _kafka_status(
     }
 
 
-def _group_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, int]:
+def _group_offsets(kafka: KafkaSettings, group_id: str) -> dict[int, int]:
     """The consumer group's committed offsets (what the projectors commit for monitoring)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="lapor-es-status")
+    topic = kafka.topic
+    admin = clients.admin(kafka, client_id="lapor-es-status")
     try:
         offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
     finally:
@@ -334,7 +329,10 @@ def _count_records(consumer: KafkaConsumer, tp: TopicPartition, start: int, end:
     consumer.assign([tp])
     consumer.seek(tp, start)
     count = 0
-    while consumer.position(tp) < end:
+    deadline = time.monotonic() + 60
+    while (consumer.position(tp, timeout_ms=CALL_TIMEOUT_MS) or 0) < end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"counting records of {tp} up to offset {end} took over 60 s")
         for records in consumer.poll(timeout_ms=500).values():
             count += sum(1 for r in records if r.offset < end)
     return count
