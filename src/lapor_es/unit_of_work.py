@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
+from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache
 from eventsourcing.domain import DomainEvent
 
 from lapor_es.privacy import KeyStore
@@ -141,8 +141,19 @@ class Batch:
         self.staged.clear()
         self.log_entries.clear()
         self.head = None
-        cache = self.app.repository.cache
-        if isinstance(cache, LRUCache):
-            cache.clear()
-        elif cache is not None:
+        forget(self.app.repository.cache)
+
+
+def forget(cache: Cache[Any, Any] | None) -> None:
+    """Empty an aggregate cache. `LRUCache.clear()` alone only resets its recency list and
+    keeps every entry (so the batch before this module kept serving mutated aggregates
+    after a conflict); the entries go too."""
+    if cache is None:
+        return
+    if isinstance(cache, LRUCache):
+        with cache.lock:
             cache.cache.clear()
+            cache.clear()
+            cache.full = False
+    else:
+        cache.cache.clear()
