@@ -9,10 +9,9 @@ from typing import Annotated
 
 import typer
 
-from lapor_es.config import Settings
+from lapor_es import bootstrap as boot
 from lapor_es.feeds.router import FeedSettings
 from lapor_es.kafka.settings import KafkaSecurity
-from lapor_es.logging import configure_logging
 
 app = typer.Typer(help="Per-agency feeds of complaint events", no_args_is_help=True)
 dlq_app = typer.Typer(help="Records the router parked", no_args_is_help=True)
@@ -20,8 +19,7 @@ app.add_typer(dlq_app, name="dlq")
 
 
 def feed_settings(bootstrap: str | None = None) -> FeedSettings:
-    settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
+    settings = boot.load_settings()
     servers = bootstrap or settings.kafka_bootstrap
     if not servers:
         typer.echo("no Kafka configured: set LAPOR_KAFKA_BOOTSTRAP or pass --bootstrap", err=True)
@@ -176,7 +174,7 @@ def grant_worker(
         typer.echo(f"unknown role {role!r}: one of {', '.join(sorted(WORKERS))}", err=True)
         raise typer.Exit(2)
     feeds = feed_settings(bootstrap)
-    settings = Settings()
+    settings = boot.load_settings()
     names = Names(
         topic=feeds.input_topic,
         relay_transactional_id=settings.relay_transactional_id,
