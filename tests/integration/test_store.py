@@ -9,7 +9,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from lapor_es.aggregates import ComplaintState
+from lapor_es.aggregates import ArchiveReason, ComplaintState
 from lapor_es.application import Conflict, LaporApp
 from lapor_es.bootstrap import open_app
 from lapor_es.commands import parse_command
@@ -119,8 +119,8 @@ def test_optimistic_concurrency_between_two_apps(lapor: LaporApp, settings: Sett
         theirs.archive(
             other._actor(parse_command({**file_cmd(), "actor": DESK})),
             NOW,
-            reason="spam",
-            note="",  # type: ignore[arg-type]
+            reason=ArchiveReason.SPAM,
+            note="",
         )
         from eventsourcing.persistence import IntegrityError
 

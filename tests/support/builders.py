@@ -7,12 +7,16 @@ for the read models' pure functions (`payload`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 
 from lapor_es.aggregates import Actor, Channel, Complaint, ComplaintKind, Role, Visibility
 from lapor_es.application import LaporApp
-from lapor_es.commands import Outcome, parse_command
+from lapor_es.commands import Outcome, RegisterAgency, parse_command
 from lapor_es.contract.payloads import PAYLOAD_ADAPTER, AnyPayload
 
 DESK = {"id": "desk", "role": "national_admin"}
@@ -55,7 +59,7 @@ def small_directory(lapor: LaporApp) -> None:
     ]
     lapor.register_agencies(
         [
-            parse_command(
+            RegisterAgency.model_validate(
                 {
                     "command": "register_agency",
                     "actor": DESK,
@@ -67,7 +71,7 @@ def small_directory(lapor: LaporApp) -> None:
             )
             for code, kind, parent in rows
         ]
-    )  # type: ignore[misc]
+    )
 
 
 class Driver:
@@ -162,6 +166,34 @@ def filed_complaint(
         "verification_due_at": at + timedelta(days=3),
     }
     return Complaint.file(actor=actor, at=at, **(arguments | fields))
+
+
+AggregateT = TypeVar("AggregateT", bound=BaseAggregate[UUID])
+EventT = TypeVar("EventT")
+
+
+def pending_event(aggregate: BaseAggregate[UUID], index: int, kind: type[EventT]) -> EventT:
+    """The aggregate's pending event at `index`, checked to be a `kind` (and typed as one)."""
+    event = aggregate.pending_events[index]
+    assert isinstance(event, kind), f"event {index} is {type(event).__name__}, not {kind}"
+    return event
+
+
+def collected_events(complaint: Complaint) -> list[Complaint.Event]:
+    """The complaint's pending events, collected (as a save does), typed as complaint events."""
+    events = complaint.collect_events()
+    typed = [event for event in events if isinstance(event, Complaint.Event)]
+    assert len(typed) == len(events), "an event that is not a Complaint.Event"
+    return typed
+
+
+def replayed(events: Sequence[CanMutateAggregate[UUID]], kind: type[AggregateT]) -> AggregateT:
+    """The aggregate rebuilt from its events alone, as the store rebuilds it."""
+    aggregate: AggregateT | None = None
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    assert isinstance(aggregate, kind)
+    return aggregate
 
 
 # ----------------------------------------------------------------- published payloads

@@ -22,8 +22,9 @@ from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract import PAYLOAD_MODELS, decode_payload, from_record, public_payload, to_record
 from lapor_es.contract.cloudevents import ce_type, event_type_of
 from lapor_es.contract.integrity import verify_history
+from lapor_es.contract.payloads import ReporterReplied, Responded
 from lapor_es.contract.schemas import stale_schemas
-from tests.support.builders import filed_complaint
+from tests.support.builders import collected_events, filed_complaint
 
 T0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
 DESK = Actor("desk", Role.NATIONAL_ADMIN)
@@ -72,7 +73,7 @@ def lifecycle() -> list[Complaint.Event]:
         follow_up_due_at=t,
         auto_resolve_due_at=t,
     )
-    return list(c.collect_events())  # type: ignore[arg-type]
+    return collected_events(c)
 
 
 def clock_events() -> list[Complaint.Event]:
@@ -110,12 +111,12 @@ def clock_events() -> list[Complaint.Event]:
         follow_up_due_at=t + timedelta(days=5),
         auto_resolve_due_at=t + timedelta(days=14),
     )
-    return list(c.collect_events())[3:]  # type: ignore[arg-type]
+    return collected_events(c)[3:]
 
 
 @pytest.mark.parametrize("cls", complaint_event_classes(), ids=lambda c: c.__name__)
 def test_payload_model_has_exactly_the_public_fields(cls: type[Complaint.Event]) -> None:
-    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {f.name for f in dataclasses.fields(cls)}
     public = fields - PRIVATE_FIELDS - STORE_FIELDS | {
         "type",
         "complaint_id",
@@ -148,9 +149,10 @@ def test_the_due_time_fields_are_published() -> None:
         [interim, final, comment], expected, strict=True
     ):
         model = decode_payload(to_record(event, position=1).value)
-        assert model.type == name and model.kind == kind  # type: ignore[attr-defined]
-        assert model.follow_up_due_at == follow_up  # type: ignore[attr-defined]
-        assert model.auto_resolve_due_at == auto_resolve  # type: ignore[attr-defined]
+        assert isinstance(model, Responded | ReporterReplied)
+        assert model.type == name and model.kind == kind
+        assert model.follow_up_due_at == follow_up
+        assert model.auto_resolve_due_at == auto_resolve
         payload = public_payload(event)
         assert {"follow_up_due_at", "auto_resolve_due_at"} <= set(payload)
     confirm = public_payload(lifecycle()[-2])

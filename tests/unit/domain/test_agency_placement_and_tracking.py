@@ -19,7 +19,7 @@ from lapor_es.aggregates import (
     agency_id_for,
     check_placement,
 )
-from tests.support.builders import REPORTER
+from tests.support.builders import REPORTER, replayed
 from tests.unit.domain.transitions.world import (
     A_U1,
     ADMIN,
@@ -31,7 +31,6 @@ from tests.unit.domain.transitions.world import (
     B,
     agency,
     names,
-    replay,
     state_of,
 )
 
@@ -93,7 +92,7 @@ def test_agency_register_and_update() -> None:
     assert (a.name, a.region) == ("Kementerian A Baru", "Jakarta")
     assert a.update(ADMIN, NOW, name="Kementerian A Baru", region="Jakarta") is False
     assert a.version == 2
-    again = replay(a.collect_events())
+    again = replayed(a.collect_events(), Agency)
     assert state_of(again) == state_of(a)
 
 
@@ -164,7 +163,7 @@ def test_tracking_sequence_issues_consecutive_numbers() -> None:
     assert seq.issue() == "LAP-2026-0000002"
     assert seq.last_number == 2
     assert names(seq.pending_events) == ["Started", "NumberIssued", "NumberIssued"]
-    again = replay(seq.collect_events())
+    again = replayed(seq.collect_events(), TrackingSequence)
     assert again.last_number == 2
     assert again.issue() == "LAP-2026-0000003"
 

@@ -16,6 +16,7 @@ from lapor_es.aggregates import (
     Role,
     reporter_id_for,
 )
+from tests.support.builders import pending_event, replayed
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 D = timedelta(days=1)
@@ -40,11 +41,7 @@ def state_of(r: Reporter) -> dict[str, Any]:
 
 
 def replay(r: Reporter) -> Reporter:
-    agg = None
-    for e in r.pending_events:
-        agg = e.mutate(agg)
-    assert agg is not None
-    return agg
+    return replayed(r.pending_events, Reporter)
 
 
 def test_a_new_reporter() -> None:
@@ -58,7 +55,7 @@ def test_the_desk_or_the_system_erases(actor: Actor) -> None:
     r = reporter(complaints=2)
     r.erase(actor, T0 + D, reason="permintaan pelapor")
     assert names(r) == ["Registered", "ComplaintLinked", "ComplaintLinked", "Erased"]
-    ev = r.pending_events[-1]
+    ev = pending_event(r, -1, Reporter.Erased)
     assert (ev.actor_id, ev.reason, ev.at) == (actor.id, "permintaan pelapor", T0 + D)
     assert (r.erased_at, r.erased_through) == (T0 + D, 2)
     assert state_of(replay(r)) == state_of(r)

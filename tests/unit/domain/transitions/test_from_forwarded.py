@@ -16,6 +16,7 @@ from lapor_es.aggregates import (
     ResponseKind,
     RuleViolation,
 )
+from tests.support.builders import pending_event
 from tests.unit.domain.transitions.world import (
     A_U1,
     A_U1_X,
@@ -38,6 +39,7 @@ from tests.unit.domain.transitions.world import (
     in_progress,
     names,
     new_events,
+    state_now,
     state_of,
 )
 
@@ -84,7 +86,7 @@ def test_an_agency_forwards_down_to_its_unit(build: Callable[[], Complaint]) -> 
     n = len(c.pending_events)
     c.forward(agency("A"), NOW, target=A_U1, note="ke unit", follow_up_due_at=NOW + 5 * D)
     assert new_events(c, n) == ["Forwarded"]
-    fwd = c.pending_events[-1]
+    fwd = pending_event(c, -1, Complaint.Forwarded)
     assert (fwd.from_agency, fwd.to_agency, fwd.level) == ("A", "A.U1", "unit")
     assert c.state == S.FORWARDED
     assert c.holder_chain == ["A", "A.U1"] and c.holder == "A.U1"
@@ -129,7 +131,7 @@ def test_a_unit_declining_returns_the_complaint_to_its_parent() -> None:
         verification_due_at=NOW + 3 * D,
     )
     assert new_events(c, n) == ["ForwardingDeclined"]
-    ev = c.pending_events[-1]
+    ev = pending_event(c, -1, Complaint.ForwardingDeclined)
     assert (ev.agency, ev.returned_to, ev.verification_due_at) == ("A.U1", "A", None)
     assert ev.suggested_agency == "A.U2"
     assert c.state == S.FORWARDED
@@ -148,7 +150,7 @@ def test_a_top_agency_declining_returns_the_complaint_to_the_desk() -> None:
         verification_due_at=NOW + 3 * D,
     )
     assert new_events(c, 3) == ["ForwardingDeclined"]
-    ev = c.pending_events[-1]
+    ev = pending_event(c, -1, Complaint.ForwardingDeclined)
     assert (ev.returned_to, ev.verification_due_at) == (None, NOW + 3 * D)
     assert c.state == S.SUBMITTED
     assert c.holder_chain == [] and c.holder is None
@@ -156,7 +158,7 @@ def test_a_top_agency_declining_returns_the_complaint_to_the_desk() -> None:
     assert c.verified is True
     # ... and the desk may re-dispose it without verifying again.
     c.forward(ADMIN, NOW + H, target=B, note="", follow_up_due_at=NOW + 5 * D)
-    assert c.state == S.FORWARDED and c.holder_chain == ["B"]
+    assert state_now(c) == S.FORWARDED and c.holder_chain == ["B"]
     assert c.forwarding_path == ["A", "B"]
 
 
@@ -173,7 +175,7 @@ def test_start_work() -> None:
     c = forwarded()
     c.start_work(agency("A"), NOW)
     assert new_events(c, 3) == ["WorkStarted"]
-    assert c.pending_events[-1].agency == "A"
+    assert pending_event(c, -1, Complaint.WorkStarted).agency == "A"
     assert c.state == S.IN_PROGRESS
     assert c.holder_chain == ["A"]
     assert c.due_at == FOLLOW_UP_DUE  # starting work is not yet the follow-up the SLA asks for
@@ -184,7 +186,7 @@ def test_a_parent_may_act_on_its_units_complaint() -> None:
     c.forward(agency("A"), T0 + 3 * H, target=A_U1, note="", follow_up_due_at=FOLLOW_UP_DUE)
     c.start_work(agency("A"), NOW)
     assert c.state == S.IN_PROGRESS
-    assert c.pending_events[-1].agency == "A"
+    assert pending_event(c, -1, Complaint.WorkStarted).agency == "A"
     assert c.holder_chain == ["A", "A.U1"]
 
 
@@ -199,7 +201,7 @@ def test_an_interim_response_restarts_the_follow_up_clock() -> None:
         auto_resolve_due_at=AUTO_RESOLVE_DUE,
     )
     assert new_events(c, 3) == ["Responded"]
-    ev = c.pending_events[-1]
+    ev = pending_event(c, -1, Complaint.Responded)
     assert (ev.kind, ev.follow_up_due_at, ev.auto_resolve_due_at) == ("interim", NOW + 5 * D, None)
     assert c.state == S.IN_PROGRESS
     assert c.first_response_at == NOW
@@ -253,7 +255,7 @@ def test_a_final_response_starts_the_reporters_window() -> None:
         auto_resolve_due_at=AUTO_RESOLVE_DUE,
     )
     assert names(c.pending_events[-2:]) == ["Responded", "Responded"]
-    ev = c.pending_events[-1]
+    ev = pending_event(c, -1, Complaint.Responded)
     assert (ev.kind, ev.follow_up_due_at, ev.auto_resolve_due_at) == (
         "final",
         None,

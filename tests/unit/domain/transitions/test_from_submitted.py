@@ -18,7 +18,7 @@ from lapor_es.aggregates import (
     RuleViolation,
     complaint_id_for,
 )
-from tests.support.builders import REPORTER, filed_complaint
+from tests.support.builders import REPORTER, filed_complaint, pending_event
 from tests.unit.domain.transitions.world import (
     A_U1,
     ADMIN,
@@ -79,7 +79,7 @@ def test_verify_classifies_and_forwards_in_one_step() -> None:
     assert c.holder_chain == ["A"] and c.holder == "A"
     assert c.forwarding_path == ["A"]
     assert (c.clock, c.clock_started_at, c.due_at) == ("follow_up", T0 + H, FOLLOW_UP_DUE)
-    fwd = c.pending_events[-1]
+    fwd = pending_event(c, -1, Complaint.Forwarded)
     assert (fwd.from_agency, fwd.to_agency, fwd.level) == (None, "A", "agency")
 
 
@@ -146,7 +146,7 @@ def test_merge_archives_the_duplicate(build: Callable[[], Complaint]) -> None:
     n = len(c.pending_events)
     c.merge_into(ADMIN, NOW, original=original)
     assert new_events(c, n) == ["Merged"]
-    merged = c.pending_events[-1]
+    merged = pending_event(c, -1, Complaint.Merged)
     assert (merged.into_id, merged.into_tracking_id) == (original.id, "LAP-2026-0000002")
     assert c.state == S.ARCHIVED
     assert c.archive_reason == "duplicate"

@@ -19,7 +19,7 @@ from lapor_es.aggregates import (
     ResponseKind,
     Visibility,
 )
-from tests.support.builders import REPORTER, filed_complaint
+from tests.support.builders import REPORTER, filed_complaint, pending_event
 from tests.unit.domain.transitions.world import (
     A_U1,
     ADMIN,
@@ -48,7 +48,7 @@ def test_change_visibility() -> None:
     c = forwarded()
     c.change_visibility(ADMIN, NOW, visibility=Visibility.ANONYMOUS, reason="ancaman")
     assert new_events(c, 3) == ["VisibilityChanged"]
-    ev = c.pending_events[-1]
+    ev = pending_event(c, -1, Complaint.VisibilityChanged)
     assert (ev.old, ev.new) == ("public", "anonymous")
     assert c.visibility == "anonymous" and c.state == S.FORWARDED
     with pytest.raises(AlreadyRecorded):

@@ -4,10 +4,13 @@ actions with where the aggregate allows them (design.md section 3)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import CanMutateAggregate
 
 from lapor_es.aggregates import (
     Actor,
@@ -24,7 +27,7 @@ from lapor_es.aggregates import (
     Role,
     Visibility,
 )
-from tests.support.builders import FILED_AT, REPORTER, filed_complaint
+from tests.support.builders import FILED_AT, REPORTER, filed_complaint, replayed
 
 S = ComplaintState
 
@@ -65,16 +68,19 @@ def new_events(c: Complaint, before: int) -> list[str]:
     return names(c.pending_events[before:])
 
 
-def state_of(c: Complaint) -> dict[str, Any]:
-    return {k: v for k, v in c.__dict__.items() if k != "_pending_events"}
+def state_of(aggregate: object) -> dict[str, Any]:
+    """An aggregate's attributes, without its pending events: what a replay must rebuild."""
+    return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
 
 
-def replay(events: list[Any]) -> Complaint:
-    agg = None
-    for e in events:
-        agg = e.mutate(agg)
-    assert agg is not None
-    return agg
+def state_now(c: Complaint) -> ComplaintState:
+    """The state read afresh: mypy keeps `c.state` narrowed by an earlier assert even after
+    a command has changed it."""
+    return c.state
+
+
+def replay(events: Sequence[CanMutateAggregate[UUID]]) -> Complaint:
+    return replayed(events, Complaint)
 
 
 # ----------------------------------------------------------------- drive to a state
