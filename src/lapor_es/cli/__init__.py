@@ -341,7 +341,7 @@ def demo(
 from lapor_es.cli import audit, feeds, inbox, project, stats, timers  # noqa: E402
 from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
-app.add_typer(stats.app, name="stats")
+app.command("stats")(stats.stats)
 app.add_typer(audit.app, name="audit")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(inbox.app)  # `inbox`, `timeline`

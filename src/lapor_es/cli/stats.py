@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -21,28 +22,11 @@ from sqlalchemy import Connection
 
 from lapor_es import bootstrap as boot
 from lapor_es.readmodels import stats as st
+from lapor_es.readmodels import stats_query as sq
 from lapor_es.readmodels.complaints import ComplaintsModel
-
-app = typer.Typer(help="Completion rate, durations and SLA compliance", no_args_is_help=True)
+from lapor_es.readmodels.stats_query import MetricName
 
 T = TypeVar("T")
-
-FromOpt = Annotated[str, typer.Option("--from", help="first filing day (YYYY-MM-DD, WIB)")]
-ToOpt = Annotated[str, typer.Option("--to", help="last filing day, inclusive")]
-AsOfOpt = Annotated[
-    str | None,
-    typer.Option("--as-of", help="ISO time (a bare date: 00:00 WIB of it); default: now"),
-]
-AgencyOpt = Annotated[str | None, typer.Option(help="only this top-level agency")]
-CategoryOpt = Annotated[str | None, typer.Option(help="only this category")]
-ChannelOpt = Annotated[str | None, typer.Option(help="only this channel")]
-KindOpt = Annotated[str | None, typer.Option(help="only this kind")]
-FormatOpt = Annotated[str, typer.Option("--format", help="table, json or csv")]
-RefreshOpt = Annotated[
-    bool, typer.Option("--refresh/--no-refresh", help="catch the projection up first")
-]
-ByOpt = Annotated[str | None, typer.Option("--by", help="day, agency, category, channel or kind")]
-MinSampleOpt = Annotated[int, typer.Option("--min-sample", min=1, help="fewest judged to rank")]
 
 
 def parse_as_of(text: str | None) -> datetime:
@@ -157,112 +141,66 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in ("table", "json", "csv"):
-        _fail("--format must be table, json or csv")
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
 
 
-@app.command()
-def completion(
-    filed_from: FromOpt,
-    filed_to: ToOpt,
-    as_of: AsOfOpt = None,
-    agency: AgencyOpt = None,
-    category: CategoryOpt = None,
-    channel: ChannelOpt = None,
-    kind: KindOpt = None,
-    by: ByOpt = None,
-    fmt: FormatOpt = "table",
-    refresh: RefreshOpt = True,
+def stats(
+    metric: Annotated[MetricName, typer.Argument(help="which figure")],
+    filed_from: Annotated[str, typer.Option("--from", help="first filing day (YYYY-MM-DD, WIB)")],
+    filed_to: Annotated[str, typer.Option("--to", help="last filing day, inclusive")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="ISO time (a bare date: 00:00 WIB of it); default: now"),
+    ] = None,
+    agency: Annotated[
+        str | None, typer.Option(help="only this top-level agency (completion, durations, sla)")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="only this category")] = None,
+    channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
+    kind: Annotated[str | None, typer.Option(help="only this kind")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="day, agency, category, channel or kind (completion, durations)"),
+    ] = None,
+    min_sample: Annotated[
+        int | None,
+        typer.Option(
+            "--min-sample",
+            min=1,
+            help=f"fewest judged to rank (ranking, slowest; default {sq.DEFAULT_MIN_SAMPLE})",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"how many agencies (slowest; default {sq.DEFAULT_LIMIT})"),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.TABLE,
+    refresh: Annotated[
+        bool, typer.Option("--refresh/--no-refresh", help="catch the projection up first")
+    ] = True,
 ) -> None:
-    """Completion rate (resolved / filed), follow-up rate and the rate over verified."""
-    _check_format(fmt)
-    cohort, key = _cohort(filed_from, filed_to, as_of), _breakdown(by)
-    filters = st.Filters(agency, category, channel, kind)
-    rows = run_stats(refresh, lambda c, m: st.completion(c, m, cohort, filters, by=key))
-    emit(rows, fmt, cohort, "completion")
+    """Completion, durations, SLA compliance, SLA ranking or the slowest agencies, for the
+    complaints filed --from..--to, as of --as-of.
 
-
-@app.command()
-def durations(
-    filed_from: FromOpt,
-    filed_to: ToOpt,
-    as_of: AsOfOpt = None,
-    agency: AgencyOpt = None,
-    category: CategoryOpt = None,
-    channel: ChannelOpt = None,
-    kind: KindOpt = None,
-    by: ByOpt = None,
-    fmt: FormatOpt = "table",
-    refresh: RefreshOpt = True,
-) -> None:
-    """Working days to verification, first response and resolution (median, p90)."""
-    _check_format(fmt)
-    cohort, key = _cohort(filed_from, filed_to, as_of), _breakdown(by)
-    filters = st.Filters(agency, category, channel, kind)
-    rows = run_stats(refresh, lambda c, m: st.durations(c, m, cohort, filters, by=key))
-    emit(rows, fmt, cohort, "working days")
-
-
-@app.command()
-def sla(
-    filed_from: FromOpt,
-    filed_to: ToOpt,
-    as_of: AsOfOpt = None,
-    agency: AgencyOpt = None,
-    category: CategoryOpt = None,
-    channel: ChannelOpt = None,
-    kind: KindOpt = None,
-    fmt: FormatOpt = "table",
-    refresh: RefreshOpt = True,
-) -> None:
-    """Per agency: forwardings followed up within their due time, among those judged."""
-    _check_format(fmt)
-    cohort = _cohort(filed_from, filed_to, as_of)
-    filters = st.Filters(agency, category, channel, kind)
-    rows = run_stats(refresh, lambda c, m: st.sla_compliance(c, m, cohort, filters))
-    emit(rows, fmt, cohort, "SLA compliance")
-
-
-@app.command("ranking")
-def ranking_command(
-    filed_from: FromOpt,
-    filed_to: ToOpt,
-    as_of: AsOfOpt = None,
-    category: CategoryOpt = None,
-    channel: ChannelOpt = None,
-    kind: KindOpt = None,
-    min_sample: MinSampleOpt = 20,
-    fmt: FormatOpt = "table",
-    refresh: RefreshOpt = True,
-) -> None:
-    """Agencies ranked by SLA compliance (only those with at least --min-sample judged)."""
-    _check_format(fmt)
-    cohort = _cohort(filed_from, filed_to, as_of)
-    filters = st.Filters(None, category, channel, kind)
-    rows = run_stats(refresh, lambda c, m: st.ranking(c, m, cohort, filters, min_sample=min_sample))
-    emit(rows, fmt, cohort, "SLA ranking")
-
-
-@app.command("slowest")
-def slowest_command(
-    filed_from: FromOpt,
-    filed_to: ToOpt,
-    as_of: AsOfOpt = None,
-    category: CategoryOpt = None,
-    channel: ChannelOpt = None,
-    kind: KindOpt = None,
-    min_sample: MinSampleOpt = 20,
-    limit: Annotated[int, typer.Option(min=1, help="how many agencies")] = 10,
-    fmt: FormatOpt = "table",
-    refresh: RefreshOpt = True,
-) -> None:
-    """The agencies slowest to a first response (median working days)."""
-    _check_format(fmt)
-    cohort = _cohort(filed_from, filed_to, as_of)
-    filters = st.Filters(None, category, channel, kind)
-    rows = run_stats(
-        refresh,
-        lambda c, m: st.slowest(c, m, cohort, filters, min_sample=min_sample, limit=limit),
+    completion: resolved / filed, follow-up rate and the rate over verified.
+    durations: working days to verification, first response and resolution (median, p90).
+    sla: per agency, forwardings followed up within their due time, among those judged.
+    ranking: agencies by SLA compliance (at least --min-sample judged).
+    slowest: the agencies slowest to a first response (median working days).
+    """
+    query = sq.StatsQuery(
+        _cohort(filed_from, filed_to, as_of),
+        st.Filters(agency, category, channel, kind),
+        by=_breakdown(by),
+        min_sample=min_sample,
+        limit=limit,
     )
-    emit(rows, fmt, cohort, "slowest agencies")
+    try:
+        sq.check(metric, query)
+    except sq.UnsupportedOption as exc:
+        _fail(f"{exc}; see lapor-es stats --help")
+    rows = run_stats(refresh, lambda c, m: sq.run(c, m, metric, query))
+    emit(rows, fmt, query.cohort, sq.METRICS[metric].title)
