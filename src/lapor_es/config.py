@@ -96,6 +96,20 @@ class Settings(BaseSettings):
     )
     feeds_partitions: int = Field(3, ge=1, le=3, description="partitions of new feed topics")
 
+    # The HTTP door (`lapor-es serve`); see docs/api.md.
+    api_max_body_bytes: int = Field(
+        1_048_576, ge=1_024, description="largest request body accepted (413 above it)"
+    )
+    api_rate_per_second: float = Field(
+        50.0, gt=0, description="requests per second per principal, refilled continuously"
+    )
+    api_rate_burst: int = Field(
+        100, ge=1, description="requests a principal may send at once before 429"
+    )
+    api_request_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request still running after this answers 503"
+    )
+
     calendar_collective_leave: bool = Field(
         True, description="count cuti bersama (government collective leave) as holidays"
     )
