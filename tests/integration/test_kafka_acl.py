@@ -181,12 +181,14 @@ def test_the_whole_chain_over_tls_each_worker_under_its_own_principal(
         relayed = Relay(app.recorder, app.mapper, as_("relay")).run(follow=False)
         assert relayed.published == len(stored)
 
-        projector = open_projector(settings, models_for(settings))
+        models = models_for(settings)
+        projector = open_projector(settings, models)
         projected = KafkaRunner(as_("projector"), "chain-projector", projector).run(
             follow=False, idle_timeout=0.5
         )
         projector.engine.dispose()
-        assert (projected.applied, projected.parked) == (len(stored), 0)
+        assert (projected.events, projected.parked) == (len(stored), 0)
+        assert projected.applied == len(stored) * len(models)  # each event once per model
 
         routed = AgencyRouter(feeds).run(follow=False)
         assert routed.delivered > 0 and routed.parked == 0

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from lapor_es.application import LaporApp
 from lapor_es.contract.cloudevents import header_map
+from lapor_es.kafka import clients
 from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.kafka.settings import KafkaSettings
 from tests.support.services import KAFKA_LAUNCHER, REPO_ROOT, ci_mode
@@ -39,11 +40,8 @@ def read_topic(
     kafka: KafkaSettings, *, isolation: str = "read_committed", timeout_s: float = 60.0
 ) -> list[Read]:
     """Every record of the topic, in partition order, up to the current end."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap,
-        isolation_level=isolation,
-        enable_auto_commit=False,
-        group_id=None,
+    consumer = clients.consumer(
+        kafka, client_id="lapor-es-test-reader", read_committed=isolation == "read_committed"
     )
     try:
         partitions = [
