@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from lapor_es.aggregates import DomainError
 from lapor_es.commands import ErrorModel
 from lapor_es.config import Settings
 from lapor_es.projections.core import ReadModel
+
+if TYPE_CHECKING:
+    from lapor_es.readmodels.queries import InboxPage
 
 app = typer.Typer(help="Agency inbox and public tracking page")
 
@@ -40,13 +43,9 @@ def _fail(code: str, message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
-
-
 @app.command("inbox")
 def inbox(
-    agency: Annotated[str, typer.Argument(help="agency code, e.g. KEMENKES")],
+    agency: Annotated[str, typer.Argument(help="agency code, e.g. KEMENKES; LAPOR: the desk")],
     units: Annotated[
         bool, typer.Option("--units/--no-units", help="include what its units hold")
     ] = True,
@@ -56,64 +55,115 @@ def inbox(
         bool, typer.Option("--refresh/--no-refresh", help="catch the projection up first")
     ] = True,
 ) -> None:
-    """Every complaint the agency holds now, most urgent first, with its bucket counters."""
-    from lapor_es.readmodels.inbox import InboxModel, InboxRow, bucket_counts, inbox_rows
+    """Every complaint the agency holds now, most urgent first, with its bucket counters.
+    For LAPOR (the national desk): its work queue (unverified, postponed, escalated)."""
+    from lapor_es.readmodels.complaints import ComplaintsModel
+    from lapor_es.readmodels.deadlines import DeadlinesModel
+    from lapor_es.readmodels.desk import NATIONAL_DESK
+    from lapor_es.readmodels.inbox import InboxModel, InboxRow
+    from lapor_es.readmodels.queries import inbox_page
 
     if fmt not in ("table", "json", "csv"):
         raise _fail("validation_error", f"unknown format {fmt!r}: use table, json or csv")
     settings = boot.load_settings()
     calendar = settings.calendar
-    model = InboxModel(calendar=calendar)
+    desk = agency == NATIONAL_DESK
+    models: list[ReadModel] = [InboxModel(calendar=calendar)]
+    if desk:  # the desk's queue reads the complaints and deadlines models too
+        models += [
+            ComplaintsModel(calendar=calendar),
+            DeadlinesModel(calendar=calendar, policy=settings.sla_policy),
+        ]
     if refresh:
-        _refresh(settings, [model])
+        _refresh(settings, models)
+    top_level = _top_level_agencies(settings) if desk else frozenset()
     engine = boot.projection_engine(settings)
     now = datetime.now(UTC)
     try:
         with engine.connect() as conn:
-            rows = inbox_rows(
-                conn, agency, include_units=units, now=now, calendar=calendar, state=state
+            page = inbox_page(
+                conn,
+                agency,
+                now=now,
+                calendar=calendar,
+                policy=settings.sla_policy,
+                top_level=top_level,
+                include_units=units,
+                state=state,
             )
-            counts = bucket_counts(conn, agency)
     finally:
         engine.dispose()
-    records = [_jsonable(asdict(r)) for r in rows]
     if fmt == "json":
-        out = {"agency": agency, "as_of": now.isoformat(), "buckets": asdict(counts)}
-        typer.echo(json.dumps(out | {"complaints": records}, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(page.to_json(), ensure_ascii=False, indent=2))
     elif fmt == "csv":
         buffer = io.StringIO()
         columns = [f.name for f in fields(InboxRow)]
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(page.to_json()["complaints"])
         typer.echo(buffer.getvalue(), nl=False)
     else:
-        console = Console()
-        console.print(
-            f"[bold]{agency}[/bold] inbox ({len(rows)}): "
-            f"belum ditindaklanjuti {counts.terdisposisi_belum_ditindaklanjuti}, "
-            f"sedang diproses {counts.terdisposisi_sedang_diproses}, "
-            f"selesai {counts.terdisposisi_selesai}, "
-            f"belum terverifikasi {counts.belum_terverifikasi}, "
-            f"tertunda {counts.laporan_tertunda}, arsip {counts.laporan_arsip}, "
-            f"diteruskan {counts.passed_on}"
+        _print_inbox(page)
+
+
+def _top_level_agencies(settings: Settings) -> frozenset[str]:
+    """Codes of the agencies with no parent: a parent escalation from them reaches the desk."""
+    lapor = boot.open_app(settings)
+    try:
+        return frozenset(a.code for a in lapor.agencies() if a.parent is None)
+    finally:
+        lapor.close()
+
+
+def _print_inbox(page: InboxPage) -> None:
+    console = Console()
+    counts, rows = page.buckets, page.complaints
+    console.print(
+        f"[bold]{page.agency}[/bold] inbox ({len(rows)}): "
+        f"belum ditindaklanjuti {counts.terdisposisi_belum_ditindaklanjuti}, "
+        f"sedang diproses {counts.terdisposisi_sedang_diproses}, "
+        f"selesai {counts.terdisposisi_selesai}, "
+        f"belum terverifikasi {counts.belum_terverifikasi}, "
+        f"tertunda {counts.laporan_tertunda}, arsip {counts.laporan_arsip}, "
+        f"diteruskan {counts.passed_on}"
+    )
+    # Staff copy the tracking id into `lapor-es show`: never let a narrow terminal cut it.
+    tracking = Column("tracking id", no_wrap=True, min_width=16)
+    table = Table(tracking, "title", "state", "holder", "path", "due", "left", "last")
+    for r in rows:
+        left = "" if r.working_days_left is None else str(r.working_days_left)
+        table.add_row(
+            r.tracking_id,
+            r.title,
+            r.state,
+            r.holder + ("" if r.held_directly else " (unit)"),
+            r.forwarding_path,
+            r.due_at.isoformat() if r.due_at else "",
+            left + (" OVERDUE" if r.overdue else ""),
+            r.last_action + (" *reply*" if r.reply_pending else ""),
         )
-        # Staff copy the tracking id into `lapor-es show`: never let a narrow terminal cut it.
-        tracking = Column("tracking id", no_wrap=True, min_width=16)
-        table = Table(tracking, "title", "state", "holder", "path", "due", "left", "last")
-        for r in rows:
-            left = "" if r.working_days_left is None else str(r.working_days_left)
-            table.add_row(
-                r.tracking_id,
-                r.title,
-                r.state,
-                r.holder + ("" if r.held_directly else " (unit)"),
-                r.forwarding_path,
-                r.due_at.isoformat() if r.due_at else "",
-                left + (" OVERDUE" if r.overdue else ""),
-                r.last_action + (" *reply*" if r.reply_pending else ""),
-            )
-        console.print(table)
+    console.print(table)
+    if page.queue:
+        _print_queue(console, page)
+
+
+def _print_queue(console: Console, page: InboxPage) -> None:
+    console.print(f"[bold]desk queue[/bold] ({len(page.queue)}), most urgent first")
+    tracking = Column("tracking id", no_wrap=True, min_width=16)
+    table = Table(tracking, "why", "title", "state", "holder", "due", "left", "waited (wd)")
+    for item in page.queue:
+        left = "" if item.working_days_left is None else str(item.working_days_left)
+        table.add_row(
+            item.tracking_id,
+            item.reason,
+            item.title,
+            item.state,
+            item.holder or "",
+            item.due_at.isoformat() if item.due_at else "",
+            left + (" OVERDUE" if item.overdue else ""),
+            str(item.waited_working_days),
+        )
+    console.print(table)
 
 
 @app.command("timeline")
@@ -125,6 +175,7 @@ def timeline(
     ] = True,
 ) -> None:
     """The public tracking page of a complaint (refused for confidential ones)."""
+    from lapor_es.readmodels.queries import timeline_json
     from lapor_es.readmodels.timeline import TimelineModel, timeline_for
 
     if fmt not in ("table", "json"):
@@ -142,7 +193,7 @@ def timeline(
     finally:
         engine.dispose()
     if fmt == "json":
-        typer.echo(json.dumps(_page_json(asdict(page)), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(timeline_json(page), ensure_ascii=False, indent=2))
         return
     console = Console()
     console.print(f"[bold]{page.tracking_id}[/bold]  {page.title}")
@@ -151,7 +202,3 @@ def timeline(
     for e in page.entries:
         table.add_row(str(e.version), e.at.isoformat(), e.agency or "", e.summary)
     console.print(table)
-
-
-def _page_json(page: dict[str, Any]) -> dict[str, Any]:
-    return _jsonable(page) | {"entries": [_jsonable(e) for e in page["entries"]]}
