@@ -10,12 +10,21 @@ own settings, clock or calendar.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, create_engine
 
 from lapor_es.application import LaporApp, utc_now
-from lapor_es.config import Settings, eventsourcing_env, in_memory_env, sqlalchemy_url
+from lapor_es.auth import migrations as auth_migrations
+from lapor_es.auth.access import AccessCodeStore, RateLimit, SqlAccessCodeStore
+from lapor_es.auth.principals import PrincipalStore, SqlPrincipalStore
+from lapor_es.config import (
+    Settings,
+    eventsourcing_env,
+    in_memory_env,
+    sqlalchemy_url,
+    sqlite_path,
+)
 from lapor_es.logging import LogFormat, configure_logging
 from lapor_es.privacy import InMemoryKeyStore, KeyStore, SqlKeyStore
 from lapor_es.projections import core
@@ -52,6 +61,29 @@ def projection_engine_at(url: str) -> Engine:
 
 def key_store(settings: Settings) -> KeyStore:
     return SqlKeyStore(event_store_engine(settings))
+
+
+def auth_engine(settings: Settings) -> Engine:
+    """Engine on the event store's database with the auth tables migrated to head."""
+    if settings.is_sqlite:  # the embedded store's directory, as open_app makes it
+        sqlite_path(settings.database_url).parent.mkdir(parents=True, exist_ok=True)
+    engine = event_store_engine(settings)
+    auth_migrations.prepare(engine)
+    return engine
+
+
+def principal_store(settings: Settings, engine: Engine | None = None) -> PrincipalStore:
+    """The door's principals, beside the event store. Pass `engine` to share one pool."""
+    return SqlPrincipalStore(engine or auth_engine(settings))
+
+
+def access_codes(settings: Settings, engine: Engine | None = None) -> AccessCodeStore:
+    """Reporter access codes, beside the event store, with the configured wrong-code limit."""
+    limit = RateLimit(
+        max_failures=settings.access_code_attempts,
+        window=timedelta(minutes=settings.access_code_window_minutes),
+    )
+    return SqlAccessCodeStore(engine or auth_engine(settings), limit)
 
 
 def open_app(

@@ -139,6 +139,15 @@ class Settings(BaseSettings):
         30, ge=1, description="calendar days after resolution during which the desk may reopen"
     )
 
+    # Reporter access codes (lapor_es.auth.access): the wrong-code limit, shared by every
+    # server process through the database.
+    access_code_attempts: int = Field(
+        5, ge=1, description="wrong access codes per tracking id or client before a lockout"
+    )
+    access_code_window_minutes: int = Field(
+        15, ge=1, description="minutes a wrong access code counts against the limit"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
