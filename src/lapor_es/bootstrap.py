@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine
 
@@ -28,6 +29,9 @@ from lapor_es.config import (
 from lapor_es.logging import LogFormat, configure_logging
 from lapor_es.privacy import InMemoryKeyStore, KeyStore, SqlKeyStore
 from lapor_es.projections import core
+
+if TYPE_CHECKING:
+    from lapor_es.api.door import Door
 from lapor_es.workflow import WorkingCalendar
 
 Clock = Callable[[], datetime]
@@ -118,4 +122,28 @@ def in_memory_app(
         env=in_memory_env(settings),
         clock=clock,
         calendar=calendar,
+    )
+
+
+def door(settings: Settings, *, clock: Clock = utc_now) -> Door:
+    """Everything the HTTP door needs (`lapor_es.api.create_app(door)`): LaporApp on the
+    configured store, the auth stores beside it (migrated), the read-model database
+    (migrated, so the read routes never meet a missing table) and the directory scope."""
+    from lapor_es.api.door import DirectoryScope, Door
+    from lapor_es.readmodels.migrations import prepare
+    from lapor_es.readmodels.registry import read_models
+
+    auth = auth_engine(settings)
+    read = projection_engine(settings)
+    prepare(read, read_models(settings.calendar))
+    lapor = open_app(settings, clock=clock)
+    return Door(
+        settings=settings,
+        lapor=lapor,
+        principals=principal_store(settings, auth),
+        access_codes=access_codes(settings, auth),
+        read_models=read,
+        scope=DirectoryScope(lapor),
+        event_store=auth,
+        clock=clock,
     )

@@ -338,7 +338,7 @@ def demo(
 # One line per group module (lapor_es/cli/<group>.py, each with a Typer `app`).
 # --- registrations: begin
 # Imported last: the group modules use helpers defined above in this module.
-from lapor_es.cli import audit, feeds, inbox, project, stats, timers  # noqa: E402
+from lapor_es.cli import audit, feeds, inbox, project, serve, stats, timers  # noqa: E402
 from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
 app.command("stats")(stats.stats)
@@ -348,6 +348,7 @@ app.add_typer(inbox.app)  # `inbox`, `timeline`
 app.add_typer(timers.app)  # `timers`
 app.add_typer(project.app)  # `project`, `dlq`, `status`
 app.command("simulate")(simulate_command)
+app.command("serve")(serve.serve)  # the HTTP door
 # --- registrations: end
 
 
