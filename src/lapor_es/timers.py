@@ -42,7 +42,8 @@ from lapor_es.aggregates.values import EscalationLevel, ResolutionMode, Role
 from lapor_es.application import LaporApp, utc_now
 from lapor_es.projections.core import Projector
 from lapor_es.projections.runners import LocalRunner
-from lapor_es.readmodels.deadlines import Deadline, DeadlinesModel, utc
+from lapor_es.readmodels.deadlines import Deadline, DeadlinesModel
+from lapor_es.readmodels.timestamps import as_utc
 from lapor_es.workflow import LadderStep
 
 __all__ = ["TickReport", "TimerService", "commands_for"]
@@ -194,7 +195,7 @@ class TimerService:
         """When the earliest pending step is due (None: nothing is pending)."""
         t = self.model.deadlines
         with self.engine.connect() as conn:
-            return utc(conn.execute(select(func.min(t.c.next_at))).scalar())
+            return as_utc(conn.execute(select(func.min(t.c.next_at))).scalar())
 
     # ------------------------------------------------------------------ passes
     def run_until(self, now: datetime) -> TickReport:

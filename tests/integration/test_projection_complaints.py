@@ -39,7 +39,8 @@ from lapor_es.projections import core
 from lapor_es.projections.events import Coordinates, ProjectedEvent, from_notification
 from lapor_es.projections.runners import LocalRunner
 from lapor_es.readmodels import stats as st
-from lapor_es.readmodels.complaints import ComplaintsModel, utc
+from lapor_es.readmodels.complaints import ComplaintsModel
+from lapor_es.readmodels.timestamps import as_utc
 from tests.support.builders import (
     DESK,
     SYSTEM,
@@ -334,7 +335,7 @@ def test_facts_rows_are_the_story(story: Story, engine: Engine) -> None:
     assert set(facts) == set(EXPECTED_FACTS)
     for name, expected in EXPECTED_FACTS.items():
         row = facts[name]
-        actual = {k: utc(row[k]) if isinstance(row[k], datetime) else row[k] for k in expected}
+        actual = {k: as_utc(row[k]) if isinstance(row[k], datetime) else row[k] for k in expected}
         assert actual == expected, name
     assert facts["C4"]["merged_into"] == story.ids["C1"]
 
@@ -369,7 +370,7 @@ def test_state_intervals_and_forwardings(story: Story, engine: Engine) -> None:
             .where(model.forwardings.c.complaint_id.in_([cid["C6"], cid["C8"]]))
             .order_by(model.forwardings.c.forwarded_at)
         ).all()
-    assert [(v, s, utc(a), utc(b)) for v, s, a, b in states] == [
+    assert [(v, s, as_utc(a), as_utc(b)) for v, s, a, b in states] == [
         (1, "SUBMITTED", jan(13), jan(14)),
         (3, "FORWARDED", jan(14), jan(19)),
         (4, "RESPONDED", jan(19), jan(20)),
@@ -378,7 +379,7 @@ def test_state_intervals_and_forwardings(story: Story, engine: Engine) -> None:
         (8, "RESPONDED", jan(28), jan(29)),
         (10, "RESOLVED", jan(29), None),
     ]
-    got = [(*r[:4], *(utc(x) for x in r[4:8]), r[8], r[9]) for r in fws]
+    got = [(*r[:4], *(as_utc(x) for x in r[4:8]), r[8], r[9]) for r in fws]
     assert got == [
         (3, "KEMENSOS", "KEMENSOS", "agency", jan(13), due(21), None, jan(19), "declined", None),
         (4, "KEMENSOS.LINJAMSOS", "KEMENSOS", "unit", jan(14), due(22), None, jan(15),

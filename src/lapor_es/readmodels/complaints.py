@@ -45,6 +45,7 @@ from lapor_es.contract import payloads as p
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import chain_after, state_after
+from lapor_es.readmodels.timestamps import as_utc
 from lapor_es.workflow import JAKARTA, WorkingCalendar
 
 S = ComplaintState
@@ -72,13 +73,6 @@ def bucket(state: str) -> str:
 def filed_day(at: datetime) -> date:
     """The WIB calendar date of an instant: the day a complaint counts for."""
     return at.astimezone(JAKARTA).date()
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC text); make them aware again."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def split_chain(text: str | None) -> list[str]:
@@ -258,7 +252,7 @@ class ComplaintsModel(ReadModel):
         )
         if row is None:
             raise LookupError(f"complaint {event.complaint_id} has no Filed event projected")
-        filed_at = utc(row["filed_at"])
+        filed_at = as_utc(row["filed_at"])
         assert filed_at is not None
         changes: dict[str, Any] = {"version": event.version, "last_event_at": at}
         state = state_after(ComplaintState(row["state"]), payload)
@@ -395,7 +389,7 @@ class ComplaintsModel(ReadModel):
                 self._end_open(conn, cid, at, RESPONDED, followed_up=True)
                 changes = {}
                 if row["first_response_at"] is None:
-                    first_fw = utc(row["first_forwarded_at"])
+                    first_fw = as_utc(row["first_forwarded_at"])
                     changes |= {
                         "first_response_at": at,
                         "wd_to_first_response": self._wd(first_fw, at),

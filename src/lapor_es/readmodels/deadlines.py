@@ -58,6 +58,7 @@ from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import chain_after as shared_chain_after
 from lapor_es.readmodels.lifecycle import clock_after, state_after
+from lapor_es.readmodels.timestamps import as_utc
 from lapor_es.workflow import (
     ClockKind,
     LadderStep,
@@ -73,7 +74,6 @@ __all__ = [
     "DeadlinesModel",
     "chain_after",
     "evolve",
-    "utc",
 ]
 
 S = ComplaintState
@@ -82,15 +82,8 @@ S = ComplaintState
 CHAIN_SEPARATOR = ">"
 
 
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC text); make them aware again."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _aware(value: datetime | None) -> datetime:
-    out = utc(value)
+    out = as_utc(value)
     if out is None:
         raise ValueError("a required timestamp is missing")
     return out
@@ -343,8 +336,8 @@ class DeadlinesModel(ReadModel):
             tracking_id=row["tracking_id"],
             clock=ClockKind(row["clock"]),
             started_at=_aware(row["started_at"]),
-            due_at=utc(row["due_at"]),
-            paused_at=utc(row["paused_at"]),
+            due_at=as_utc(row["due_at"]),
+            paused_at=as_utc(row["paused_at"]),
             remaining_days=row["remaining_days"],
             holder=row["holder"],
             state=row["state"],

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, MetaData, Table, and_, or_, select
 
 from lapor_es.readmodels.complaints import ComplaintsModel
 from lapor_es.readmodels.deadlines import DeadlinesModel
+from lapor_es.readmodels.timestamps import as_utc
 from lapor_es.workflow import SlaPolicy, WorkingCalendar
 
 NATIONAL_DESK = "LAPOR"  # the desk's code in inboxes and escalations (application.NATIONAL_DESK)
@@ -61,12 +62,6 @@ class DeskItem:
     overdue: bool
     waiting_since: datetime  # when the complaint entered its current state
     waited_working_days: int  # working days since then
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _tables(calendar: WorkingCalendar, policy: SlaPolicy) -> tuple[Table, Table, Table]:
@@ -139,8 +134,8 @@ def _reason(row: Any, top_level: Container[str]) -> DeskReason | None:
 
 
 def _item(row: Any, reason: DeskReason, now: datetime, calendar: WorkingCalendar) -> DeskItem:
-    due = _utc(row["due_at"])
-    since = _utc(row["since"]) or now
+    due = as_utc(row["due_at"])
+    since = as_utc(row["since"]) or now
     return DeskItem(
         reason=reason,
         tracking_id=row["tracking_id"],
@@ -151,7 +146,7 @@ def _item(row: Any, reason: DeskReason, now: datetime, calendar: WorkingCalendar
         category=row["category"],
         channel=row["channel"],
         visibility=row["visibility"],
-        filed_at=_utc(row["filed_at"]) or now,
+        filed_at=as_utc(row["filed_at"]) or now,
         holder=row["holder"] or None,
         clock=row["clock"],
         due_at=due,

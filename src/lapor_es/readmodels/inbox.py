@@ -50,8 +50,9 @@ from sqlalchemy import (
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
-from lapor_es.readmodels.inbox_state import InboxState, advance, as_utc, reporter_display
+from lapor_es.readmodels.inbox_state import InboxState, advance, reporter_display
 from lapor_es.readmodels.lifecycle import bucket
+from lapor_es.readmodels.timestamps import as_utc
 from lapor_es.workflow import WorkingCalendar
 
 INBOX = "agency_inbox"

@@ -9,7 +9,7 @@ this module adds what only the inbox keeps (holdings, last action, reply pending
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lapor_es.aggregates.values import ComplaintState
@@ -25,6 +25,7 @@ from lapor_es.contract.payloads import (
     VisibilityChanged,
 )
 from lapor_es.readmodels.lifecycle import chain_after, clock_after, state_after
+from lapor_es.readmodels.timestamps import as_utc
 from lapor_es.workflow import ClockKind
 
 S = ComplaintState
@@ -166,11 +167,6 @@ class InboxState:
             reply_pending=bool(row["reply_pending"]),
             erased=bool(row["erased"]),
         )
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands timestamps back naive; everything here is stored in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def holdings_after(

@@ -39,9 +39,9 @@ from lapor_es.contract.payloads import AnyPayload, Filed, Verified, VisibilityCh
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
-from lapor_es.readmodels.inbox_state import as_utc
 from lapor_es.readmodels.lifecycle import bucket, state_after
 from lapor_es.readmodels.timeline_text import event_agency, summarize
+from lapor_es.readmodels.timestamps import as_utc
 from lapor_es.workflow import WorkingCalendar
 
 ENTRIES = "complaint_timeline"
