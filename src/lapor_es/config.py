@@ -68,6 +68,26 @@ class Settings(BaseSettings):
         1000, ge=1, le=10_000, description="events per projection transaction"
     )
 
+    # The consumer loop's liveness rule (lapor_es.kafka.loop.Liveness), for every reader of a
+    # topic: projector, rebuild, feed router, auditor, as-of replay, agency subscriber.
+    kafka_assignment_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="seconds without a partition assignment before a consumer is recreated",
+    )
+    kafka_stall_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="seconds without a record while records are pending before "
+        "a consumer is recreated",
+    )
+    kafka_catch_up_deadline_s: float = Field(
+        900.0,
+        gt=0,
+        description="seconds a run that is not following (until caught up, a "
+        "rebuild, an audit) may take before it fails; raise it for long rebuilds",
+    )
+
     # Kafka client security (agency feeds, secured brokers); see docs/agency-integration.md.
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
         "PLAINTEXT", description="how every Kafka client connects (production: SASL_SSL)"

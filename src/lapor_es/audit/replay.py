@@ -269,6 +269,7 @@ def replay_topic(
             kafka.topic,
             on_range=ranges.append,
         ),
+        liveness=kafka.liveness,
         max_records=10_000,
     )
     with loop:

@@ -111,7 +111,7 @@ def scan_topic(
     loop = ConsumerLoop(
         f"audit of {kafka.topic}",
         bounded_opener(lambda: _reader(kafka), kafka.topic, on_range=ranges.append),
-        liveness=liveness,
+        liveness=liveness or kafka.liveness,
         max_records=10_000,
     )
     head = 0

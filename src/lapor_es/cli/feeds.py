@@ -11,7 +11,7 @@ import typer
 
 from lapor_es import bootstrap as boot
 from lapor_es.feeds.router import FeedSettings
-from lapor_es.kafka.settings import KafkaSecurity
+from lapor_es.kafka.settings import KafkaSettings
 
 app = typer.Typer(help="Per-agency feeds of complaint events", no_args_is_help=True)
 dlq_app = typer.Typer(help="Records the router parked", no_args_is_help=True)
@@ -20,19 +20,21 @@ app.add_typer(dlq_app, name="dlq")
 
 def feed_settings(bootstrap: str | None = None) -> FeedSettings:
     settings = boot.load_settings()
-    servers = bootstrap or settings.kafka_bootstrap
-    if not servers:
+    try:
+        kafka = KafkaSettings.from_settings(settings, bootstrap=bootstrap)
+    except ValueError:
         typer.echo("no Kafka configured: set LAPOR_KAFKA_BOOTSTRAP or pass --bootstrap", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     return FeedSettings(
-        bootstrap=servers,
+        bootstrap=kafka.bootstrap,
         input_topic=settings.kafka_topic,
         feed_prefix=settings.feeds_topic_prefix,
         router_topics=settings.feeds_router_topics,
         router_id=settings.feeds_router_id,
         feed_partitions=settings.feeds_partitions,
         replication_factor=settings.kafka_replication_factor,
-        security=KafkaSecurity.from_settings(settings),
+        security=kafka.security,
+        liveness=kafka.liveness,
     )
 
 
@@ -91,6 +93,7 @@ def tail(
         agency_group(agency, group),
         security=feeds.security,
         topic_prefix=feeds.feed_prefix,
+        liveness=feeds.liveness,
     ) as feed:
         signal.signal(signal.SIGTERM, lambda *_: feed.stop.set())
         for event in feed.events(until_idle=not follow):

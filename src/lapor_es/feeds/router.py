@@ -72,6 +72,7 @@ class FeedSettings:
     feed_partitions: int = 3
     replication_factor: int = 1
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    liveness: Liveness = field(default_factory=Liveness)
 
     @property
     def state_topic(self) -> str:
@@ -178,7 +179,7 @@ def load_state(feeds: FeedSettings, liveness: Liveness | None = None) -> dict[st
             feeds.state_topic,
             on_range=ranges.append,
         ),
-        liveness=liveness,
+        liveness=liveness or feeds.liveness,
     )
     with loop:
         try:
@@ -227,7 +228,7 @@ class AgencyRouter:
     ) -> None:
         self.feeds = feeds
         self.batch_size = batch_size
-        self.liveness = liveness
+        self.liveness = liveness or feeds.liveness
         self.stop = threading.Event()
         self.stats = RouterStats()
         self.state: dict[str, ComplaintRoute] = {}
@@ -261,7 +262,7 @@ class AgencyRouter:
         try:
             producer.init_transactions()  # fence older routers, abort their open batch
             t0 = time.monotonic()
-            self.state = load_state(self.feeds)
+            self.state = load_state(self.feeds, self.liveness)
             self.stats.state_load_s = time.monotonic() - t0
             self.stats.state_complaints = len(self.state)
             log.info(

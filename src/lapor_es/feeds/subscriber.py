@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Literal
 
@@ -95,6 +95,10 @@ def agency_group(agency: str, name: str) -> str:
 
 
 class AgencySubscriber:
+    """An agency's reader of its feed. `liveness` bounds how long the consumer loop waits
+    (assignment, stall, a run `until_idle`; `lapor-es feeds tail` passes the configured
+    limits); `poll_timeout_ms` is how long each poll waits for records."""
+
     def __init__(
         self,
         bootstrap: str,
@@ -115,7 +119,7 @@ class AgencySubscriber:
         self._loop = ConsumerLoop(
             f"feed {self.topic} ({group_id})",
             self._open,
-            liveness=liveness or Liveness(poll_timeout_ms=poll_timeout_ms),
+            liveness=replace(liveness or Liveness(), poll_timeout_ms=poll_timeout_ms),
             stats=self.stats,
             stop=self.stop,
         )

@@ -62,7 +62,8 @@ class CountsRestarts(Protocol):
 @dataclass(frozen=True)
 class Liveness:
     """Limits of the liveness rule (seconds). `deadline_s` applies to runs that are not
-    following; None = no deadline."""
+    following; None = no deadline. Readers get them from settings
+    (`KafkaSettings.liveness`); these defaults are the settings' defaults."""
 
     assignment_timeout_s: float = 60.0
     stall_timeout_s: float = 60.0

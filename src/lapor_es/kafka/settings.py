@@ -1,10 +1,12 @@
-"""Kafka settings: where a client connects, which topics it uses, and how it authenticates.
+"""Kafka settings: where a client connects, which topics it uses, how it authenticates, and
+how long its consumer loop waits.
 
 One frozen `KafkaSettings` per client. Every client of lapor-es (relay, projector, feed
 router, auditor, agency subscriber) is built from one of these by `lapor_es.kafka.clients`,
-so a security setting given once reaches every client. Each worker runs under its own
-principal: `settings.with_security(...)` (or `security.as_user(...)`) gives the copy a worker
-uses.
+so a security setting given once reaches every client; every reader of a topic polls through
+`lapor_es.kafka.loop.ConsumerLoop` with the `liveness` limits carried here. Each worker runs
+under its own principal: `settings.with_security(...)` (or `security.as_user(...)`) gives the
+copy a worker uses.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lapor_es.config import Settings
+from lapor_es.kafka.loop import Liveness
 
 Protocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
 Mechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
@@ -102,7 +105,9 @@ class KafkaSettings:
 
     `partitions` and `replication_factor` are used when the relay creates the topic;
     `transactional_id` by the relay's producer (one per topic: a second relay with it
-    fences the first); `client_id` names the client in broker logs and quotas.
+    fences the first); `client_id` names the client in broker logs and quotas; `liveness`
+    by every consumer loop reading with these settings (LAPOR_KAFKA_*_TIMEOUT_S and
+    LAPOR_KAFKA_CATCH_UP_DEADLINE_S).
     """
 
     bootstrap: str
@@ -112,6 +117,7 @@ class KafkaSettings:
     transactional_id: str = "lapor-es-relay"
     client_id: str = "lapor-es-relay"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    liveness: Liveness = field(default_factory=Liveness)
 
     def with_security(self, security: KafkaSecurity) -> KafkaSettings:
         return replace(self, security=security)
@@ -133,4 +139,15 @@ class KafkaSettings:
             replication_factor=settings.kafka_replication_factor,
             transactional_id=settings.relay_transactional_id,
             security=KafkaSecurity.from_settings(settings),
+            liveness=liveness_from(settings),
         )
+
+
+def liveness_from(settings: Settings) -> Liveness:
+    """The consumer loop's limits from LAPOR_KAFKA_ASSIGNMENT_TIMEOUT_S, _STALL_TIMEOUT_S
+    and _CATCH_UP_DEADLINE_S."""
+    return Liveness(
+        assignment_timeout_s=settings.kafka_assignment_timeout_s,
+        stall_timeout_s=settings.kafka_stall_timeout_s,
+        deadline_s=settings.kafka_catch_up_deadline_s,
+    )

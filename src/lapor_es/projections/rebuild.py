@@ -147,7 +147,7 @@ class TopicFeed(Feed):
         self.kafka = kafka
         self.source = kafka.topic
         self.batch_size = batch_size
-        self.liveness = liveness
+        self.liveness = liveness or kafka.liveness
 
     def run(
         self,

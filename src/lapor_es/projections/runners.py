@@ -171,7 +171,7 @@ class KafkaRunner:
         self.loop = ConsumerLoop(
             f"projector group {group_id} on {kafka.topic}",
             self._open,
-            liveness=liveness,
+            liveness=liveness or kafka.liveness,
             stats=self.stats,
             max_records=batch_size,
         )

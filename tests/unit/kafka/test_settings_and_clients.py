@@ -7,11 +7,16 @@ from pathlib import Path
 import pytest
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from sqlalchemy import create_engine
 
 from lapor_es.config import Settings
+from lapor_es.feeds.router import AgencyRouter, FeedSettings
 from lapor_es.kafka import clients
-from lapor_es.kafka.loop import decode_batch
+from lapor_es.kafka.loop import Liveness, decode_batch
 from lapor_es.kafka.settings import KafkaSecurity, KafkaSettings
+from lapor_es.projections.core import Projector
+from lapor_es.projections.rebuild import TopicFeed
+from lapor_es.projections.runners import KafkaRunner
 
 CA = Path("ca.pem")
 
@@ -66,6 +71,30 @@ def test_settings_bring_security_and_topic(monkeypatch: pytest.MonkeyPatch) -> N
         "ssl_check_hostname": False,
         "ssl_cafile": "/etc/lapor/ca.pem",
     }
+
+
+def test_the_consumer_loop_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "LAPOR_KAFKA_BOOTSTRAP": "broker:9093",
+        "LAPOR_KAFKA_ASSIGNMENT_TIMEOUT_S": "12",
+        "LAPOR_KAFKA_STALL_TIMEOUT_S": "34",
+        "LAPOR_KAFKA_CATCH_UP_DEADLINE_S": "14400",
+    }.items():
+        monkeypatch.setenv(name, value)
+    kafka = KafkaSettings.from_settings(Settings())
+    assert kafka.liveness == Liveness(
+        assignment_timeout_s=12, stall_timeout_s=34, deadline_s=14_400
+    )
+    # ... and reach the loops built on those settings (none connects before its first poll).
+    assert TopicFeed(kafka, 10).liveness == kafka.liveness
+    feeds = FeedSettings(kafka.bootstrap, liveness=kafka.liveness)
+    assert AgencyRouter(feeds).liveness == kafka.liveness
+    engine = create_engine("sqlite://")
+    try:
+        runner = KafkaRunner(kafka, "g", Projector(engine, []))
+        assert runner.loop.liveness == kafka.liveness
+    finally:
+        engine.dispose()
 
 
 def test_no_bootstrap_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
