@@ -30,9 +30,9 @@ from lapor_es.auth.tables import principals, utc
 TOKEN_PREFIX = "lpr"
 _ID_BYTES = 6  # 12 hex characters: a public name, not a secret; collisions are retried
 _SECRET_BYTES = 32  # 256 bits
-_TOKEN = re.compile(r"^lpr_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
-_NAME = re.compile(r"^\w[\w .@:-]{0,127}$")
-_AGENCY = re.compile(r"^[A-Z0-9][A-Z0-9.-]{1,63}$")  # commands.AgencyCode
+_TOKEN = re.compile(r"lpr_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})")
+_NAME = re.compile(r"\w[\w .@:-]{0,127}")
+_AGENCY = re.compile(r"[A-Z0-9][A-Z0-9.-]{1,63}")  # commands.AgencyCode
 # Compared against when the id is unknown, so that path does the same work as a wrong secret.
 _NO_SUCH_HASH = hashlib.sha256(b"no such principal").hexdigest()
 
@@ -125,7 +125,7 @@ def token_for(principal_id: str, secret: str) -> str:
 
 def parse_token(token: str) -> tuple[str, str] | None:
     """(principal id, secret) of a well-formed token, else None."""
-    match = _TOKEN.match(token) if isinstance(token, str) else None
+    match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
     return (match["id"], match["secret"]) if match else None
 
 
@@ -151,7 +151,7 @@ def validated(
 ) -> dict[str, Any]:
     """The columns of a new principal, or InvalidPrincipal naming the rule broken."""
     name = name.strip()
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidPrincipal(
             "a name is 1-128 letters, digits, spaces or . @ : - _ and starts with a letter or digit"
         )
@@ -164,7 +164,7 @@ def validated(
         raise InvalidPrincipal("an agency_admin is bound to one agency: give its code")
     if role != PrincipalRole.AGENCY_ADMIN and agency:
         raise InvalidPrincipal(f"a {role} principal is bound to no agency")
-    if agency and not _AGENCY.match(agency):
+    if agency and not _AGENCY.fullmatch(agency):
         raise InvalidPrincipal(f"{agency!r} is not an agency code (e.g. KEMENKES)")
     if role == PrincipalRole.CHANNEL and not channel:
         raise InvalidPrincipal(f"a channel principal needs its channel: one of {_channels()}")
