@@ -17,6 +17,7 @@ from lapor_es.auth.principals import PrincipalStore
 from lapor_es.config import Settings
 
 Clock = Callable[[], datetime]
+DESK = "LAPOR"  # the national desk's code in the directory (application.NATIONAL_DESK)
 
 
 class DirectoryScope:
@@ -64,8 +65,9 @@ class DirectoryScope:
         return False
 
     def top_level(self) -> frozenset[str]:
-        """Codes of the agencies with no parent (read fresh: agencies can be added)."""
-        return frozenset(a.code for a in self.lapor.agencies() if a.parent is None)
+        """Codes of the agencies right under the desk (parent LAPOR, or none): a parent
+        escalation from them reaches the desk. Read fresh: agencies can be added."""
+        return frozenset(a.code for a in self.lapor.agencies() if a.parent in (None, DESK))
 
 
 @dataclass

@@ -42,10 +42,6 @@ async def _send_problem(send: Send, status: int, code: str, detail: str) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -61,28 +57,28 @@ class BodyLimit:
             await _send_problem(send, 413, "too_large", detail)
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Past the limit we answer 413 ourselves and tell the app the client left: the
+            # app stops reading (frameworks turn errors raised here into their own 400s).
+            nonlocal received, refused
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not refused:
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
+                if received > self.max_bytes and not started:
+                    refused = True
+                    await _send_problem(send, 413, "too_large", detail)
+            return {"type": "http.disconnect"} if refused else message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 is the answer; whatever the app says after is dropped
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if started:
-                raise
-            await _send_problem(send, 413, "too_large", detail)
+        await self.app(scope, limited_receive, guarded_send)
 
 
 class Timeout:

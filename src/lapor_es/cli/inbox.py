@@ -107,10 +107,13 @@ def inbox(
 
 
 def _top_level_agencies(settings: Settings) -> frozenset[str]:
-    """Codes of the agencies with no parent: a parent escalation from them reaches the desk."""
+    """Codes of the agencies right under the desk (parent LAPOR, or none): a parent
+    escalation from them reaches the desk."""
+    from lapor_es.readmodels.desk import NATIONAL_DESK
+
     lapor = boot.open_app(settings)
     try:
-        return frozenset(a.code for a in lapor.agencies() if a.parent is None)
+        return frozenset(a.code for a in lapor.agencies() if a.parent in (None, NATIONAL_DESK))
     finally:
         lapor.close()
 

@@ -4,8 +4,9 @@ A read-model query, no table of its own: it reads `complaint_facts` and `complai
 (the complaints model) and `sla_deadlines` (the deadlines model). Three kinds of work:
 
 - `escalated`: an SLA escalation addressed to the desk: a national escalation, or a parent
-  escalation with no parent to go to (the complaint is at the desk, or its holder is a
-  top-level agency). The directory decides "top-level", so the caller passes those codes.
+  escalation whose parent is the desk (the complaint is at the desk, or its holder is a
+  top-level agency: one whose parent in the directory is LAPOR, or none). The directory
+  decides, so the caller passes those top-level codes.
 - `unverified`: filed (SUBMITTED), waiting for verification; due by the verification clock.
 - `postponed`: waiting for the reporter (POSTPONED), with the time waited since.
 
@@ -86,7 +87,8 @@ def desk_queue(
     policy: SlaPolicy,
     top_level: Container[str],
 ) -> list[DeskItem]:
-    """The desk's queue at `now`. `top_level`: agency codes that have no parent."""
+    """The desk's queue at `now`. `top_level`: the agency codes whose parent is the desk
+    (LAPOR) or none: a parent escalation from them reaches the desk."""
     facts, states, deadlines = _tables(calendar, policy)
     current = states.c.until.is_(None)
     query = (
