@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from lapor_es.api import problems
+from lapor_es.api import openapi, problems
 from lapor_es.api.door import Door
 from lapor_es.api.limits import BodyLimit, RateLimiter, Timeout
 from lapor_es.api.metrics import MetricsMiddleware
@@ -26,6 +26,26 @@ the caller, never taken from the body. Errors are RFC 9457 problem details with 
 `code` (the codes of `lapor-es exec`)."""
 
 Background = Callable[[threading.Event], None]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def routes_app(lifespan: Lifespan | None = None) -> FastAPI:
+    """The routes, error handlers and OpenAPI document, without a door (what `create_app`
+    builds on, and what docs/openapi.json is generated from)."""
+    app = FastAPI(title="lapor-es", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    for router in (
+        commands.router,
+        complaints.router,
+        agencies.router,
+        desk.router,
+        stats.router,
+        ops.router,
+    ):
+        app.include_router(router)
+    document = openapi.document(app)
+    app.openapi = lambda: document  # type: ignore[method-assign]
+    return app
 
 
 def create_app(door: Door, *, background: Background | None = None) -> FastAPI:
@@ -48,25 +68,10 @@ def create_app(door: Door, *, background: Background | None = None) -> FastAPI:
                 worker.join(timeout=30)
             door.close()
 
-    app = FastAPI(
-        title="lapor-es",
-        version=API_VERSION,
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
+    app = routes_app(lifespan=lifespan)
     app.state.door = door
     settings = door.settings
     app.state.limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
-    problems.install(app)
-    for router in (
-        commands.router,
-        complaints.router,
-        agencies.router,
-        desk.router,
-        stats.router,
-        ops.router,
-    ):
-        app.include_router(router)
     # add_middleware wraps: the last added is the outermost.
     app.add_middleware(Timeout, seconds=settings.api_request_timeout_seconds)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

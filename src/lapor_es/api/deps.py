@@ -20,15 +20,21 @@ from lapor_es.auth.access import TooManyAttempts
 from lapor_es.auth.policy import Caller, ReporterCaller, kind_of
 from lapor_es.auth.principals import Principal, PrincipalRole
 
-bearer = HTTPBearer(auto_error=False, description="a principal's token: lpr_<id>_<secret>")
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="PrincipalToken",
+    description="a principal's token: lpr_<id>_<secret>",
+)
 tracking_header = APIKeyHeader(
     name="X-Lapor-Tracking-Id",
     auto_error=False,
+    scheme_name="ReporterTrackingId",
     description="reporter access: the complaint's tracking id (with X-Lapor-Access-Code)",
 )
 code_header = APIKeyHeader(
     name="X-Lapor-Access-Code",
     auto_error=False,
+    scheme_name="ReporterAccessCode",
     description="reporter access: the access code returned when the complaint was filed",
 )
 
