@@ -338,12 +338,13 @@ def demo(
 # One line per group module (lapor_es/cli/<group>.py, each with a Typer `app`).
 # --- registrations: begin
 # Imported last: the group modules use helpers defined above in this module.
-from lapor_es.cli import audit, feeds, inbox, project, serve, stats, timers  # noqa: E402
+from lapor_es.cli import audit, feeds, inbox, principals, project, serve, stats, timers  # noqa: E402
 from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
 app.command("stats")(stats.stats)
 app.add_typer(audit.app, name="audit")
 app.add_typer(feeds.app, name="feeds")
+app.add_typer(principals.app, name="principals")  # the door's tokens
 app.add_typer(inbox.app)  # `inbox`, `timeline`
 app.add_typer(timers.app)  # `timers`
 app.add_typer(project.app)  # `project`, `dlq`, `status`
