@@ -154,6 +154,15 @@ def test_an_unknown_tracking_id_runs_the_same_statements_as_a_wrong_code(
     assert any("INSERT INTO auth_access_failures" in s for s in unknown)
 
 
+def test_failures_that_left_the_window_are_deleted(stores: Stores, engine: Engine) -> None:
+    for attempt in range(MAX_FAILURES):
+        stores.codes.check(f"LAP-2026-{attempt:07d}", "WRONG", NOW, client=f"c{attempt}")
+    stores.codes.check(TRACKING, "WRONG", NOW + WINDOW, client="late")
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT tracking_id FROM auth_access_failures")).scalars()
+        assert list(kept) == [TRACKING]
+
+
 # ----------------------------------------------------------------------- shared limit
 @pytest.fixture
 def second_engine(database_url: str) -> Iterator[Engine]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select, text, update
 
 from lapor_es.auth.tables import access_codes, access_failures, utc
 
@@ -36,6 +36,8 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, 
 # What people mistype or what a keyboard's autocorrect makes of the code.
 _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _NO_SUCH_HASH = hashlib.sha256(b"no such complaint").hexdigest()
+# Expired failures deleted per check: more than one check adds, so the table stays small.
+_PRUNE_BATCH = 100
 
 
 class TooManyAttempts(Exception):
@@ -201,22 +203,23 @@ def _serialise(conn: Connection, tracking_id: str, client_key: str, since: datet
     cannot both read a count just below the limit.
 
     PostgreSQL (several server processes): transaction-scoped advisory locks, taken in a
-    fixed order so two checks never deadlock. Then, on every database, the failures that
-    left the window are deleted; on SQLite that first write takes the database's write lock,
-    which serialises the checks of every thread and process on the file."""
+    fixed order so two checks never deadlock. Then, on every database, some failures that
+    left the window are deleted (any, not just this check's: each row belongs to a tracking
+    id and a client, so deleting by either could wait on a check holding the other lock;
+    rows another transaction has locked are skipped, never waited for). On SQLite that
+    first write takes the database's write lock, which serialises the checks of every
+    thread and process on the file."""
     if conn.dialect.name == "postgresql":
         keys = sorted({_lock_key("tracking:" + tracking_id), _lock_key("client:" + client_key)})
         for key in keys:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    conn.execute(
-        delete(access_failures).where(
-            access_failures.c.failed_at <= since,
-            or_(
-                access_failures.c.tracking_id == tracking_id,
-                access_failures.c.client_hash == client_key,
-            ),
-        )
+    expired = (
+        select(access_failures.c.id)
+        .where(access_failures.c.failed_at <= since)
+        .limit(_PRUNE_BATCH)
+        .with_for_update(skip_locked=True)  # SQLite has no row locks: rendered as nothing
     )
+    conn.execute(delete(access_failures).where(access_failures.c.id.in_(expired)))
 
 
 def _lock_key(name: str) -> int:

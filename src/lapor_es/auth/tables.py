@@ -47,6 +47,7 @@ access_failures = Table(
     Column("failed_at", DateTime(timezone=True), nullable=False),
     Index("ix_auth_access_failures_tracking", "tracking_id", "failed_at"),
     Index("ix_auth_access_failures_client", "client_hash", "failed_at"),
+    Index("ix_auth_access_failures_failed_at", "failed_at"),  # pruning what has expired
 )
 
 

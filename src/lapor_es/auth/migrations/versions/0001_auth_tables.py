@@ -2,7 +2,7 @@
 
 Revision ID: 0001_auth_tables
 Revises: (none: the first)
-Create Date: 2026-12-01 15:05:04.506052
+Create Date: 2026-12-01 15:10:30.557063
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_auth_access_failures_client", ["client_hash", "failed_at"], unique=False
         )
+        batch_op.create_index("ix_auth_access_failures_failed_at", ["failed_at"], unique=False)
         batch_op.create_index(
             "ix_auth_access_failures_tracking", ["tracking_id", "failed_at"], unique=False
         )
@@ -62,6 +63,7 @@ def downgrade() -> None:
     op.drop_table("auth_principals")
     with op.batch_alter_table("auth_access_failures", schema=None) as batch_op:
         batch_op.drop_index("ix_auth_access_failures_tracking")
+        batch_op.drop_index("ix_auth_access_failures_failed_at")
         batch_op.drop_index("ix_auth_access_failures_client")
 
     op.drop_table("auth_access_failures")
