@@ -21,7 +21,7 @@ from lapor_es.contract.cloudevents import header_map
 from lapor_es.kafka import clients
 from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.kafka.settings import KafkaSettings
-from tests.support.services import KAFKA_LAUNCHER, REPO_ROOT, ci_mode
+from tests.support.services import KAFKA_LAUNCHER, ci_mode
 
 
 @dataclass(frozen=True)
