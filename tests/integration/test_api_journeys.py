@@ -27,7 +27,7 @@ from tests.conftest import fresh_postgres_database
 from tests.support.cli import cli
 from tests.support.server import Server, server_env, start_server
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+pytestmark = [pytest.mark.integration]
 
 TIMELINE_DEADLINE = 60.0  # seconds for the in-process projector to reach the last event
 
@@ -75,6 +75,7 @@ def server(database: str, tmp_path: Path) -> Iterator[Server]:
     running.stop()
 
 
+@pytest.mark.postgres
 def test_channel_desk_agency_and_reporter_journey(
     database: str, server: Server, tmp_path: Path
 ) -> None:
@@ -129,6 +130,7 @@ def test_channel_desk_agency_and_reporter_journey(
         assert "lapor_commands_total" in http.get("/metrics").text
 
 
+@pytest.mark.postgres
 def test_two_servers_on_one_postgresql_file_concurrently(database: str, tmp_path: Path) -> None:
     token = tokens(database)["portal"]
     servers = [start_server(database, tmp_path) for _ in range(2)]
@@ -157,3 +159,20 @@ def test_two_servers_on_one_postgresql_file_concurrently(database: str, tmp_path
     finally:
         lapor.close()
     assert stored == {f"Lampu jalan padam {n}" for n in range(filings)}
+
+
+def test_serve_on_the_embedded_sqlite_default(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/lapor.sqlite3"
+    assert cli(tmp_path, "agencies", "load", env=server_env(url)).returncode == 0
+    token = tokens(url)
+    server = start_server(url, tmp_path)
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=30.0) as http:
+            filed = http.post("/v1/commands", json=filing(1), headers=bearer(token["portal"]))
+            assert filed.status_code == 201, filed.text
+            tracking = filed.json()["tracking_id"]
+            seen = http.get(f"/v1/complaints/{tracking}", headers=bearer(token["desk"]))
+            assert seen.status_code == 200 and seen.json()["channel"] == "web"
+            assert http.get("/readyz").json()["checks"]["auth_migrated"] is True
+    finally:
+        server.stop()

@@ -150,3 +150,25 @@ def test_statistics_for_analysts_with_the_cli_parameters(fx: Fixture) -> None:
         f"/v1/stats/happiness?from=2026-01-01&to={today}", headers=fx.headers("analyst")
     )
     assert unknown.status_code == 400 and unknown.json()["errors"][0]["field"] == "metric"
+
+
+def test_an_escalation_addressed_to_the_desk_comes_first(fx: Fixture) -> None:
+    now = datetime.now(UTC)
+    stale = fx.post("portal", filing(at=(now - timedelta(days=30)).isoformat())).json()
+    fresh = fx.post("portal", filing(title="Laporan baru")).json()["tracking_id"]
+    tracking = stale["tracking_id"]
+    view = fx.client.get(f"/v1/complaints/{tracking}", headers=fx.headers("desk")).json()
+    due = view["sla"]["due_at"]
+    ladder = [
+        {"command": "breach_sla", "clock": "verification", "due_at": due},
+        {"command": "escalate", "level": "parent", "clock": "verification", "due_at": due},
+    ]
+    for step in ladder:
+        response = fx.post("timer", step | {"complaint": tracking})
+        assert response.status_code == 200, response.text
+    fx.project()
+    items = fx.client.get("/v1/desk/queue", headers=fx.headers("desk")).json()["queue"]
+    assert [(i["tracking_id"], i["reason"]) for i in items] == [
+        (tracking, "escalated"),
+        (fresh, "unverified"),
+    ]
