@@ -1,5 +1,5 @@
 """The door on the in-memory LaporApp and in-memory auth stores, driven by FastAPI's
-TestClient. The read models live in a SQLite file of the test's own; `Door.project()`
+TestClient. The read models live in a SQLite file of the test's own; `Fixture.project()`
 catches them up with the in-memory event store when a test reads them."""
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from lapor_es.auth.access import InMemoryAccessCodeStore
 from lapor_es.auth.principals import InMemoryPrincipalStore, PrincipalRole
 from lapor_es.bootstrap import in_memory_app, projection_engine_at
 from lapor_es.config import Settings
+from lapor_es.projections.core import Projector, ReadModel
+from lapor_es.projections.runners import LocalRunner
+from lapor_es.readmodels.complaints import ComplaintsModel
+from lapor_es.readmodels.deadlines import DeadlinesModel
+from lapor_es.readmodels.inbox import InboxModel
 from lapor_es.readmodels.migrations import prepare
-from lapor_es.readmodels.registry import read_models
-from lapor_es.readmodels.service import catch_up
+from lapor_es.readmodels.timeline import TimelineModel
 from tests.support.builders import small_directory
 
 
@@ -47,8 +51,10 @@ class Fixture:
         return self.client.post("/v1/commands", json=body, headers=self.headers(who))
 
     def project(self) -> None:
-        lapor = self.door.lapor
-        catch_up(lapor.recorder, lapor.mapper, self.door.settings)
+        """Apply every stored event to the read models (what `lapor-es project` does)."""
+        lapor, settings = self.door.lapor, self.door.settings
+        projector = Projector(self.door.read_models, live_models(settings))
+        LocalRunner(lapor.recorder, lapor.mapper, projector).run(follow=False)
 
 
 def door_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -61,11 +67,22 @@ def door_settings(tmp_path: Path, **overrides: Any) -> Settings:
     )
 
 
+def live_models(settings: Settings) -> list[ReadModel]:
+    """The four read models the door reads, on the live tables."""
+    calendar = settings.calendar
+    return [
+        ComplaintsModel(calendar=calendar),
+        InboxModel(calendar=calendar),
+        TimelineModel(calendar=calendar),
+        DeadlinesModel(calendar=calendar, policy=settings.sla_policy),
+    ]
+
+
 def build_door(settings: Settings) -> Door:
     lapor: LaporApp = in_memory_app(settings)
     small_directory(lapor)
     engine: Engine = projection_engine_at(settings.read_model_url)
-    prepare(engine, read_models(settings.calendar))
+    prepare(engine, live_models(settings))
     return Door(
         settings=settings,
         lapor=lapor,
