@@ -176,16 +176,20 @@ class LaporApp(Application[UUID]):
     # ================================================================ filing
     def file(self, cmd: c.FileComplaint, uow: UnitOfWork) -> c.Outcome:
         actor, at = self._actor(cmd), self._at(cmd)
-        if cmd.idempotency_key and (earlier := self._idempotent_result(cmd.idempotency_key, uow)):
-            return earlier
-        if cmd.target_agency:
-            self._agency_ref(cmd.target_agency, uow)
         identity = ReporterIdentity(**cmd.reporter.model_dump())
         reporter_ref = self.vault.reporter_ref(identity)
         if actor.role == Role.REPORTER:
             # A reporter files as themself; the reference is derived, not chosen.
             actor = Actor(id=reporter_ref, role=actor.role)
+        # Who acts is checked before the key is looked up: a replayed key must not answer
+        # (with the filing's pseudonym) an actor who could not have filed it.
         Complaint.require_can_file(actor)
+        if cmd.idempotency_key and (
+            earlier := self._idempotent_result(cmd.idempotency_key, actor, uow)
+        ):
+            return earlier
+        if cmd.target_agency:
+            self._agency_ref(cmd.target_agency, uow)
         known = uow.get(reporter_id_for(reporter_ref), Reporter) is not None
         sealed = self.vault.seal(reporter_ref, identity, new_reporter=not known)
         year = at.astimezone(JAKARTA).year
@@ -227,7 +231,7 @@ class LaporApp(Application[UUID]):
                 backoff(attempt)
                 # Lost a race: for the tracking number, the reporter, or the key itself.
                 if cmd.idempotency_key and (
-                    earlier := self._idempotent_result(cmd.idempotency_key, uow)
+                    earlier := self._idempotent_result(cmd.idempotency_key, actor, uow)
                 ):
                     return earlier
                 continue
@@ -241,12 +245,19 @@ class LaporApp(Application[UUID]):
             return self._outcome(cmd, complaint, reporter_ref=reporter_ref, duplicate=False)
         raise Conflict("could not allocate a tracking number: too much contention, retry")
 
-    def _idempotent_result(self, key: str, uow: UnitOfWork) -> c.Outcome | None:
+    def _idempotent_result(self, key: str, actor: Actor, uow: UnitOfWork) -> c.Outcome | None:
+        """The earlier filing under `key`, for an actor already allowed to file.
+
+        A reporter's retry is the same reporter's (same pseudonym): another reporter
+        reusing the key is refused rather than told whose filing it was.
+        """
         claim = uow.get(idempotency_id(key), IdempotencyKey)
         if claim is None:
             return None
         complaint = uow.get(claim.complaint_id, Complaint)
         assert complaint is not None, "a claimed key is saved with its complaint"
+        if actor.role == Role.REPORTER and actor.id != complaint.reporter_ref:
+            raise Conflict("this idempotency key was used by another reporter's filing")
         return c.Outcome(
             command="file",
             complaint_id=str(complaint.id),

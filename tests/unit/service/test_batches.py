@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lapor_es.aggregates import DomainError, NotAuthorized
-from lapor_es.application import LaporApp
+from lapor_es.application import Conflict, LaporApp
 from lapor_es.commands import Command, Outcome, parse_command
 from tests.conftest import NOW
 from tests.support.builders import DESK, agency_actor, file_cmd
@@ -166,15 +166,27 @@ def test_a_retry_in_the_same_batch_returns_the_staged_complaint(lapor: LaporApp)
     assert not lapor.complaint_exists("LAP-2026-0000002")
 
 
-def test_today_the_key_is_looked_up_before_the_role_is_checked(lapor: LaporApp) -> None:
-    """Characterises today's order (issue 10, item 12 will change it): a replayed key
-    answers even an actor who may not file; a fresh key from that actor is refused."""
-    first = lapor.handle(filing(1, idempotency_key="retry-key-0003"))
+def test_who_files_is_checked_before_the_idempotency_key_is_looked_up(lapor: LaporApp) -> None:
+    """Issue 10, item 12: an actor who may not file learns nothing from a replayed key."""
+    lapor.handle(filing(1, idempotency_key="retry-key-0003"))
     agency = agency_actor("KEMENKES")
-    replay = lapor.handle(filing(1, idempotency_key="retry-key-0003", actor=agency))
-    assert replay.duplicate is True and replay.reporter_ref == first.reporter_ref
+    with pytest.raises(NotAuthorized):
+        lapor.handle(filing(1, idempotency_key="retry-key-0003", actor=agency))
     with pytest.raises(NotAuthorized):
         lapor.handle(filing(2, idempotency_key="retry-key-0004", actor=agency))
+    (refused,) = lapor.handle_many([filing(1, idempotency_key="retry-key-0003", actor=agency)])
+    assert isinstance(refused, NotAuthorized)
+
+
+def test_a_reporter_replaying_another_reporters_key_gets_a_conflict_not_their_pseudonym(
+    lapor: LaporApp,
+) -> None:
+    first = lapor.handle(filing(1, idempotency_key="retry-key-0005"))
+    with pytest.raises(Conflict) as refused:
+        lapor.handle(filing(2, idempotency_key="retry-key-0005"))
+    assert first.reporter_ref and first.reporter_ref not in str(refused.value.message)
+    desk = lapor.handle(filing(1, idempotency_key="retry-key-0005", actor=DESK))
+    assert desk.duplicate is True and desk.tracking_id == first.tracking_id
 
 
 def test_a_refused_filing_in_a_batch_is_returned_as_its_error(lapor: LaporApp) -> None:
