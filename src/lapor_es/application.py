@@ -454,11 +454,11 @@ class LaporApp(Application[UUID]):
             self._save_retrying(
                 uow,
                 complaint_id,
-                lambda comp: comp.erase_reporter(actor, at, reason=cmd.reason),
+                lambda comp: comp.erase_reporter(actor, self._at(cmd), reason=cmd.reason),
                 first=complaint,
             )
             affected += 1
-        self._record_erasure(uow, reporter, actor, at, cmd.reason)
+        self._record_erasure(uow, reporter, actor, cmd)
         log.info(
             "reporter.erased",
             reporter_ref=cmd.reporter_ref,
@@ -468,7 +468,7 @@ class LaporApp(Application[UUID]):
         return c.Outcome(command="erase_reporter", reporter_ref=cmd.reporter_ref, affected=affected)
 
     def _record_erasure(
-        self, uow: UnitOfWork, reporter: Reporter, actor: Actor, at: datetime, reason: str
+        self, uow: UnitOfWork, reporter: Reporter, actor: Actor, cmd: c.EraseReporter
     ) -> None:
         """The erasure is already effective (keys gone); make sure it is also recorded."""
         for attempt in range(MAX_ATTEMPTS):
@@ -480,7 +480,7 @@ class LaporApp(Application[UUID]):
                 fresh = uow.get(reporter.id, Reporter)
                 assert fresh is not None, "a reporter is never deleted"
                 reporter = fresh
-                reporter.erase(actor, at, reason)
+                reporter.erase(actor, self._at(cmd), cmd.reason)
         raise Conflict(f"could not record the erasure of {reporter.reporter_ref}")
 
     # ================================================================ directory
@@ -600,7 +600,7 @@ class LaporApp(Application[UUID]):
         cmd: c.OnComplaint,
         decide: Callable[[Complaint, Actor, datetime], None],
     ) -> c.Outcome:
-        actor, at = self._actor(cmd), self._at(cmd)
+        actor = self._actor(cmd)
         complaint = self._complaint(cmd.complaint, uow)
         with structlog.contextvars.bound_contextvars(
             complaint_id=str(complaint.id), tracking_id=complaint.tracking_id
@@ -608,7 +608,8 @@ class LaporApp(Application[UUID]):
             saved = self._save_retrying(
                 uow,
                 complaint.id,
-                lambda comp: decide(comp, actor, at),
+                # `at` is read at each attempt: see _at.
+                lambda comp: decide(comp, actor, self._at(cmd)),
                 first=complaint,
                 expected_version=cmd.expected_version,
             )
@@ -680,6 +681,12 @@ class LaporApp(Application[UUID]):
         return Actor(id=cmd.actor.id, role=cmd.actor.role, agency=cmd.actor.agency)
 
     def _at(self, cmd: c.Base) -> datetime:
+        """The command's business time: the `at` it gave, else now.
+
+        Read afresh at each attempt of a decision: a command that lost a race is decided
+        again now, after the winner's event (a "now" read before the race would be earlier
+        than the winner's and break the time rule). An explicit `at` is kept as given.
+        """
         return (cmd.at or self.now()).astimezone(UTC)
 
     def _outcome(
