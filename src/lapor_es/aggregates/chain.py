@@ -1,14 +1,19 @@
-"""Tamper evidence: each complaint event is hash-chained to the one before it.
+"""Tamper evidence: each complaint (and agency) event is hash-chained to the one before it.
 
 An event's hash covers its canonical public payload, which includes the previous
-event's hash. The public payload is the event minus the reporter's personal data, so an
-auditor who sees only the published topic can recompute every hash (design.md section 6).
+event's hash and `private_digest`, a salted SHA-256 of what the event stores but never
+publishes (the sealed identity, the reporter's pseudonym, the salt itself). So an auditor
+who sees only the published topic can recompute every hash, and one who holds the store
+also sees any rewrite of the private part: it changes the digest, hence the hash
+(design.md section 6). The salt is random per event, so nobody who knows a pseudonym can
+confirm it against a published digest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +22,10 @@ from uuid import UUID
 GENESIS = "0" * 64
 
 # Fields that never leave the event store: the sealed identity and the pseudonym that
-# would link a reporter's complaints. A reporter's actor id is that same pseudonym.
-PRIVATE_FIELDS = frozenset({"sealed_identity", "reporter_ref"})
+# would link a reporter's complaints (a reporter's actor id is that same pseudonym), and
+# the salt of the digest that commits to them.
+PRIVATE_FIELDS = frozenset({"sealed_identity", "reporter_ref", "private_salt"})
+SALT = "private_salt"
 # Envelope fields of the stored event that are not part of the fact itself.
 STORE_FIELDS = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "event_hash"}
@@ -52,15 +59,52 @@ def public_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return public
 
 
+def private_part(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What an event stores that is never published, in canonical form."""
+    private = {
+        k: canonical_value(fields[k]) for k in sorted(PRIVATE_FIELDS - {SALT}) if k in fields
+    }
+    if canonical_value(fields.get("role")) == "reporter" and "actor_id" in fields:
+        private["actor_id"] = canonical_value(fields["actor_id"])
+    return private
+
+
+def with_private_salt(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`fields` plus a fresh random salt when they have a private part (else None)."""
+    return {**fields, SALT: secrets.token_hex(16) if private_part(fields) else None}
+
+
+def private_digest(fields: Mapping[str, Any]) -> str | None:
+    """SHA-256 of the salted private part; None for an event with none (and no salt)."""
+    private, salt = private_part(fields), fields.get(SALT)
+    if not private and salt is None:
+        return None
+    body = {"salt": salt, "private": private}
+    encoded = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def chained_payload(
+    event_type: str,
+    id_field: str,
+    aggregate_id: UUID | str,
+    version: int,
+    fields: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The hashed form of a chained event: public fields plus the digest of the private."""
+    return {
+        "type": event_type,
+        id_field: str(aggregate_id),
+        "version": version,
+        **public_fields(fields),
+        "private_digest": private_digest(fields),
+    }
+
+
 def canonical_payload(
     event_type: str, complaint_id: UUID | str, version: int, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
-    return {
-        "type": event_type,
-        "complaint_id": str(complaint_id),
-        "version": version,
-        **public_fields(fields),
-    }
+    return chained_payload(event_type, "complaint_id", complaint_id, version, fields)
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:

@@ -15,7 +15,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from lapor_es.aggregates.chain import GENESIS, canonical_payload, payload_hash
+from lapor_es.aggregates.chain import (
+    GENESIS,
+    canonical_payload,
+    payload_hash,
+    with_private_salt,
+)
 from lapor_es.aggregates.errors import (
     AlreadyRecorded,
     InvalidTransition,
@@ -70,6 +75,7 @@ class Complaint(Aggregate):
         tracking_id: str
         prev_hash: str
         event_hash: str
+        private_salt: str | None  # salts the digest of the private part (chain.py)
 
         def mutate(self, aggregate: Any) -> Any:
             complaint: Any = super().mutate(aggregate)
@@ -367,6 +373,7 @@ class Complaint(Aggregate):
             "target_agency": target_agency,
             "verification_due_at": verification_due_at,
         }
+        fields = with_private_salt(fields)
         payload = canonical_payload("Filed", complaint_id_for(tracking_id), 1, fields)
         return cls(**fields, event_hash=payload_hash(payload))
 
@@ -381,6 +388,7 @@ class Complaint(Aggregate):
         tracking_id: str,
         prev_hash: str,
         event_hash: str,
+        private_salt: str | None,
         kind: str,
         channel: str,
         title: str,
@@ -429,7 +437,9 @@ class Complaint(Aggregate):
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
         """Every event after the first is chained to the last one's hash."""
-        fields = {**kwargs, "tracking_id": self.tracking_id, "prev_hash": self.last_hash}
+        fields = with_private_salt(
+            {**kwargs, "tracking_id": self.tracking_id, "prev_hash": self.last_hash}
+        )
         payload = canonical_payload(event_class.__name__, self.id, self.version + 1, fields)
         super().trigger_event(event_class, **fields, event_hash=payload_hash(payload))
 

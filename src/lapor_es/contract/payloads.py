@@ -36,6 +36,11 @@ class EventPayload(BaseModel):
     actor_id: str | None = Field(description="who acted; null when the reporter acted")
     actor_agency: str | None = Field(description="agency code an agency admin acted for")
     prev_hash: Hash = Field(description="event_hash of the previous event; zeros for the first")
+    private_digest: Hash | None = Field(
+        description="salted SHA-256 of what the event stores but never publishes (the sealed "
+        "identity, the reporter's pseudonym); null when there is none. Covered by event_hash, "
+        "so the store cannot be rewritten where the topic does not show it"
+    )
     event_hash: Hash = Field(description="SHA-256 of this payload's canonical JSON without it")
 
 

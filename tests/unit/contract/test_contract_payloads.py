@@ -122,6 +122,7 @@ def test_payload_model_has_exactly_the_public_fields(cls: type[Complaint.Event])
         "complaint_id",
         "version",
         "event_hash",
+        "private_digest",
     }
     assert set(PAYLOAD_MODELS[cls.__name__].model_fields) == public
 
