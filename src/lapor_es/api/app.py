@@ -16,7 +16,7 @@ from lapor_es.api import openapi, problems
 from lapor_es.api.door import Door
 from lapor_es.api.limits import BodyLimit, RateLimiter, Timeout
 from lapor_es.api.metrics import MetricsMiddleware
-from lapor_es.api.routes import agencies, commands, complaints, desk, ops, stats
+from lapor_es.api.routes import agencies, commands, complaints, desk, open311, ops, stats
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """The front door of lapor-es: commands, complaint views, inboxes, the desk
@@ -40,6 +40,7 @@ def routes_app(lifespan: Lifespan | None = None) -> FastAPI:
         agencies.router,
         desk.router,
         stats.router,
+        open311.router,
         ops.router,
     ):
         app.include_router(router)
