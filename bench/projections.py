@@ -42,13 +42,13 @@ from typing import Any
 
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from lapor_es.bootstrap import open_app
-from lapor_es.config import Settings, sqlalchemy_url
+from lapor_es.bootstrap import open_app, projection_engine_at, read_model_service
+from lapor_es.config import Settings
 from lapor_es.kafka.relay import Relay, complaint_event_topics
 from lapor_es.kafka.settings import KafkaSettings
-from lapor_es.readmodels.service import catch_up, run_projector
+from lapor_es.readmodels.service import ReadModelService
 from lapor_es.simulation import simulate
 from lapor_es.simulation.plan import PlanParams
 
@@ -104,9 +104,10 @@ def project_sqlite(store: Path, workdir: Path) -> tuple[float, int]:
     settings = store_settings(store, projection_database_url=f"sqlite:///{target}")
     app = open_app(settings)
     try:
-        t0 = time.perf_counter()
-        stats = catch_up(app.recorder, app.mapper, settings)
-        seconds = time.perf_counter() - t0
+        with read_model_service(settings) as read_models:
+            t0 = time.perf_counter()
+            stats = read_models.catch_up(app.recorder, app.mapper)
+            seconds = time.perf_counter() - t0
     finally:
         app.close()
     return seconds, stats.events
@@ -137,7 +138,7 @@ def raw_sqlite(rows: list[tuple[int, str, str]], workdir: Path) -> float:
 
 def projected_events(url: str) -> int:
     """Sum of applied versions over the timeline model: one per event applied."""
-    engine = create_engine(sqlalchemy_url(url))
+    engine = projection_engine_at(url)
     try:
         with engine.connect() as conn:
             return int(conn.execute(text("SELECT COUNT(*) FROM complaint_timeline")).scalar_one())
@@ -216,10 +217,13 @@ def project_kafka(bootstrap: str, topic: str, database_url: str, expected: int) 
         kafka_topic=topic,
         reporter_pepper="bench-pepper",
     )
-    from lapor_es.readmodels.service import models_for, open_projector
+    with read_model_service(settings) as read_models:
+        # Migrate the fresh database first: schema creation is not projection throughput.
+        read_models.open_projector(read_models.models())
+        return _timed_projector(read_models, expected)
 
-    # Migrate the fresh database first: schema creation is not projection throughput.
-    open_projector(settings, models_for(settings)).engine.dispose()
+
+def _timed_projector(read_models: ReadModelService, expected: int) -> float:
     stop = threading.Event()
     done = 0
     finished = 0.0
@@ -232,7 +236,8 @@ def project_kafka(bootstrap: str, topic: str, database_url: str, expected: int) 
             stop.set()
 
     t0 = time.perf_counter()
-    stats = run_projector(settings, f"bench-{uuid.uuid4().hex[:8]}", stop=stop, progress=progress)
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    stats = read_models.run_projector(group, stop=stop, progress=progress)
     assert stats.events == expected and finished, (stats, expected)
     return finished - t0
 

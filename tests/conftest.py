@@ -96,6 +96,15 @@ def kafka(kafka_bootstrap: str) -> KafkaSettings:
 
 
 @pytest.fixture(autouse=True)
+def _dispose_read_model_engines() -> Iterator[None]:
+    """Engines built by tests.support.projections.read_model_service live for one test."""
+    from tests.support.projections import dispose_engines
+
+    yield
+    dispose_engines()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_logging() -> Iterator[None]:
     """Each test starts with structlog's defaults: a command run in-process earlier may have
     configured a level filter that would hide the logs a later test captures."""

@@ -9,7 +9,8 @@ own settings, clock or calendar.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from lapor_es.projections import core
 
 if TYPE_CHECKING:
     from lapor_es.api.door import Door
+    from lapor_es.readmodels.service import ReadModelService
 from lapor_es.workflow import WorkingCalendar
 
 Clock = Callable[[], datetime]
@@ -59,8 +61,22 @@ def projection_engine(settings: Settings) -> Engine:
 
 
 def projection_engine_at(url: str) -> Engine:
-    """SQLAlchemy engine for read models on `url` (a scratch database, a rebuild's target)."""
-    return core.projection_engine(url)
+    """SQLAlchemy engine for read models on `url` (a scratch database, a rebuild's target),
+    with what the projector requires of it (SAVEPOINT on SQLite too)."""
+    return core.enable_savepoints(create_engine(sqlalchemy_url(url)))
+
+
+@contextmanager
+def read_model_service(settings: Settings) -> Iterator[ReadModelService]:
+    """The read models (project, rebuild, dead letters, status) on an engine of their own,
+    disposed when the block ends."""
+    from lapor_es.readmodels.service import ReadModelService
+
+    engine = projection_engine(settings)
+    try:
+        yield ReadModelService(engine, settings)
+    finally:
+        engine.dispose()
 
 
 def key_store(settings: Settings) -> KeyStore:
@@ -135,7 +151,7 @@ def door(settings: Settings, *, clock: Clock = utc_now) -> Door:
 
     auth = auth_engine(settings)
     read = projection_engine(settings)
-    prepare(read, read_models(settings.calendar))
+    prepare(read, read_models(settings.calendar, settings.sla_policy))
     lapor = open_app(settings, clock=clock)
     return Door(
         settings=settings,

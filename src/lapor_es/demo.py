@@ -2,6 +2,7 @@
 
 Four citizens' reports over the past weeks, each through a different path of the
 workflow, all as commands through LaporApp, exactly as `lapor-es exec` would run them.
+The caller (`lapor-es demo`) hands in the app and the read models' service it built.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +20,9 @@ from lapor_es.commands import Outcome, parse_command
 from lapor_es.directory import load_default_directory
 from lapor_es.views import Viewer, complaint_view
 from lapor_es.workflow import JAKARTA
+
+if TYPE_CHECKING:
+    from lapor_es.readmodels.service import ReadModelService
 
 # A tenth of the published 2022 year keeps `make demo` around a minute here;
 # `lapor-es simulate --year 2022` runs all 113,989 complaints (docs/simulation.md).
@@ -55,10 +59,16 @@ class Script:
         return self.lapor.handle(parse_command({**command, "at": self.at.isoformat()}))
 
 
-def run_demo(lapor: LaporApp, console: Console, *, complaints: int = DEMO_COMPLAINTS) -> None:
+def run_demo(
+    lapor: LaporApp,
+    read_models: ReadModelService,
+    console: Console,
+    *,
+    complaints: int = DEMO_COMPLAINTS,
+) -> None:
     """The README's first command: the directory, four stories, then a national year."""
     tracking = run_stories(lapor, console)
-    run_national_year(lapor, console, complaints=complaints)
+    run_national_year(lapor, read_models, console, complaints=complaints)
     print_next_steps(console, tracking[0], lapor.settings.database_url)
 
 
@@ -248,10 +258,13 @@ def print_stories(lapor: LaporApp, console: Console, tracking: list[str]) -> Non
 
 
 def run_national_year(
-    lapor: LaporApp, console: Console, *, complaints: int = DEMO_COMPLAINTS
+    lapor: LaporApp,
+    read_models: ReadModelService,
+    console: Console,
+    *,
+    complaints: int = DEMO_COMPLAINTS,
 ) -> None:
     """Simulate (a fraction of) 2022, build every read model in-process, print headlines."""
-    from lapor_es.readmodels.service import catch_up
     from lapor_es.simulation.plan import PlanParams
     from lapor_es.simulation.run import simulate
 
@@ -271,29 +284,26 @@ def run_national_year(
         )
     started = time.perf_counter()
     with console.status("Building the read models in-process"):
-        stats = catch_up(lapor.recorder, lapor.mapper, lapor.settings)
+        stats = read_models.catch_up(lapor.recorder, lapor.mapper)
     console.print(
         f"[bold]Projected[/bold] {stats.events:,} events into the read models in "
         f"{time.perf_counter() - started:.0f} s"
     )
-    print_headlines(lapor, console, params.year, params.as_of)
+    print_headlines(read_models, console, params.year, params.as_of)
 
 
-def print_headlines(lapor: LaporApp, console: Console, year: int, as_of: datetime) -> None:
-    from lapor_es.projections.core import projection_engine
+def print_headlines(
+    read_models: ReadModelService, console: Console, year: int, as_of: datetime
+) -> None:
     from lapor_es.readmodels import stats as st
     from lapor_es.readmodels.complaints import ComplaintsModel
 
     cohort = st.Cohort(date(year, 1, 1), date(year, 12, 31), as_of)
-    model = ComplaintsModel(calendar=lapor.calendar)
-    engine = projection_engine(lapor.settings.read_model_url)
-    try:
-        with engine.connect() as conn:
-            [total] = st.completion(conn, model, cohort)
-            slow = st.slowest(conn, model, cohort, limit=5)
-            best = st.ranking(conn, model, cohort)
-    finally:
-        engine.dispose()
+    model = ComplaintsModel(calendar=read_models.settings.calendar)
+    with read_models.engine.connect() as conn:
+        [total] = st.completion(conn, model, cohort)
+        slow = st.slowest(conn, model, cohort, limit=5)
+        best = st.ranking(conn, model, cohort)
     console.print(
         f"\n[bold]{year}, as of {as_of.astimezone(JAKARTA):%d %b %Y %H:%M} WIB:[/bold] "
         f"{total.filed:,} filed, {total.verified:,} verified, {total.resolved:,} resolved, "

@@ -3,7 +3,7 @@
 A projector keeps going through a broker restart (its group coordinator gone for a while):
 the loop replaces its consumer, says so in the log and in `restarts`, and every event is
 still applied exactly once. A run that is not following ends with a clear error when it
-cannot get going, instead of hanging.
+cannot get going, instead of hanging, after the configured deadline.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from lapor_es.kafka.relay import Relay
 from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import Projector, versions
 from lapor_es.projections.runners import KafkaRunner, RunStats
-from lapor_es.readmodels.service import models_for, open_projector
 from tests.conftest import NOW
 from tests.support.builders import small_directory, traffic
 from tests.support.kafka import own_broker, stored_events
+from tests.support.projections import read_model_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -72,8 +72,9 @@ def test_a_projector_recovers_when_its_broker_restarts(tmp_path: Path) -> None:
         small_directory(app)
         traffic(app, 6, NOW - timedelta(days=9), seed="before")
         Relay(app.recorder, app.mapper, kafka).run(follow=False)
-        models = models_for(settings)
-        projector = open_projector(settings, models)
+        read_models = read_model_service(settings)
+        models = read_models.models()
+        projector = read_models.open_projector(models)
         runner = KafkaRunner(kafka, "restart-projector", projector, liveness=QUICK)
         outcome: list[RunStats | BaseException] = []
 
@@ -111,20 +112,29 @@ def test_a_projector_recovers_when_its_broker_restarts(tmp_path: Path) -> None:
         restarts = [e for e in logs if e["event"] == "kafka.consumer_restarted"]
         assert restarts and all(e["waited_for"] for e in restarts)
         assert restarts[0]["reader"] == "projector group restart-projector on restart.v1"
-        projector.engine.dispose()
     app.close()
 
 
 def test_a_run_that_cannot_get_an_assignment_ends_at_its_deadline(
     tmp_path: Path, kafka_bootstrap: str
 ) -> None:
-    """A group subscribed to a topic that does not exist never gets a partition."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/read.sqlite3", reporter_pepper="p")
-    kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic=f"missing.{uuid.uuid4().hex[:8]}")
-    projector = open_projector(settings, models_for(settings, ("complaints",)))
-    liveness = Liveness(assignment_timeout_s=2, stall_timeout_s=2, deadline_s=8)
-    runner = KafkaRunner(kafka, f"{kafka.topic}.projector", projector, liveness=liveness)
-    with pytest.raises(ConsumerDeadlineError, match="waiting for a partition assignment"):
-        runner.run(follow=False, idle_timeout=0.5)
-    assert runner.stats.restarts >= 1  # it tried a fresh consumer before giving up
-    projector.engine.dispose()
+    """A group subscribed to a topic that does not exist never gets a partition. The limits
+    are the operator's settings (LAPOR_KAFKA_*_TIMEOUT_S, LAPOR_KAFKA_CATCH_UP_DEADLINE_S),
+    which reach the projector's consumer loop."""
+    topic = f"missing.{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/read.sqlite3",
+        reporter_pepper="p",
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_topic=topic,
+        kafka_assignment_timeout_s=2,
+        kafka_stall_timeout_s=2,
+        kafka_catch_up_deadline_s=8,
+    )
+    expected = "not caught up after 8 s; it was waiting for a partition assignment"
+    with capture_logs() as logs, pytest.raises(ConsumerDeadlineError, match=expected):
+        read_model_service(settings).run_projector(
+            f"{topic}.projector", follow=False, names=("complaints",), idle_timeout=0.5
+        )
+    restarts = [e for e in logs if e["event"] == "kafka.consumer_restarted"]
+    assert restarts  # it tried a fresh consumer (after 2 s unassigned) before giving up

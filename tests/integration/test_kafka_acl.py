@@ -25,10 +25,10 @@ from lapor_es.feeds.subscriber import agency_group
 from lapor_es.kafka.relay import Relay, complaint_event_topics
 from lapor_es.kafka.settings import KafkaSecurity, KafkaSettings
 from lapor_es.projections.runners import KafkaRunner
-from lapor_es.readmodels.service import models_for, open_projector
 from tests.conftest import NOW
 from tests.support.builders import small_directory, traffic
 from tests.support.kafka import OwnBroker, own_broker, read_topic, stored_events
+from tests.support.projections import read_model_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -181,12 +181,12 @@ def test_the_whole_chain_over_tls_each_worker_under_its_own_principal(
         relayed = Relay(app.recorder, app.mapper, as_("relay")).run(follow=False)
         assert relayed.published == len(stored)
 
-        models = models_for(settings)
-        projector = open_projector(settings, models)
+        read_models = read_model_service(settings)
+        models = read_models.models()
+        projector = read_models.open_projector(models)
         projected = KafkaRunner(as_("projector"), "chain-projector", projector).run(
             follow=False, idle_timeout=0.5
         )
-        projector.engine.dispose()
         assert (projected.events, projected.parked) == (len(stored), 0)
         assert projected.applied == len(stored) * len(models)  # each event once per model
 

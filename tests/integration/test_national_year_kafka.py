@@ -13,12 +13,11 @@ from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import Relay
 from lapor_es.kafka.settings import KafkaSettings
-from lapor_es.projections.core import projection_engine
-from lapor_es.readmodels import service
 from lapor_es.readmodels import stats as st
 from lapor_es.readmodels.complaints import ComplaintsModel
 from lapor_es.simulation import PlanParams, simulate
 from tests.conftest import fresh_postgres_database
+from tests.support.projections import read_model_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.postgres]
 COMPLAINTS = 300
@@ -26,18 +25,14 @@ COMPLAINTS = 300
 
 def statistics(settings: Settings, cohort: st.Cohort) -> dict[str, list[Any]]:
     model = ComplaintsModel(calendar=settings.calendar)
-    engine = projection_engine(settings.read_model_url)
-    try:
-        with engine.connect() as conn:
-            return {
-                "total": st.completion(conn, model, cohort),
-                "by_agency": st.completion(conn, model, cohort, by="agency"),
-                "by_category": st.completion(conn, model, cohort, by="category"),
-                "durations": st.durations(conn, model, cohort),
-                "sla": st.sla_compliance(conn, model, cohort),
-            }
-    finally:
-        engine.dispose()
+    with read_model_service(settings).engine.connect() as conn:
+        return {
+            "total": st.completion(conn, model, cohort),
+            "by_agency": st.completion(conn, model, cohort, by="agency"),
+            "by_category": st.completion(conn, model, cohort, by="category"),
+            "durations": st.durations(conn, model, cohort),
+            "sla": st.sla_compliance(conn, model, cohort),
+        }
 
 
 # The longest test of the suite (about 40 s on a loaded 2-core machine): a simulated year
@@ -57,7 +52,8 @@ def test_simulated_year_has_the_same_statistics_from_kafka_and_in_process(
         _, report = simulate(app, params)
         assert report.rejected.total() == 0 and report.complaints == COMPLAINTS
         Relay(app.recorder, app.mapper, kafka, batch_size=200).run(follow=False)
-        service.catch_up(app.recorder, app.mapper, store)  # in-process, into the store's database
+        # In-process, into the store's database.
+        read_model_service(store).catch_up(app.recorder, app.mapper)
     finally:
         app.close()
 
@@ -68,7 +64,9 @@ def test_simulated_year_has_the_same_statistics_from_kafka_and_in_process(
             "kafka_topic": kafka.topic,
         }
     )
-    run = service.run_projector(from_kafka, "test-national-year", follow=False, idle_timeout=2.0)
+    run = read_model_service(from_kafka).run_projector(
+        "test-national-year", follow=False, idle_timeout=2.0
+    )
     assert run.parked == 0
 
     cohort = st.Cohort(date(params.year, 1, 1), date(params.year, 12, 31), params.as_of)

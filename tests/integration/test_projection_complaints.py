@@ -23,7 +23,6 @@ A scripted January 2026 (holidays: Fri 16 Jan, Isra Mi'raj). Every command runs 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -49,6 +48,7 @@ from tests.support.builders import (
     reporter_actor,
     small_directory,
 )
+from tests.support.projections import read_model_service
 
 pytestmark = pytest.mark.integration
 
@@ -231,10 +231,8 @@ def story(lapor: LaporApp, settings: Settings) -> Story:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    eng = core.projection_engine(settings.read_model_url)
-    yield eng
-    eng.dispose()
+def engine(settings: Settings) -> Engine:
+    return read_model_service(settings).engine
 
 
 def project(story: Story, engine: Engine) -> ComplaintsModel:

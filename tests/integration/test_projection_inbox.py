@@ -8,7 +8,6 @@ to 13 Mar 2026 has no holiday on a weekday. A limit of N working days started on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +19,14 @@ from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import complaint_event_topics
-from lapor_es.projections.core import Projector, create_all, projection_engine
+from lapor_es.projections.core import Projector, create_all
 from lapor_es.projections.events import Coordinates, from_notification
 from lapor_es.projections.runners import LocalRunner
 from lapor_es.readmodels.inbox import AgencyBuckets, InboxModel, bucket_counts, inbox_rows
 from lapor_es.workflow import WorkingCalendar
 from tests.conftest import NOW
 from tests.support.builders import DESK, agency_actor, file_cmd, reporter_actor, small_directory
+from tests.support.projections import read_model_service
 
 pytestmark = pytest.mark.integration
 
@@ -96,11 +96,9 @@ FIELDS = (
 
 
 @pytest.fixture
-def scene(lapor: LaporApp, settings: Settings) -> Iterator[Scene]:
+def scene(lapor: LaporApp, settings: Settings) -> Scene:
     small_directory(lapor)
-    engine = projection_engine(settings.read_model_url)
-    yield Scene(lapor, engine)
-    engine.dispose()
+    return Scene(lapor, read_model_service(settings).engine)
 
 
 def row(**fields: Any) -> dict[str, Any]:

@@ -19,16 +19,16 @@ from kafka import KafkaAdminClient, KafkaProducer
 from sqlalchemy import func, select
 
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import projection_engine_at
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import Relay
 from lapor_es.kafka.settings import KafkaSettings
-from lapor_es.projections.core import dead_letters, projection_engine, versions
+from lapor_es.projections.core import dead_letters, versions
 from lapor_es.projections.rebuild import TopicFeed
-from lapor_es.readmodels import service
 from tests.conftest import NOW, fresh_postgres_database
 from tests.support.builders import small_directory, traffic
 from tests.support.kafka import stored_events
-from tests.support.projections import live_snapshot
+from tests.support.projections import live_snapshot, read_model_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -55,8 +55,9 @@ def another_database(settings: Settings, name: str) -> str:
 
 
 def applied_versions(url: str, projection: str = "complaints") -> int:
-    """Sum of claimed versions = events applied to `projection` (each claimed once)."""
-    engine = projection_engine(url)
+    """Sum of claimed versions = events applied to `projection` (each claimed once).
+    Polled in wait loops: its engine is disposed at once."""
+    engine = projection_engine_at(url)
     try:
         with engine.connect() as conn:
             if not engine.dialect.has_table(conn, versions.name):
@@ -84,19 +85,18 @@ def loaded(lapor: LaporApp, kafka: KafkaSettings) -> Iterator[LaporApp]:
 def test_in_process_and_from_kafka_give_identical_tables(
     loaded: LaporApp, settings: Settings, kafka: KafkaSettings
 ) -> None:
-    service.catch_up(
-        loaded.recorder, loaded.mapper, settings
-    )  # in-process, into the store's database
+    # In-process, into the store's database.
+    read_model_service(settings).catch_up(loaded.recorder, loaded.mapper)
     consumer = projector_settings(settings, kafka, another_database(settings, "kafka"))
-    stats = service.run_projector(
-        consumer, f"test-{uuid.uuid4().hex[:8]}", follow=False, idle_timeout=1.0
+    stats = read_model_service(consumer).run_projector(
+        f"test-{uuid.uuid4().hex[:8]}", follow=False, idle_timeout=1.0
     )
     assert stats.events == len(stored_events(loaded)) and stats.parked == 0
     local = live_snapshot(settings.read_model_url, settings)
     assert local["complaint_facts"] and local["complaint_timeline"]
     assert live_snapshot(consumer.read_model_url, consumer) == local
 
-    report = service.status(consumer, recorder=loaded.recorder, group_id="nobody")
+    report = read_model_service(consumer).status(recorder=loaded.recorder, group_id="nobody")
     rows = [r for r in report["projections"] if r["source"] == kafka.topic]
     assert {r["partition"] for r in rows} == {0, 1, 2}
     assert all(r["lag"] == 0 for r in rows), rows
@@ -179,7 +179,7 @@ def test_projector_killed_mid_batch_resumes_exactly_once(
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["parked"] == 0
-    service.catch_up(loaded.recorder, loaded.mapper, settings)
+    read_model_service(settings).catch_up(loaded.recorder, loaded.mapper)
     assert live_snapshot(consumer.read_model_url, consumer) == live_snapshot(
         settings.read_model_url, settings
     )
@@ -232,7 +232,7 @@ def test_two_projectors_in_one_group_share_the_partitions(
     # working); which partitions each held at which moment depends on timing, so what is
     # asserted is the outcome: the tables equal a single in-process run, nothing counted twice.
     assert assigned[0] and assigned[1]
-    service.catch_up(loaded.recorder, loaded.mapper, settings)
+    read_model_service(settings).catch_up(loaded.recorder, loaded.mapper)
     assert live_snapshot(consumer.read_model_url, consumer) == live_snapshot(
         settings.read_model_url, settings
     )
@@ -253,48 +253,45 @@ def test_an_off_contract_record_is_parked_and_does_not_stop_the_partition(
     relay_all(lapor, kafka)  # the junk record sits between real ones
 
     consumer = projector_settings(settings, kafka, another_database(settings, "kafka"))
-    stats = service.run_projector(
-        consumer, f"test-{uuid.uuid4().hex[:8]}", follow=False, idle_timeout=1.0
+    stats = read_model_service(consumer).run_projector(
+        f"test-{uuid.uuid4().hex[:8]}", follow=False, idle_timeout=1.0
     )
     assert stats.events == len(stored_events(lapor)) and stats.parked == 0
-    parked = service.open_dead_letters(consumer)
+    parked = read_model_service(consumer).open_dead_letters()
     assert {r["projection"] for r in parked} == {"complaints", "inbox", "timeline", "deadlines"}
     assert all(r["error"].startswith("undecodable record") for r in parked)
     assert all(r["complaint_id"] == complaint for r in parked)
-    service.catch_up(lapor.recorder, lapor.mapper, settings)
+    read_model_service(settings).catch_up(lapor.recorder, lapor.mapper)
     assert live_snapshot(consumer.read_model_url, consumer) == live_snapshot(
         settings.read_model_url, settings
     )
     # Retrying cannot turn it into an event: it stays open, nothing else breaks.
-    retried = service.retry_dead_letters(consumer)
+    projected = read_model_service(consumer)
+    retried = projected.retry_dead_letters()
     assert retried.applied == 0 and retried.skipped == len(parked)
-    engine = projection_engine(consumer.read_model_url)
-    try:
-        with engine.connect() as conn:
-            still = conn.execute(
-                select(func.count()).where(dead_letters.c.resolved_at.is_(None))
-            ).scalar_one()
-        assert still == len(parked)
-    finally:
-        engine.dispose()
+    with projected.engine.connect() as conn:
+        still = conn.execute(
+            select(func.count()).where(dead_letters.c.resolved_at.is_(None))
+        ).scalar_one()
+    assert still == len(parked)
 
 
 def test_rebuild_from_kafka_equals_live(
     loaded: LaporApp, settings: Settings, kafka: KafkaSettings
 ) -> None:
-    service.catch_up(loaded.recorder, loaded.mapper, settings)
+    read_model_service(settings).catch_up(loaded.recorder, loaded.mapper)
     before = live_snapshot(settings.read_model_url, settings)
     with_kafka = projector_settings(settings, kafka, settings.read_model_url)
-    result = service.rebuild(with_kafka, "timeline", TopicFeed(kafka, 25))
+    result = read_model_service(with_kafka).rebuild("timeline", TopicFeed(kafka, 25))
     assert result.source == kafka.topic and result.events == len(stored_events(loaded))
     assert live_snapshot(settings.read_model_url, settings) == before
     # The rebuilt model resumes: new events once, via the store tracking it kept.
     traffic(loaded, 3, NOW - timedelta(days=2), seed="after")
-    service.catch_up(loaded.recorder, loaded.mapper, settings)
+    read_model_service(settings).catch_up(loaded.recorder, loaded.mapper)
     other = settings.model_copy(
         update={"projection_database_url": another_database(settings, "other")}
     )
-    service.catch_up(loaded.recorder, loaded.mapper, other)
+    read_model_service(other).catch_up(loaded.recorder, loaded.mapper)
     assert live_snapshot(settings.read_model_url, settings) == live_snapshot(
         other.read_model_url, other
     )

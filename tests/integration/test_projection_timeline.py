@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import complaint_event_topics
-from lapor_es.projections.core import Projector, create_all, projection_engine
+from lapor_es.projections.core import Projector, create_all
 from lapor_es.projections.events import from_notification
 from lapor_es.projections.runners import LocalRunner
 from lapor_es.readmodels.timeline import Timeline, TimelineModel, TimelineNotFound, timeline_for
@@ -28,6 +27,7 @@ from tests.support.builders import (
     reporter_actor,
     small_directory,
 )
+from tests.support.projections import read_model_service
 
 pytestmark = pytest.mark.integration
 
@@ -51,11 +51,9 @@ class Scene:
 
 
 @pytest.fixture
-def scene(lapor: LaporApp, settings: Settings) -> Iterator[Scene]:
+def scene(lapor: LaporApp, settings: Settings) -> Scene:
     small_directory(lapor)
-    engine = projection_engine(settings.read_model_url)
-    yield Scene(lapor, engine)
-    engine.dispose()
+    return Scene(lapor, read_model_service(settings).engine)
 
 
 def test_public_page_follows_the_complaint_and_disappears_when_made_confidential(

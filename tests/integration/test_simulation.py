@@ -52,18 +52,16 @@ def test_a_small_year_runs_clean_and_completes_at_the_published_rate(
     from lapor_es.projections.runners import LocalRunner
     from lapor_es.readmodels import stats as st
     from lapor_es.readmodels.complaints import ComplaintsModel
+    from tests.support.projections import read_model_service
 
-    engine = core.projection_engine(settings.read_model_url)
+    engine = read_model_service(settings).engine
     model = ComplaintsModel(calendar=settings.calendar)
-    try:
-        core.create_all(engine, [model])
-        LocalRunner(lapor.recorder, lapor.mapper, core.Projector(engine, [model])).run()
-        with engine.connect() as conn:
-            (row,) = st.completion(
-                conn, model, st.Cohort(date(2022, 1, 1), date(2022, 12, 31), plan.as_of)
-            )
-    finally:
-        engine.dispose()
+    core.create_all(engine, [model])
+    LocalRunner(lapor.recorder, lapor.mapper, core.Projector(engine, [model])).run()
+    with engine.connect() as conn:
+        (row,) = st.completion(
+            conn, model, st.Cohort(date(2022, 1, 1), date(2022, 12, 31), plan.as_of)
+        )
     assert (row.filed, row.resolved) == (N, EXPECTED_RESOLVED)
     assert row.completion_rate == pytest.approx(0.845)
 

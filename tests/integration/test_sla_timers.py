@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,10 +21,11 @@ from lapor_es.bootstrap import open_app
 from lapor_es.commands import Outcome, parse_command
 from lapor_es.config import Settings
 from lapor_es.kafka.settings import KafkaSettings
-from lapor_es.projections.core import create_all, projection_engine
+from lapor_es.projections.core import create_all
 from lapor_es.readmodels.deadlines import DeadlinesModel
 from lapor_es.timers import TimerService
 from tests.support.builders import DESK, agency_actor, file_cmd, reporter_actor, small_directory
+from tests.support.projections import read_model_service
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +40,8 @@ def act(lapor: LaporApp, at: str | datetime, **command: Any) -> Outcome:
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    eng = projection_engine(settings.read_model_url)
-    yield eng
-    eng.dispose()
+def engine(settings: Settings) -> Engine:
+    return read_model_service(settings).engine
 
 
 def timer(lapor: LaporApp, engine: Engine) -> TimerService:
@@ -208,7 +206,7 @@ def test_two_services_racing_in_threads_record_each_step_once(
         )
         tids.append(tid)
     apps = [open_app(settings) for _ in range(2)]
-    engines = [projection_engine(settings.read_model_url) for _ in range(2)]
+    engines = [read_model_service(settings).engine for _ in range(2)]
     try:
         services = [timer(a, e) for a, e in zip(apps, engines, strict=True)]
         errors: list[BaseException] = []
@@ -232,8 +230,6 @@ def test_two_services_racing_in_threads_record_each_step_once(
     finally:
         for a in apps:
             a.close()
-        for e in engines:
-            e.dispose()
     assert ladder_events(lapor, tids[0]) == FULL_LADDER
     for tid in tids[1:]:  # KEMENSOS is top-level: its parent is the national desk
         assert [e[:2] for e in ladder_events(lapor, tid)] == [

@@ -1,5 +1,5 @@
-"""Helpers for projection tests: table snapshots, a small read model that can be poisoned,
-and settings pointing the read models at a database of their own."""
+"""Helpers for projection tests: the read models' service, table snapshots, a small read
+model that can be poisoned, and settings pointing the read models at a database of their own."""
 
 from __future__ import annotations
 
@@ -21,12 +21,30 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from lapor_es import bootstrap
 from lapor_es.config import Settings
-from lapor_es.projections.core import ReadModel, projection_engine
+from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
-from lapor_es.readmodels.registry import read_models
+from lapor_es.readmodels.service import ReadModelService
 
 POISON = "RACUN"  # a title that makes EventCounts raise while `poisoned` is set
+
+_engines: list[Engine] = []  # built by read_model_service, disposed after each test
+
+
+def read_model_service(settings: Settings) -> ReadModelService:
+    """The read models' service on `settings.read_model_url`, as the CLI builds it (on
+    bootstrap.projection_engine). Its engine (`.engine`, for queries) is disposed after the
+    test by tests/conftest.py, so PostgreSQL connections never pile up across tests."""
+    engine = bootstrap.projection_engine(settings)
+    _engines.append(engine)
+    return ReadModelService(engine, settings)
+
+
+def dispose_engines() -> None:
+    """Dispose every engine `read_model_service` built (tests/conftest.py, after each test)."""
+    while _engines:
+        _engines.pop().dispose()
 
 
 class EventCounts(ReadModel):
@@ -97,11 +115,9 @@ def snapshot(engine: Engine, models: Sequence[ReadModel]) -> dict[str, list[tupl
 
 
 def live_snapshot(url: str, settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
-    engine = projection_engine(url)
-    try:
-        return snapshot(engine, read_models(settings.calendar))
-    finally:
-        engine.dispose()
+    """Every row of every registered read model in the database at `url`."""
+    read_models = read_model_service(with_read_models_at(settings, url))
+    return snapshot(read_models.engine, read_models.models())
 
 
 def with_read_models_at(settings: Settings, url: str, **changes: Any) -> Settings:

@@ -329,7 +329,9 @@ def demo(
     settings = boot.load_settings(log_level="warning")  # the demo prints its own story
     lapor = boot.open_app(settings, cache_size=60_000)
     try:
-        run_demo(lapor, Console(width=max(100, Console().width)), complaints=complaints)
+        with boot.read_model_service(settings) as read_models:
+            console = Console(width=max(100, Console().width))
+            run_demo(lapor, read_models, console, complaints=complaints)
     finally:
         lapor.close()
 

@@ -22,17 +22,16 @@ from lapor_es.projections.core import ReadModel
 
 if TYPE_CHECKING:
     from lapor_es.readmodels.queries import InboxPage
+    from lapor_es.readmodels.service import ReadModelService
 
 app = typer.Typer(help="Agency inbox and public tracking page")
 
 
-def _refresh(settings: Settings, models: list[ReadModel]) -> None:
+def _refresh(read_models: ReadModelService, models: list[ReadModel]) -> None:
     """Apply every stored event not yet in these models (the in-process runner)."""
-    from lapor_es.readmodels.service import catch_up
-
-    lapor = boot.open_app(settings)
+    lapor = boot.open_app(read_models.settings)
     try:
-        catch_up(lapor.recorder, lapor.mapper, settings, models=models)  # migrates the schema first
+        read_models.catch_up(lapor.recorder, lapor.mapper, models=models)  # migrates first
     finally:
         lapor.close()
 
@@ -74,13 +73,12 @@ def inbox(
             ComplaintsModel(calendar=calendar),
             DeadlinesModel(calendar=calendar, policy=settings.sla_policy),
         ]
-    if refresh:
-        _refresh(settings, models)
     top_level = _top_level_agencies(settings) if desk else frozenset()
-    engine = boot.projection_engine(settings)
-    now = datetime.now(UTC)
-    try:
-        with engine.connect() as conn:
+    with boot.read_model_service(settings) as read_models:
+        if refresh:
+            _refresh(read_models, models)
+        now = datetime.now(UTC)
+        with read_models.engine.connect() as conn:
             page = inbox_page(
                 conn,
                 agency,
@@ -91,8 +89,6 @@ def inbox(
                 include_units=units,
                 state=state,
             )
-    finally:
-        engine.dispose()
     if fmt == "json":
         typer.echo(json.dumps(page.to_json(), ensure_ascii=False, indent=2))
     elif fmt == "csv":
@@ -185,16 +181,14 @@ def timeline(
         raise _fail("validation_error", f"unknown format {fmt!r}: use table or json")
     settings = boot.load_settings()
     model = TimelineModel(calendar=settings.calendar)
-    if refresh:
-        _refresh(settings, [model])
-    engine = boot.projection_engine(settings)
-    try:
-        with engine.connect() as conn:
-            page = timeline_for(conn, tracking_id, public=True)
-    except DomainError as exc:
-        raise _fail(exc.code, exc.message) from exc
-    finally:
-        engine.dispose()
+    with boot.read_model_service(settings) as read_models:
+        if refresh:
+            _refresh(read_models, [model])
+        try:
+            with read_models.engine.connect() as conn:
+                page = timeline_for(conn, tracking_id, public=True)
+        except DomainError as exc:
+            raise _fail(exc.code, exc.message) from exc
     if fmt == "json":
         typer.echo(json.dumps(timeline_json(page), ensure_ascii=False, indent=2))
         return

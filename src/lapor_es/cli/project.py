@@ -93,24 +93,23 @@ def project(
     if rebuild is not None:
         _rebuild(settings, _names([rebuild])[0], from_kafka)
         return
-    from lapor_es.readmodels import service
-
     names = _names(only)
     stop = _stop_on_signals()
-    if from_kafka:
-        stats = service.run_projector(
-            settings, group_id, follow, names=names, stop=stop, idle_timeout=idle_timeout
-        )
-        source = settings.kafka_topic
-    else:
-        lapor = boot.open_app(settings)
-        try:
-            stats = service.catch_up(
-                lapor.recorder, lapor.mapper, settings, names, follow=follow, stop=stop
+    with boot.read_model_service(settings) as read_models:
+        if from_kafka:
+            stats = read_models.run_projector(
+                group_id, follow, names=names, stop=stop, idle_timeout=idle_timeout
             )
-        finally:
-            lapor.close()
-        source = "store"
+            source = settings.kafka_topic
+        else:
+            lapor = boot.open_app(settings)
+            try:
+                stats = read_models.catch_up(
+                    lapor.recorder, lapor.mapper, names, follow=follow, stop=stop
+                )
+            finally:
+                lapor.close()
+            source = "store"
     typer.echo(
         json.dumps(
             {
@@ -129,7 +128,6 @@ def project(
 def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
     from lapor_es.kafka.settings import KafkaSettings
     from lapor_es.projections import rebuild as rb
-    from lapor_es.readmodels import service
 
     lapor = boot.open_app(settings)
     try:
@@ -141,11 +139,12 @@ def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
         else:
             feed = rb.StoreFeed(lapor.recorder, lapor.mapper, settings.projector_batch_size)
         try:
-            if rb.ProgressBar.wanted():
-                with rb.ProgressBar(f"rebuild {name}") as bar:
-                    result = service.rebuild(settings, name, feed, advance=bar)
-            else:
-                result = service.rebuild(settings, name, feed)
+            with boot.read_model_service(settings) as read_models:
+                if rb.ProgressBar.wanted():
+                    with rb.ProgressBar(f"rebuild {name}") as bar:
+                        result = read_models.rebuild(name, feed, advance=bar)
+                else:
+                    result = read_models.rebuild(name, feed)
         except rb.RebuildBehindError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from exc
@@ -170,16 +169,12 @@ def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
 @migrations_app.command("upgrade")
 def migrations_upgrade() -> None:
     """Upgrade the read-model database to the newest revision (projectors do this on start)."""
-    from lapor_es.readmodels import migrations, service
+    from lapor_es.readmodels import migrations
 
-    settings = _settings()
-    engine = boot.projection_engine(settings)
-    try:
-        migrations.prepare(engine, service.models_for(settings))
-        with engine.connect() as conn:
+    with boot.read_model_service(_settings()) as read_models:
+        migrations.prepare(read_models.engine, read_models.models())
+        with read_models.engine.connect() as conn:
             typer.echo(json.dumps({"revision": migrations.current_revision(conn)}))
-    finally:
-        engine.dispose()
 
 
 @migrations_app.command("check")
@@ -240,9 +235,8 @@ def dlq_list(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Open dead letters, oldest first per complaint."""
-    from lapor_es.readmodels import service
-
-    rows = service.open_dead_letters(_settings(), projection)
+    with boot.read_model_service(_settings()) as read_models:
+        rows = read_models.open_dead_letters(projection)
     if fmt == "json":
         typer.echo(json.dumps([_jsonable(r) for r in rows], ensure_ascii=False, indent=2))
         return
@@ -278,10 +272,10 @@ def dlq_retry(
     projection: Annotated[str | None, typer.Option(help="only this read model")] = None,
 ) -> None:
     """Re-apply the parked events (once their cause is fixed), in version order."""
-    from lapor_es.readmodels import service
-
-    result = service.retry_dead_letters(_settings(), _names([projection] if projection else None))
-    left = len(service.open_dead_letters(_settings(), projection))
+    names = _names([projection] if projection else None)
+    with boot.read_model_service(_settings()) as read_models:
+        result = read_models.retry_dead_letters(names)
+        left = len(read_models.open_dead_letters(projection))
     typer.echo(
         json.dumps(
             {
@@ -309,12 +303,11 @@ def status(
     ] = "lapor-es-projector",
 ) -> None:
     """Projection positions and lag, relay position vs store head, consumer group lag."""
-    from lapor_es.readmodels import service
-
     settings = _settings()
     lapor = boot.open_app(settings)
     try:
-        report = service.status(settings, recorder=lapor.recorder, group_id=group_id)
+        with boot.read_model_service(settings) as read_models:
+            report = read_models.status(recorder=lapor.recorder, group_id=group_id)
     finally:
         lapor.close()
     if fmt == "json":

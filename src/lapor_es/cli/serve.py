@@ -27,10 +27,11 @@ if TYPE_CHECKING:  # imported when serving: other commands start without the web
 
 def _projector(door: Door) -> Background:
     def follow(stop: threading.Event) -> None:
-        from lapor_es.readmodels.service import catch_up
+        from lapor_es.readmodels.service import ReadModelService
 
         lapor = door.lapor
-        catch_up(lapor.recorder, lapor.mapper, door.settings, follow=True, stop=stop)
+        read_models = ReadModelService(door.read_models, door.settings)  # the door disposes it
+        read_models.catch_up(lapor.recorder, lapor.mapper, follow=True, stop=stop)
 
     return follow
 

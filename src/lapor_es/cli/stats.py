@@ -69,24 +69,17 @@ def _breakdown(by: str | None) -> st.Breakdown | None:
 
 def run_stats(refresh: bool, query: Callable[[Connection, ComplaintsModel], T]) -> T:
     """Catch the projection up (unless told not to), then run `query` on it."""
-    from lapor_es.readmodels.service import catch_up
-
     settings = boot.load_settings()
-    engine = boot.projection_engine(settings)
     model = ComplaintsModel(calendar=settings.calendar)
-    try:
+    with boot.read_model_service(settings) as read_models:
         if refresh:
             lapor = boot.open_app(settings)
-            try:
-                catch_up(
-                    lapor.recorder, lapor.mapper, settings, ("complaints",)
-                )  # migrates the schema first
+            try:  # migrates the schema first
+                read_models.catch_up(lapor.recorder, lapor.mapper, ("complaints",))
             finally:
                 lapor.close()
-        with engine.connect() as conn:
+        with read_models.engine.connect() as conn:
             return query(conn, model)
-    finally:
-        engine.dispose()
 
 
 def _record(item: Any) -> dict[str, Any]:

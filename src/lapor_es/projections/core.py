@@ -89,14 +89,13 @@ dead_letters = Table(
 )
 
 
-def projection_engine(url: str) -> Engine:
-    """An engine whose transactions support SAVEPOINT on SQLite too (see SQLAlchemy's
-    "Serializable isolation / Savepoints / Transactional DDL" recipe for pysqlite)."""
-    from sqlalchemy import create_engine
-
-    from lapor_es.config import sqlalchemy_url
-
-    engine = create_engine(sqlalchemy_url(url))
+def enable_savepoints(engine: Engine) -> Engine:
+    """What the projector requires of an engine: transactions that support SAVEPOINT (the
+    projector parks a failing event inside its batch), on SQLite too. pysqlite opens and
+    commits transactions on its own and breaks SAVEPOINT; these listeners take that over,
+    as SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL" recipe for
+    pysqlite does, and make a locked database wait instead of failing at once. Call it on
+    a fresh engine (bootstrap.projection_engine_at does); returns the same engine."""
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

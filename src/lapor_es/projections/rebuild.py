@@ -49,7 +49,6 @@ from lapor_es.projections.core import (
     create_views,
     dead_letters,
     drop_views,
-    projection_engine,
     tracking,
     utcnow,
     versions,
@@ -215,7 +214,7 @@ def _tracked(engine: Engine, conn: Connection | None, name: str, source: str) ->
 
 # ----------------------------------------------------------------------- the rebuild
 def rebuild(
-    read_model_url: str,
+    engine: Engine,
     feed: Feed,
     *,
     model_factory: ModelFactory,
@@ -225,6 +224,7 @@ def rebuild(
 ) -> RebuildResult:
     """Rebuild the model `model_factory` makes into `rb_` tables from `feed`, then swap it in.
 
+    `engine` is on the read-model database (the caller's: not disposed here);
     `model_factory(prefix, table_metadata)` makes the model, live ("", None) and fresh;
     `view_models` are the live models whose views are recreated in the swap;
     `prepare(engine, models)` makes the database ready before the rebuild starts."""
@@ -233,7 +233,6 @@ def rebuild(
     fresh = model_factory(PREFIX, MetaData())
     name = live.name
     views = list(view_models)
-    engine = projection_engine(read_model_url)
     result = RebuildResult(name=name, source=feed.source)
     try:
         prepare(engine, views if any(v.name == name for v in views) else [live, *views])
@@ -261,8 +260,6 @@ def rebuild(
     except BaseException:
         _discard(engine, fresh)
         raise
-    finally:
-        engine.dispose()
 
 
 def _discard(engine: Engine, fresh: ReadModel) -> None:

@@ -248,17 +248,14 @@ class DeadlinesModel(ReadModel):
         self,
         *,
         calendar: WorkingCalendar,
+        policy: SlaPolicy,
         prefix: str = "",
         table_metadata: MetaData | None = None,
-        policy: SlaPolicy | None = None,
     ) -> None:
         self.calendar = calendar
-        # The ladder's warn/national offsets are settings: default to the same LAPOR_SLA_*
-        # values the engine reads, so next_at agrees with what the engine will accept.
-        if policy is None:
-            from lapor_es.config import Settings
-
-            policy = Settings().sla_policy
+        # The ladder's warn/national offsets are settings: pass the configured policy (the
+        # same LAPOR_SLA_* values the engine reads), so next_at agrees with what the engine
+        # will accept.
         self.policy = policy
         super().__init__(prefix=prefix, table_metadata=table_metadata)
 

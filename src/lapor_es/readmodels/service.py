@@ -1,10 +1,14 @@
 """The read models put on the projection engine: what `lapor-es project`, `dlq` and `status` run.
 
 The engine (lapor_es.projections) knows no read model; this module is where the two meet.
-Each helper opens the read-model database, makes it ready (`migrations.prepare`) and hands
-the models to a runner. `models` can replace the registered read models (tests, tools);
-by default they are `registry.read_models(settings.calendar, names=...)`. The event store is
-given as its recorder and mapper (what `LaporApp.recorder` and `.mapper` are), never as an app.
+`ReadModelService` works on one read-model database through an engine its caller owns and
+disposes (`bootstrap.read_model_service`, or `bootstrap.projection_engine`): it builds no
+engine and no settings. Each operation makes the database ready first
+(`migrations.prepare`: migrate to head, views) and hands the models to a runner. `models`
+can replace the registered read models (tests, tools); by default they are
+`registry.read_models(settings.calendar, settings.sla_policy, names=...)`. The event store
+is given as its recorder and mapper (what `LaporApp.recorder` and `.mapper` are), never as
+an app.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, Mapper
@@ -29,7 +32,6 @@ from lapor_es.projections.core import (
     Projector,
     ReadModel,
     dead_letters,
-    projection_engine,
     tracking,
 )
 from lapor_es.projections.events import STORE_SOURCE
@@ -45,101 +47,94 @@ DEFAULT_GROUP_ID = "lapor-es-projector"
 _EXACT_LAG_LIMIT = 20_000
 
 
-def models_for(settings: Settings, names: Sequence[str] = MODEL_NAMES) -> list[ReadModel]:
-    return read_models(settings.calendar, names=tuple(names))
+class ReadModelService:
+    """The read models on the database `engine` points at (`settings.read_model_url`).
 
+    `settings` gives the calendar and SLA policy of the models, the batch size and the
+    Kafka settings of a projector from the topic. The caller owns `engine` and disposes it.
+    """
 
-def open_projector(settings: Settings, models: Sequence[ReadModel]) -> Projector:
-    """A Projector on the read-model database, migrated to head and with views in place."""
-    engine = projection_engine(settings.read_model_url)
-    prepare(engine, models)
-    return Projector(engine, models)
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
 
+    def models(self, names: Sequence[str] = MODEL_NAMES) -> list[ReadModel]:
+        """The registered read models `names`, with the configured calendar and policy."""
+        return read_models(self.settings.calendar, self.settings.sla_policy, names=tuple(names))
 
-def catch_up(
-    recorder: ApplicationRecorder,
-    mapper: Mapper[Any],
-    settings: Settings,
-    names: Sequence[str] = MODEL_NAMES,
-    *,
-    models: Sequence[ReadModel] | None = None,
-    follow: bool = False,
-    stop: threading.Event | None = None,
-    progress: Progress | None = None,
-) -> RunStats:
-    """In-process: apply the store's notification log to the read models (until the head,
-    or forever with `follow` until `stop` is set)."""
-    projector = open_projector(
-        settings, models if models is not None else models_for(settings, names)
-    )
-    try:
-        runner = LocalRunner(recorder, mapper, projector, batch_size=settings.projector_batch_size)
+    def open_projector(self, models: Sequence[ReadModel]) -> Projector:
+        """A Projector on the read-model database, migrated to head and with views in place."""
+        prepare(self.engine, models)
+        return Projector(self.engine, models)
+
+    # ------------------------------------------------------------------- projecting
+    def catch_up(
+        self,
+        recorder: ApplicationRecorder,
+        mapper: Mapper[Any],
+        names: Sequence[str] = MODEL_NAMES,
+        *,
+        models: Sequence[ReadModel] | None = None,
+        follow: bool = False,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> RunStats:
+        """In-process: apply the store's notification log to the read models (until the
+        head, or forever with `follow` until `stop` is set)."""
+        projector = self.open_projector(models if models is not None else self.models(names))
+        runner = LocalRunner(
+            recorder, mapper, projector, batch_size=self.settings.projector_batch_size
+        )
         if stop is not None:
             runner.stop = stop
         return runner.run(follow=follow, progress=progress)
-    finally:
-        projector.engine.dispose()
 
-
-def run_projector(
-    settings: Settings,
-    group_id: str = DEFAULT_GROUP_ID,
-    follow: bool = True,
-    *,
-    names: Sequence[str] = MODEL_NAMES,
-    models: Sequence[ReadModel] | None = None,
-    stop: threading.Event | None = None,
-    idle_timeout: float = 5.0,
-    progress: Progress | None = None,
-) -> RunStats:
-    """From Kafka, as a member of consumer group `group_id`: processes with the same group
-    share the topic's partitions; each resumes a partition from the SQL tracking."""
-    kafka = KafkaSettings.from_settings(settings)  # raises ValueError without a bootstrap
-    projector = open_projector(
-        settings, models if models is not None else models_for(settings, names)
-    )
-    try:
+    def run_projector(
+        self,
+        group_id: str = DEFAULT_GROUP_ID,
+        follow: bool = True,
+        *,
+        names: Sequence[str] = MODEL_NAMES,
+        models: Sequence[ReadModel] | None = None,
+        stop: threading.Event | None = None,
+        idle_timeout: float = 5.0,
+        progress: Progress | None = None,
+    ) -> RunStats:
+        """From Kafka, as a member of consumer group `group_id`: processes with the same
+        group share the topic's partitions; each resumes a partition from the SQL tracking."""
+        kafka = KafkaSettings.from_settings(self.settings)  # ValueError without a bootstrap
+        projector = self.open_projector(models if models is not None else self.models(names))
         runner = KafkaRunner(
-            kafka,
-            group_id,
-            projector,
-            batch_size=settings.projector_batch_size,
+            kafka, group_id, projector, batch_size=self.settings.projector_batch_size
         )
         if stop is not None:
             runner.stop = stop
         return runner.run(follow=follow, idle_timeout=idle_timeout, progress=progress)
-    finally:
-        projector.engine.dispose()
 
+    def rebuild(self, name: str, feed: Feed, *, advance: Advance | None = None) -> RebuildResult:
+        """Rebuild the registered read model `name` from `feed` beside the live one, then swap
+        it in (see lapor_es.projections.rebuild); the views of every registered model are
+        recreated in the swap."""
+        calendar, policy = self.settings.calendar, self.settings.sla_policy
 
-def rebuild(
-    settings: Settings, name: str, feed: Feed, *, advance: Advance | None = None
-) -> RebuildResult:
-    """Rebuild the registered read model `name` from `feed` beside the live one, then swap
-    it in (see lapor_es.projections.rebuild); the views of every registered model are
-    recreated in the swap."""
+        def make(prefix: str, table_metadata: MetaData | None) -> ReadModel:
+            return read_models(
+                calendar, policy, names=(name,), prefix=prefix, table_metadata=table_metadata
+            )[0]
 
-    def make(prefix: str, table_metadata: MetaData | None) -> ReadModel:
-        return read_models(
-            settings.calendar, names=(name,), prefix=prefix, table_metadata=table_metadata
-        )[0]
+        return rebuild_engine(
+            self.engine,
+            feed,
+            model_factory=make,
+            view_models=self.models(),
+            prepare=prepare,
+            advance=advance,
+        )
 
-    return rebuild_engine(
-        settings.read_model_url,
-        feed,
-        model_factory=make,
-        view_models=models_for(settings),
-        prepare=prepare,
-        advance=advance,
-    )
-
-
-# ----------------------------------------------------------------------- dead letters
-def open_dead_letters(settings: Settings, projection: str | None = None) -> list[dict[str, Any]]:
-    """Unresolved dead letters, oldest first per projection and complaint."""
-    engine = projection_engine(settings.read_model_url)
-    try:
-        if not inspect(engine).has_table(dead_letters.name):
+    # ------------------------------------------------------------------- dead letters
+    def open_dead_letters(self, projection: str | None = None) -> list[dict[str, Any]]:
+        """Unresolved dead letters, oldest first per projection and complaint."""
+        if not inspect(self.engine).has_table(dead_letters.name):
             return []
         query = select(dead_letters).where(dead_letters.c.resolved_at.is_(None))
         if projection:
@@ -150,62 +145,48 @@ def open_dead_letters(settings: Settings, projection: str | None = None) -> list
             dead_letters.c.version,
             dead_letters.c.id,
         )
-        with engine.connect() as conn:
+        with self.engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
-    finally:
-        engine.dispose()
 
-
-def retry_dead_letters(
-    settings: Settings,
-    names: Sequence[str] = MODEL_NAMES,
-    *,
-    models: Sequence[ReadModel] | None = None,
-) -> BatchResult:
-    """Re-apply parked events (after the cause is fixed), in version order per complaint."""
-    projector = open_projector(
-        settings, models if models is not None else models_for(settings, names)
-    )
-    try:
+    def retry_dead_letters(
+        self,
+        names: Sequence[str] = MODEL_NAMES,
+        *,
+        models: Sequence[ReadModel] | None = None,
+    ) -> BatchResult:
+        """Re-apply parked events (after the cause is fixed), in version order per complaint."""
+        projector = self.open_projector(models if models is not None else self.models(names))
         return projector.retry_parked()
-    finally:
-        projector.engine.dispose()
 
+    # ------------------------------------------------------------------- status
+    def status(
+        self,
+        *,
+        recorder: ApplicationRecorder | None = None,
+        group_id: str = DEFAULT_GROUP_ID,
+    ) -> dict[str, Any]:
+        """Where every projection is, against the store head and the topic's end.
 
-# ----------------------------------------------------------------------- status
-@dataclass(frozen=True)
-class PartitionEnd:
-    end_offset: int
-    records_after: dict[int, int]  # tracked offset -> records between it and the end
-
-
-def status(
-    settings: Settings,
-    *,
-    recorder: ApplicationRecorder | None = None,
-    group_id: str = DEFAULT_GROUP_ID,
-) -> dict[str, Any]:
-    """Where every projection is, against the store head and the topic's end.
-
-    - `projections`: one row per tracking row (model, source, partition, offset, lag);
-    - `store_head`: the store's last notification position (when `recorder` is given);
-    - `relay`: the highest position committed to the topic, and how far behind the head;
-    - `topic`: end offset per partition and the consumer group's committed offset and lag;
-    - `dead_letters`: open dead letters per projection;
-    - `schema`: the migration revision of the read-model database and the code's head.
-    """
-    out: dict[str, Any] = {
-        "read_model_database": _redacted(settings.read_model_url),
-        "store_head": recorder.max_notification_id() or 0 if recorder is not None else None,
-    }
-    out.update(_database_status(settings))
-    if settings.kafka_bootstrap:
-        out.update(_kafka_status(settings, group_id, out["projections"], out["store_head"]))
-    for row in out["projections"]:
-        if row["source"] == STORE_SOURCE and out["store_head"] is not None:
-            row["lag"] = max(0, out["store_head"] - row["offset"])
-            row["lag_unit"] = "positions"
-    return out
+        - `projections`: one row per tracking row (model, source, partition, offset, lag);
+        - `store_head`: the store's last notification position (when `recorder` is given);
+        - `relay`: the highest position committed to the topic, and how far behind the head;
+        - `topic`: end offset per partition and the consumer group's committed offset and lag;
+        - `dead_letters`: open dead letters per projection;
+        - `schema`: the migration revision of the read-model database and the code's head.
+        """
+        settings = self.settings
+        out: dict[str, Any] = {
+            "read_model_database": _redacted(settings.read_model_url),
+            "store_head": recorder.max_notification_id() or 0 if recorder is not None else None,
+        }
+        out.update(_database_status(self.engine))
+        if settings.kafka_bootstrap:
+            out.update(_kafka_status(settings, group_id, out["projections"], out["store_head"]))
+        for row in out["projections"]:
+            if row["source"] == STORE_SOURCE and out["store_head"] is not None:
+                row["lag"] = max(0, out["store_head"] - row["offset"])
+                row["lag_unit"] = "positions"
+        return out
 
 
 def _redacted(url: str) -> str:
@@ -215,30 +196,24 @@ def _redacted(url: str) -> str:
     return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
-def _database_status(settings: Settings) -> dict[str, Any]:
-    engine: Engine = projection_engine(settings.read_model_url)
-    try:
-        tables = set(inspect(engine).get_table_names())
-        with engine.connect() as conn:
-            revision = current_revision(conn) if VERSION_TABLE in tables else None
-            rows = (
-                conn.execute(select(tracking).order_by(*tracking.primary_key.columns))
-                .mappings()
-                .all()
-                if tracking.name in tables
-                else []
-            )
-            parked = (
-                conn.execute(
-                    select(dead_letters.c.projection, func.count())
-                    .where(dead_letters.c.resolved_at.is_(None))
-                    .group_by(dead_letters.c.projection)
-                ).all()
-                if dead_letters.name in tables
-                else []
-            )
-    finally:
-        engine.dispose()
+def _database_status(engine: Engine) -> dict[str, Any]:
+    tables = set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        revision = current_revision(conn) if VERSION_TABLE in tables else None
+        rows = (
+            conn.execute(select(tracking).order_by(*tracking.primary_key.columns)).mappings().all()
+            if tracking.name in tables
+            else []
+        )
+        parked = (
+            conn.execute(
+                select(dead_letters.c.projection, func.count())
+                .where(dead_letters.c.resolved_at.is_(None))
+                .group_by(dead_letters.c.projection)
+            ).all()
+            if dead_letters.name in tables
+            else []
+        )
     return {
         "schema": {"revision": revision, "head": script().get_current_head()},
         "projections": [

@@ -38,12 +38,12 @@ def target_metadata() -> MetaData:
     MetaData: what the migrations must produce. Fresh, so tables that tests or rebuilds
     registered at runtime in the shared `metadata` never count as schema."""
     from lapor_es.readmodels.registry import read_models
-    from lapor_es.workflow import WorkingCalendar
+    from lapor_es.workflow import SlaPolicy, WorkingCalendar
 
     target = MetaData()
     for name in ("projection_tracking", "projection_versions", "projection_dead_letters"):
         metadata.tables[name].to_metadata(target)
-    read_models(WorkingCalendar(), table_metadata=target)
+    read_models(WorkingCalendar(), SlaPolicy(), table_metadata=target)  # tables only
     return target
 
 
