@@ -103,9 +103,15 @@ def test_the_desk_queue_orders_its_work_by_urgency(fx: Fixture) -> None:
     now = datetime.now(UTC)
     early = (now - timedelta(days=20)).isoformat()
     late = (now - timedelta(days=2)).isoformat()
-    recent = fx.post("portal", filing(at=late, title="Laporan baru")).json()["tracking_id"]
-    older = fx.post("portal", filing(at=early, title="Laporan lama")).json()["tracking_id"]
-    waiting = fx.post("portal", filing(at=early, title="Menunggu pelapor")).json()["tracking_id"]
+
+    def filed_at(at: str, title: str) -> str:
+        # Only the desk (or the timer) may set the business time: a channel may not backdate.
+        body = filing(channel="web", at=at, title=title)
+        return str(fx.post("desk", body).json()["tracking_id"])
+
+    recent = filed_at(late, "Laporan baru")
+    older = filed_at(early, "Laporan lama")
+    waiting = filed_at(early, "Menunggu pelapor")
     postpone = {"command": "postpone", "complaint": waiting, "reason": "lengkapi lokasi"}
     assert fx.post("desk", postpone | {"at": early}).status_code == 200
     forwarded(fx)  # not the desk's work any more
@@ -154,7 +160,8 @@ def test_statistics_for_analysts_with_the_cli_parameters(fx: Fixture) -> None:
 
 def test_an_escalation_addressed_to_the_desk_comes_first(fx: Fixture) -> None:
     now = datetime.now(UTC)
-    stale = fx.post("portal", filing(at=(now - timedelta(days=30)).isoformat())).json()
+    backdated = filing(channel="web", at=(now - timedelta(days=30)).isoformat())
+    stale = fx.post("desk", backdated).json()  # only the desk or the timer may set `at`
     fresh = fx.post("portal", filing(title="Laporan baru")).json()["tracking_id"]
     tracking = stale["tracking_id"]
     view = fx.client.get(f"/v1/complaints/{tracking}", headers=fx.headers("desk")).json()

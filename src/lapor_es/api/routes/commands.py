@@ -3,6 +3,7 @@
 Each command goes through the same steps, and stops at the first refusal:
 1. the actor is derived from the caller (auth.policy.command_with_actor): a role that may
    not send the command, or a body naming another actor, is refused before anything else;
+   only system and national_admin principals may set the business time `at` (MAY_SET_AT);
 2. the command is validated (commands.parse_command): nothing invalid reaches the store;
 3. object-level authorization: an agency may only act on a complaint its own agency (or a
    unit of it) holds; any other answers not_found, exactly like a complaint that does not
@@ -86,6 +87,27 @@ def _check_object(door: Door, caller: Caller, command: c.Command) -> None:
         raise Problem("not_found", f"no complaint {command.complaint}")
 
 
+# Who may say when something happened (a command's business time `at`): the SLA timer
+# and the desk (corrections, backfills). Anyone else could backdate a filing or a response
+# to beat a deadline. They are refused, not silently given the server's now, so that a
+# client that believed it had set a time learns that it did not.
+MAY_SET_AT = frozenset({PrincipalRole.SYSTEM, PrincipalRole.NATIONAL_ADMIN})
+
+
+def _business_time_refusal(
+    caller: Caller, line: int, body: dict[str, Any]
+) -> dict[str, Any] | None:
+    if body.get("at") is None or (isinstance(caller, Principal) and caller.role in MAY_SET_AT):
+        return None
+    who = caller.role if isinstance(caller, Principal) else "reporter"
+    message = (
+        f"a {who} may not set 'at' (only system and national_admin principals may): leave it "
+        "out and the server's time is used"
+    )
+    details = [{"field": "at", "rule": "not_allowed_for_role", "message": message}]
+    return _error(line, "validation_error", message, details)
+
+
 def _namespaced(caller: Caller, command: c.Command) -> c.Command:
     if isinstance(command, c.FileComplaint) and command.idempotency_key:
         assert isinstance(caller, Principal), "only principals may file"
@@ -99,9 +121,14 @@ def _decide(door: Door, caller: Caller, line: int, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         return _error(line, "validation_error", "a command is a JSON object")
     try:
-        command = c.parse_command(command_with_actor(caller, body, door.scope))
+        with_actor = command_with_actor(caller, body, door.scope)
     except Refused as exc:
         return _error(line, exc.code, exc.message)
+    refusal = _business_time_refusal(caller, line, body)
+    if refusal is not None:
+        return refusal
+    try:
+        command = c.parse_command(with_actor)
     except ValidationError as exc:
         details = field_errors(exc)
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
