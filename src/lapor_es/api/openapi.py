@@ -30,6 +30,9 @@ PROBLEM_STATUSES = {
     "503": "The request took longer than the limit (`timeout`)",
 }
 PUBLIC_ROUTES = ("/healthz", "/readyz", "/metrics")
+# A reporter sends both headers (api/deps.py); FastAPI lists each security dependency as an
+# alternative of its own, as if either header alone would do.
+REPORTER_SCHEMES = ("ReporterTrackingId", "ReporterAccessCode")
 
 
 class ProblemError(BaseModel):
@@ -59,6 +62,17 @@ def _problem_responses(path: str) -> dict[str, Any]:
     }
 
 
+def _reporter_headers_together(security: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The operation's security requirements with the two reporter headers as one
+    requirement (both needed), beside the bearer token (OpenAPI: a list of alternatives,
+    each an object of schemes required together)."""
+    named = {scheme for requirement in security for scheme in requirement}
+    if not set(REPORTER_SCHEMES) <= named:
+        return security
+    others = [r for r in security if not set(r) & set(REPORTER_SCHEMES)]
+    return [*others, {scheme: [] for scheme in REPORTER_SCHEMES}]
+
+
 def document(app: FastAPI) -> dict[str, Any]:
     doc = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
@@ -73,6 +87,8 @@ def document(app: FastAPI) -> dict[str, Any]:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
+            if "security" in operation:
+                operation["security"] = _reporter_headers_together(operation["security"])
             for status, response in _problem_responses(path).items():
                 responses.setdefault(status, response)
     return doc

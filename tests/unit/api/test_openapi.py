@@ -36,3 +36,12 @@ def test_errors_are_documented_as_problems_not_fastapi_422s() -> None:
         "ReporterTrackingId",
         "ReporterAccessCode",
     }
+
+
+def test_a_reporter_needs_both_headers_and_a_principal_its_token() -> None:
+    doc = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    security = doc["paths"]["/v1/commands"]["post"]["security"]
+    assert security == [
+        {"PrincipalToken": []},
+        {"ReporterTrackingId": [], "ReporterAccessCode": []},
+    ]
