@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from lapor_es.aggregates.chain import GENESIS, directory_payload, payload_hash
 from lapor_es.aggregates.errors import NotAuthorized, RuleViolation
 from lapor_es.aggregates.values import TOP_LEVEL_AGENCY_KINDS, Actor, AgencyKind, AgencyRef, Role
 
@@ -49,8 +50,18 @@ def require_directory_admin(actor: Actor) -> None:
 
 class Agency(Aggregate):
     class Event(Aggregate.Event):
+        """Hash-chained like complaint events (chain.py): the directory decides who may act
+        and where complaints go, so an audit must see any rewrite of it."""
+
         actor_id: str
         at: datetime
+        prev_hash: str
+        event_hash: str
+
+        def mutate(self, aggregate: Any) -> Any:
+            agency: Any = super().mutate(aggregate)
+            agency.last_hash = self.event_hash
+            return agency
 
     class Registered(Event, Aggregate.Created):
         class_version = 1
@@ -87,15 +98,18 @@ class Agency(Aggregate):
     ) -> Agency:
         require_directory_admin(actor)
         check_placement(code, kind, parent)
-        return cls(
-            actor_id=actor.id,
-            at=at,
-            code=code,
-            name=name,
-            kind=str(kind),
-            parent=parent.code if parent else None,
-            region=region,
-        )
+        fields: dict[str, Any] = {
+            "actor_id": actor.id,
+            "at": at,
+            "prev_hash": GENESIS,
+            "code": code,
+            "name": name,
+            "kind": str(kind),
+            "parent": parent.code if parent else None,
+            "region": region,
+        }
+        payload = directory_payload("Registered", agency_id_for(code), 1, fields)
+        return cls(**fields, event_hash=payload_hash(payload))
 
     @event(Registered)
     def __init__(
@@ -103,18 +117,27 @@ class Agency(Aggregate):
         *,
         actor_id: str,
         at: datetime,
+        prev_hash: str,
+        event_hash: str,
         code: str,
         name: str,
         kind: str,
         parent: str | None,
         region: str | None,
     ) -> None:
+        self.last_hash = event_hash
         self.code = code
         self.name = name
         self.kind = kind
         self.parent = parent
         self.region = region
         self.registered_at = at
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Every event after the first is chained to the last one's hash."""
+        fields = {**kwargs, "prev_hash": self.last_hash}
+        payload = directory_payload(event_class.__name__, self.id, self.version + 1, fields)
+        super().trigger_event(event_class, **fields, event_hash=payload_hash(payload))
 
     def update(self, actor: Actor, at: datetime, *, name: str, region: str | None) -> bool:
         """Rename or re-region; returns False when nothing changes (a re-load is a no-op)."""

@@ -107,6 +107,13 @@ def canonical_payload(
     return chained_payload(event_type, "complaint_id", complaint_id, version, fields)
 
 
+def directory_payload(
+    event_type: str, agency_id: UUID | str, version: int, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The hashed form of an agency directory event (never published, checked by audit)."""
+    return chained_payload(event_type, "agency_id", agency_id, version, fields)
+
+
 def payload_hash(payload: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a public payload (its own hash excluded)."""
     body = {k: v for k, v in payload.items() if k != "event_hash"}

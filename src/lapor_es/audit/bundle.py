@@ -8,7 +8,9 @@ A bundle is a directory or a .zip holding
   of events.jsonl, the export time and the source;
 - `manifest.sig`: the Ed25519 signature of the bytes of manifest.json;
 - `public_key.pem`: the signer's public key (a convenience: an auditor checks against the
-  key they obtained separately, see docs/audit.md).
+  key they obtained separately, see docs/audit.md);
+- `checkpoint.json`: a signed checkpoint of every chain head of the store at export time
+  (audit/checkpoint.py), listed in the manifest's `attachments` with its SHA-256.
 
 Signing the manifest, which carries the digest of the events, signs everything; the hash
 chains inside make any edit, removal or reordering of an event visible on their own.
@@ -44,6 +46,7 @@ EVENTS, MANIFEST, SIGNATURE, PUBLIC_KEY = (
     "manifest.sig",
     "public_key.pem",
 )
+CHECKPOINT = "checkpoint.json"
 
 
 # ------------------------------------------------------------------ keys
@@ -114,8 +117,11 @@ def bundle_files(
     source: str,
     selection: Mapping[str, Any],
     exported_at: datetime,
+    attachments: Mapping[str, bytes] | None = None,
 ) -> dict[str, bytes]:
-    """File name -> bytes of a bundle of the given histories (one list per complaint)."""
+    """File name -> bytes of a bundle of the given histories (one list per complaint);
+    `attachments` (name -> bytes) are added and their SHA-256 signed in the manifest."""
+    attachments = dict(attachments or {})
     events = io.BytesIO()
     complaints: list[dict[str, Any]] = []
     for history in histories:
@@ -143,6 +149,9 @@ def bundle_files(
         "events_sha256": hashlib.sha256(data).hexdigest(),
         "event_count": sum(c["count"] for c in complaints),
         "complaints": complaints,
+        "attachments": {
+            name: hashlib.sha256(data).hexdigest() for name, data in attachments.items()
+        },
         "signature": {"algorithm": "Ed25519", "file": SIGNATURE, "signed": MANIFEST},
     }
     manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
@@ -151,6 +160,7 @@ def bundle_files(
         MANIFEST: manifest_bytes,
         SIGNATURE: key.sign(manifest_bytes),
         PUBLIC_KEY: public_pem(key),
+        **attachments,
     }
 
 
@@ -218,6 +228,11 @@ def check_bundle(path: Path, public_key: bytes | None = None) -> BundleCheck:
             ": the events were changed after export"
         )
     _check_chains(files[EVENTS], manifest, result)
+    for name, digest in manifest.get("attachments", {}).items():
+        if name not in files:
+            result.problems.append(f"{name} is listed in the manifest but not in the bundle")
+        elif hashlib.sha256(files[name]).hexdigest() != digest:
+            result.problems.append(f"{name} was changed after export (SHA-256 differs)")
     return result
 
 

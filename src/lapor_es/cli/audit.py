@@ -24,8 +24,11 @@ from rich.table import Table
 
 from lapor_es import bootstrap as boot
 from lapor_es.aggregates.complaint import complaint_id_for
+from lapor_es.audit import checkpoint as anchors
+from lapor_es.audit import store as store_pass
 from lapor_es.audit import verify as verifier
 from lapor_es.audit.bundle import (
+    CHECKPOINT,
     bundle_files,
     check_bundle,
     filed_between,
@@ -35,6 +38,7 @@ from lapor_es.audit.bundle import (
     write_bundle,
 )
 from lapor_es.audit.replay import Selection, replay_store, replay_topic
+from lapor_es.audit.snapshots import SnapshotSource
 from lapor_es.config import Settings
 from lapor_es.kafka.settings import KafkaSettings
 
@@ -44,6 +48,7 @@ app = typer.Typer(
 
 WIB = timezone(timedelta(hours=7))  # cohort dates are Jakarta calendar days
 DEFAULT_KEY = Path("var/audit/signing-key.pem")
+DEFAULT_CHECKPOINTS = Path("var/audit/checkpoints")
 
 
 def _settings() -> Settings:
@@ -102,13 +107,32 @@ def verify(
     fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
     bootstrap: Annotated[str | None, typer.Option(help="else LAPOR_KAFKA_BOOTSTRAP")] = None,
     topic: Annotated[str | None, typer.Option(help="else LAPOR_KAFKA_TOPIC")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="a signed checkpoint to hold the store's heads against")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="the checkpoint signer's key (PEM)")
+    ] = None,
 ) -> None:
-    """Replay the topic from offset 0 and the store; check every chain and their agreement.
+    """Replay the topic from offset 0 and the store; check every chain and their agreement,
+    every stored topic, tracking numbers, positions, snapshots, and a checkpoint if given.
 
-    Exit status 1 if anything is modified, missing, reordered, forged or duplicated.
+    Exit status 1 on any finding (docs/audit.md lists them), 2 on a configuration error or
+    a checkpoint that does not verify.
     """
     if topic_only and store_only:
         raise typer.BadParameter("--topic-only and --store-only exclude each other")
+    anchor = None
+    if checkpoint is not None:
+        try:
+            anchor = anchors.load(
+                checkpoint.read_bytes(), public_key.read_bytes() if public_key else None
+            )
+        except (OSError, anchors.CheckpointError) as exc:
+            typer.echo(f"checkpoint {checkpoint}: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        for note in anchor.notes:
+            typer.echo(f"note: {note}", err=True)
     settings = _settings()
     kafka = None if store_only else _kafka(settings, bootstrap, topic)
     if kafka is None and not store_only:
@@ -125,6 +149,8 @@ def verify(
                 recorder=lapor.recorder if lapor else None,
                 mapper=lapor.mapper if lapor else None,
                 progress=progress,
+                snapshots=_snapshot_source(lapor) if lapor else None,
+                checkpoint=anchor,
             )
     except LookupError as exc:
         typer.echo(str(exc), err=True)
@@ -137,6 +163,10 @@ def verify(
     else:
         _print_report(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _snapshot_source(lapor: Any) -> SnapshotSource | None:
+    return SnapshotSource(lapor.snapshots, lapor.events) if lapor.snapshots else None
 
 
 def _print_report(report: verifier.AuditReport) -> None:
@@ -154,6 +184,75 @@ def _print_report(report: verifier.AuditReport) -> None:
         f"topic {s['topic_events'] if s['topic_events'] is not None else '-'} events, "
         f"store {s['store_events'] if s['store_events'] is not None else '-'} events, "
         f"{s['not_yet_published']} not yet published; {s['seconds']} s"
+    )
+    for gap in report.explained_gaps:
+        console.print(
+            f"note: positions {gap.first}..{gap.last} absent: PostgreSQL draws positions "
+            "for inserts that then roll back (a lost concurrency race); not a finding"
+        )
+
+
+# ----------------------------------------------------------------------- checkpoint
+def _take_checkpoint(lapor: Any, key: Any) -> anchors.Checkpoint:
+    stored = store_pass.scan(
+        lapor.recorder, lapor.mapper, gaps_are_findings=verifier.gaps_are_findings(lapor.recorder)
+    )
+    if stored.all_findings:
+        typer.echo(
+            f"warning: the store has {len(stored.all_findings)} findings (run `audit verify`); "
+            "the checkpoint anchors it as it is",
+            err=True,
+        )
+    return anchors.take(stored, key, source="event store", now=datetime.now(UTC))
+
+
+def _signing_key(settings: Settings) -> tuple[Any, Path]:
+    key, key_path, created = load_or_create_key(settings.audit_signing_key, DEFAULT_KEY)
+    if created:
+        typer.echo(f"generated a signing key at {key_path}; its public key:", err=True)
+        typer.echo(public_pem(key).decode().strip(), err=True)
+    return key, key_path
+
+
+@app.command()
+def checkpoint(
+    out: Annotated[
+        Path, typer.Option("--out", help="a .json file, or a directory for a new file")
+    ] = DEFAULT_CHECKPOINTS,
+    no_kafka: Annotated[bool, typer.Option("--no-kafka", help="do not publish")] = False,
+    bootstrap: Annotated[str | None, typer.Option(help="else LAPOR_KAFKA_BOOTSTRAP")] = None,
+) -> None:
+    """Sign every chain head of the store and keep it: a file, and the Kafka topic
+    lapor.audit.checkpoints.v1 when Kafka is configured. Run it periodically (cron, a
+    timer): `audit verify --checkpoint FILE` then catches tails rewritten before it."""
+    settings = _settings()
+    key, key_path = _signing_key(settings)
+    lapor = boot.open_app(settings)
+    try:
+        taken = _take_checkpoint(lapor, key)
+    finally:
+        lapor.close()
+    path = out
+    if out.suffix != ".json":
+        out.mkdir(parents=True, exist_ok=True)
+        stamp = taken.summary["taken_at"].replace(":", "").replace("-", "")
+        path = out / f"checkpoint-{taken.position:012d}-{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(taken.to_json())
+    kafka = None if no_kafka else _kafka(settings, bootstrap, None)
+    if kafka is not None:
+        anchors.publish(taken, kafka)
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(path),
+                "position": taken.position,
+                "complaints": taken.summary["complaints"],
+                "agencies": taken.summary["agencies"],
+                "published_to": anchors.TOPIC if kafka is not None else None,
+                "signing_key": str(key_path),
+            }
+        )
     )
 
 
@@ -215,10 +314,7 @@ def export(
     if (complaint is None) == (date_from is None or date_to is None):
         raise typer.BadParameter("give either --complaint, or both --from and --to")
     settings = _settings()
-    key, key_path, created = load_or_create_key(settings.audit_signing_key, DEFAULT_KEY)
-    if created:
-        typer.echo(f"generated a signing key at {key_path}; its public key:", err=True)
-        typer.echo(public_pem(key).decode().strip(), err=True)
+    key, key_path = _signing_key(settings)
     lapor = boot.open_app(settings)
     try:
         selection: dict[str, Any]
@@ -242,6 +338,7 @@ def export(
             source="event store",
             selection=selection,
             exported_at=datetime.now(UTC),
+            attachments={CHECKPOINT: _take_checkpoint(lapor, key).to_json()},
         )
     finally:
         lapor.close()

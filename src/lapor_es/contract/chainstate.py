@@ -49,6 +49,9 @@ class Finding:
     position: int | None = None
     partition: int | None = None
     offset: int | None = None
+    # Which kind of stream: "complaint" (complaint_id/tracking_id name it), "agency"
+    # (the agency's id and code), or "store" for the log as a whole (positions, numbers).
+    stream: str = "complaint"
 
     @property
     def where(self) -> str:
@@ -119,10 +122,25 @@ def digest_of(event_hash: object) -> bytes | None:
 
 
 class ChainChecker:
-    """Feed it one source's events in read order; it collects findings as it goes."""
+    """Feed it one source's events in read order; it collects findings as it goes.
 
-    def __init__(self, source: Source) -> None:
+    By default it checks complaint chains; `stream`, `id_field` and `label_field` let the
+    same checks run over another chained stream (the agency directory: "agency",
+    "agency_id", "code").
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        stream: str = "complaint",
+        id_field: str = "complaint_id",
+        label_field: str = "tracking_id",
+    ) -> None:
         self.source: Source = source
+        self.stream = stream
+        self.id_field = id_field
+        self.label_field = label_field
         self.chains: dict[str, Chain] = {}
         self.findings: list[Finding] = []
         self.events = 0
@@ -148,30 +166,34 @@ class ChainChecker:
                 position=where.position,
                 partition=where.partition,
                 offset=where.offset,
+                stream=self.stream,
             )
         )
 
-    def unreadable(self, complaint_id: str, version: int, where: Where, detail: str) -> None:
-        """An event whose content cannot even be read: modified, and the chain goes on."""
+    def unreadable(
+        self, complaint_id: str, version: int, where: Where, detail: str, kind: Kind = "modified"
+    ) -> None:
+        """An event whose content cannot even be read (or is not of this stream): reported
+        once, and the chain goes on."""
         self.events += 1
         chain = self.chain(complaint_id)
         self._place(chain, complaint_id, version, where)
         if version >= 1:
             chain.set(version, REPORTED, where)
         chain.next_prev = None  # its hash is unknown, so the next link cannot be checked
-        self.report(complaint_id, version, "modified", detail, where)
+        self.report(complaint_id, version, kind, detail, where)
 
     def observe(self, payload: Mapping[str, Any], where: Where, *, flagged: bool = False) -> None:
         """One event's public payload. `flagged`: the caller already reported it."""
         self.events += 1
-        complaint_id = str(payload.get("complaint_id"))
+        complaint_id = str(payload.get(self.id_field))
         version_value = payload.get("version")
         version = version_value if isinstance(version_value, int) else 0
         own = payload.get("event_hash")
         chain = self.chain(complaint_id)
         if where.partition is not None:
             chain.partition = where.partition
-        tracking = payload.get("tracking_id")
+        tracking = payload.get(self.label_field)
         if chain.tracking_id is None and isinstance(tracking, str):
             chain.tracking_id = tracking
         digest = digest_of(own)
@@ -269,6 +291,20 @@ class ChainChecker:
             f"version {version} appears again with different content",
             where,
         )
+
+    def heads(self, upto: int | None = None) -> dict[str, tuple[int, str]]:
+        """Each chain's last version (at or before position `upto`) and its hash; a hash
+        the checks could not trust reads "unverified"."""
+        heads: dict[str, tuple[int, str]] = {}
+        for chain_id, chain in self.chains.items():
+            for version in range(chain.last_version, 0, -1):
+                position = chain.positions[version - 1]
+                digest = chain.slot(version)
+                if digest == ABSENT or (upto is not None and not 0 <= position <= upto):
+                    continue
+                heads[chain_id] = (version, "unverified" if digest == REPORTED else digest.hex())
+                break
+        return heads
 
     def finish(self) -> None:
         """Report the versions that never arrived."""

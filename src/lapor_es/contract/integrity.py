@@ -12,7 +12,19 @@ from typing import Any, Literal
 
 from lapor_es.aggregates.chain import GENESIS, payload_hash
 
-Kind = Literal["modified", "missing", "reordered", "forged", "duplicated"]
+Kind = Literal[
+    "modified",
+    "missing",
+    "reordered",
+    "forged",
+    "duplicated",
+    # Found by the store pass of an audit (lapor_es.audit.store) and its checkpoint check:
+    "unknown_topic",  # a stored event whose topic is not a lapor-es event of its stream
+    "tracking_gap",  # a tracking number without its complaint, or one never issued
+    "position_gap",  # notification-log positions absent where the store leaves no gaps
+    "snapshot_mismatch",  # a stored snapshot that replaying its events does not produce
+    "checkpoint_mismatch",  # the store disagrees with a signed checkpoint of chain heads
+]
 
 
 @dataclass(frozen=True)
