@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from sqlalchemy import create_engine
 
+from lapor_es.bootstrap import projection_engine_at
 from lapor_es.config import Settings
 from lapor_es.feeds.router import AgencyRouter, FeedSettings
 from lapor_es.kafka import clients
@@ -89,7 +89,7 @@ def test_the_consumer_loop_limits_are_settings(monkeypatch: pytest.MonkeyPatch) 
     assert TopicFeed(kafka, 10).liveness == kafka.liveness
     feeds = FeedSettings(kafka.bootstrap, liveness=kafka.liveness)
     assert AgencyRouter(feeds).liveness == kafka.liveness
-    engine = create_engine("sqlite://")
+    engine = projection_engine_at("sqlite://")
     try:
         runner = KafkaRunner(kafka, "g", Projector(engine, []))
         assert runner.loop.liveness == kafka.liveness
