@@ -1,23 +1,32 @@
 """An agency backend: subscribe to the agency's feed and act on complaints assigned to it.
 
-For each complaint forwarded to this agency itself (not to one of its units, which have
-backends of their own), it starts work and sends an interim response through the command
-interface (`lapor-es exec`, JSON lines), printing what it does. Events are deduplicated on
-ce_id, because delivery is at-least-once.
+It needs two things from LAPOR!, and no database access: its Kafka user (SCRAM on the
+secured cluster, plaintext locally) to read its feed, and its agency token to act through
+the HTTP door (`lapor-es principals add NAME --role agency_admin --agency CODE`). For each
+complaint forwarded to this agency itself (not to one of its units, which have backends of
+their own), it starts work and sends an interim response with `POST /v1/commands` (httpx:
+`pip install httpx`), printing what it does. The door derives the actor from the token: the
+commands name no actor.
+Events are deduplicated on ce_id, because delivery is at-least-once; a redelivery the
+backend did not remember is refused by the engine (409 invalid_transition), never doubled.
 
+    LAPOR_API_URL=http://127.0.0.1:8000 LAPOR_API_TOKEN=lpr_... \
     LAPOR_KAFKA_BOOTSTRAP=127.0.0.1:59092 python examples/agency_backend.py KEMENKES
     # secured cluster:
     LAPOR_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT LAPOR_KAFKA_SASL_USERNAME=agency-KEMENKES \
-    LAPOR_KAFKA_SASL_PASSWORD=... python examples/agency_backend.py KEMENKES
+    LAPOR_KAFKA_SASL_PASSWORD=... LAPOR_API_URL=... LAPOR_API_TOKEN=... \
+    python examples/agency_backend.py KEMENKES
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import signal
-import subprocess
 import sys
+from typing import Any
+
+import httpx
 
 from lapor_es.config import Settings
 from lapor_es.contract.feeds import ComplaintAssigned, ComplaintLeft
@@ -25,18 +34,29 @@ from lapor_es.feeds import AgencySubscriber
 from lapor_es.feeds.subscriber import FeedEvent, agency_group
 from lapor_es.kafka.settings import KafkaSecurity
 
+INTERIM = "Laporan Anda sedang kami tindak lanjuti."
 
-def send_commands(commands: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Run commands through `lapor-es exec`: one JSON line in, one JSON result line out."""
-    lines = "".join(json.dumps(c) + "\n" for c in commands)
-    done = subprocess.run(
-        [sys.executable, "-m", "lapor_es.cli", "exec"],
-        input=lines,
-        capture_output=True,
-        text=True,
-        check=False,
+
+def send_commands(api: httpx.Client, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Send commands as one batch: one result per command, in order (a refused command
+    does not stop the rest). Raises on a refused request (bad token: 401, limits: 429)."""
+    response = api.post("/v1/commands", json={"commands": commands})
+    response.raise_for_status()
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
+def act_on(api: httpx.Client, tracking_id: str) -> None:
+    results = send_commands(
+        api,
+        [
+            {"command": "start", "complaint": tracking_id},
+            {"command": "respond", "complaint": tracking_id, "kind": "interim", "text": INTERIM},
+        ],
     )
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    for r in results:
+        outcome = "ok" if r["ok"] else f"{r['error']['code']}: {r['error']['message']}"
+        print(f"{tracking_id}: {outcome}", flush=True)
 
 
 def main() -> None:
@@ -46,48 +66,39 @@ def main() -> None:
     parser.add_argument("--until-idle", action="store_true", help="stop when the feed is idle")
     args = parser.parse_args()
     settings = Settings()
-    if not settings.kafka_bootstrap:
-        sys.exit("set LAPOR_KAFKA_BOOTSTRAP")
-    actor = {"id": f"backend-{args.agency}", "role": "agency_admin", "agency": args.agency}
+    api_url, token = os.environ.get("LAPOR_API_URL"), os.environ.get("LAPOR_API_TOKEN")
+    if not (settings.kafka_bootstrap and api_url and token):
+        sys.exit("set LAPOR_KAFKA_BOOTSTRAP, LAPOR_API_URL and LAPOR_API_TOKEN")
     seen: set[str] = set()  # a real backend keeps this in its own database
 
-    def handle(event: FeedEvent) -> None:
+    def handle(api: httpx.Client, event: FeedEvent) -> None:
         if event.ce_id in seen:
             return  # a redelivery after a crash: already acted on
         seen.add(event.ce_id)
         p = event.payload
         if isinstance(p, ComplaintAssigned):
             print(f"{p.tracking_id}: assigned ({p.title!r}, {p.visibility}, holder {p.holder})")
-            if p.holder != args.agency:
-                return  # one of our units holds it: we watch, the unit acts
-            results = send_commands(
-                [
-                    {"command": "start", "actor": actor, "complaint": p.tracking_id},
-                    {
-                        "command": "respond",
-                        "actor": actor,
-                        "complaint": p.tracking_id,
-                        "kind": "interim",
-                        "text": "Laporan Anda sedang kami tindak lanjuti.",
-                    },
-                ]
-            )
-            for r in results:
-                print(f"{p.tracking_id}: {'ok' if r.get('ok') else r.get('error')}")
+            if p.holder == args.agency:
+                act_on(api, p.tracking_id)
+            # else one of our units holds it: we watch, the unit acts
         elif isinstance(p, ComplaintLeft):
             print(f"{p.tracking_id}: left us ({p.reason})")
         else:
             print(f"{p.tracking_id}: {p.type} v{p.version}")
 
-    with AgencySubscriber(
-        settings.kafka_bootstrap,
-        args.agency,
-        agency_group(args.agency, args.name),
-        security=KafkaSecurity.from_settings(settings),
-        topic_prefix=settings.feeds_topic_prefix,
-    ) as feed:
+    headers = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(base_url=api_url, headers=headers, timeout=30.0) as api,
+        AgencySubscriber(
+            settings.kafka_bootstrap,
+            args.agency,
+            agency_group(args.agency, args.name),
+            security=KafkaSecurity.from_settings(settings),
+            topic_prefix=settings.feeds_topic_prefix,
+        ) as feed,
+    ):
         signal.signal(signal.SIGTERM, lambda *_: feed.stop.set())
-        feed.run(handle, until_idle=args.until_idle)
+        feed.run(lambda event: handle(api, event), until_idle=args.until_idle)
 
 
 if __name__ == "__main__":
