@@ -393,7 +393,8 @@ def _service_notice(door: Door, tracking_id: str) -> str:
     clock = door.lapor.clock_view(complaint, door.clock())
     notice = f"Laporan {tracking_id} diterima"
     if clock is not None and clock.due_at is not None:
-        notice += f"; diverifikasi paling lambat {clock.due_at.astimezone(JAKARTA):%Y-%m-%d}"
+        due = clock.due_at.astimezone(JAKARTA)
+        notice += f"; diverifikasi sebelum {due:%Y-%m-%d %H:%M} WIB"
     return notice + ". Simpan kode akses untuk mengikuti dan menjawab laporan Anda."
 
 
