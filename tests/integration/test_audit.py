@@ -7,6 +7,7 @@ topic with a plain producer, as an attacker with that access would.
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 import time
@@ -23,6 +24,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from typer.testing import CliRunner
 
+from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.chain import payload_hash
 from lapor_es.aggregates.complaint import complaint_id_for
 from lapor_es.application import LaporApp
@@ -513,3 +515,326 @@ def test_export_and_check_bundle_round_trip_and_a_changed_byte_fails(
     )
     assert wrong_key.exit_code == 1
     assert "not a valid signature" in wrong_key.stdout
+
+
+# ------------------------------------------------------------------ issue 10 item 16
+# Each tampering below left `audit verify --store-only` at 0 findings before the store
+# pass read every topic, committed the hash to the private fields, chained the directory,
+# checked numbers, positions and snapshots, and anchored the heads in a checkpoint.
+class Tamper(StoredRows):
+    """More of what someone with the database can do, on any stream or table."""
+
+    def sql(self, sql: str, *params: Any) -> list[Any]:
+        if self.settings.is_sqlite:
+            with sqlite3.connect(sqlite_path(self.settings.database_url)) as conn:
+                return conn.execute(sql.replace("%s", "?"), params).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def key(self, stream_id: UUID) -> Any:
+        return stream_id.hex if self.settings.is_sqlite else stream_id
+
+    def last_version(self, stream_id: UUID) -> int:
+        rows = self.sql(
+            f"SELECT MAX(originator_version) FROM {self.table} WHERE originator_id = %s",
+            self.key(stream_id),
+        )
+        return int(rows[0][0])
+
+    def set_topic(self, stream_id: UUID, version: int, topic: str) -> None:
+        self.sql(
+            f"UPDATE {self.table} SET topic = %s WHERE originator_id = %s "
+            "AND originator_version = %s",
+            topic,
+            self.key(stream_id),
+            version,
+        )
+
+    def delete_stream(self, stream_id: UUID) -> None:
+        self.sql(f"DELETE FROM {self.table} WHERE originator_id = %s", self.key(stream_id))
+
+    def replace_in(self, stream_id: UUID, version: int, old: bytes, new: bytes) -> None:
+        state = self.state(stream_id, version)
+        assert state.count(old) == 1, (old, state[:300])
+        self.set_state(stream_id, version, state.replace(old, new))
+
+
+def verify_store(settings: Settings, *extra: str) -> tuple[int, dict[str, Any]]:
+    """`lapor-es audit verify --store-only --format json`: exit status and report."""
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "verify", "--store-only", "--format", "json", *extra],
+        env={"LAPOR_DATABASE_URL": settings.database_url, "LAPOR_REPORTER_PEPPER": "test-pepper"},
+    )
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def kinds(report: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(f["kind"], f["tracking_id"]) for f in report["findings"]]
+
+
+def take_checkpoint(settings: Settings, path: Path) -> Path:
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "checkpoint", "--out", str(path), "--no-kafka"],
+        env={
+            "LAPOR_DATABASE_URL": settings.database_url,
+            "LAPOR_REPORTER_PEPPER": "test-pepper",
+            "LAPOR_AUDIT_SIGNING_KEY": str(signing_key(path.parent)[0]),
+        },
+    )
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_a_clean_store_passes_every_store_check_and_its_own_checkpoint(
+    lapor: LaporApp, settings: Settings, tmp_path: Path
+) -> None:
+    populate(lapor)
+    anchor = take_checkpoint(settings, tmp_path / "checkpoint.json")
+
+    status, report = verify_store(settings, "--checkpoint", str(anchor))
+
+    assert (status, report["findings"]) == (0, [])
+    assert report["summary"]["checkpoint_position"] == store_pass_head(lapor)
+    assert report["summary"]["snapshots_checked"] == 0  # six complaints, none at 50 events
+
+
+def store_pass_head(lapor: LaporApp) -> int:
+    return int(lapor.recorder.max_notification_id() or 0)
+
+
+def test_a_deleted_last_event_shows_as_a_hole_and_against_the_checkpoint(
+    lapor: LaporApp, settings: Settings, tmp_path: Path
+) -> None:
+    tracking = populate(lapor)
+    anchor = take_checkpoint(settings, tmp_path / "checkpoint.json")
+    target = complaint_id_for(tracking[2])
+    tamper = Tamper(settings, lapor)
+    assert stored_position(lapor, tracking[2], 6) < store_pass_head(lapor)  # not the log's end
+    tamper.delete(target, tamper.last_version(target))
+
+    status, plain = verify_store(settings)
+    _, anchored = verify_store(settings, "--checkpoint", str(anchor))
+
+    if settings.is_sqlite:  # no hole is ever left by SQLite: a hole is a deletion
+        assert (status, kinds(plain)) == (1, [("position_gap", None)])
+    else:  # PostgreSQL's holes are explained; only the anchor can tell
+        assert status == 0 and plain["summary"]["explained_position_gaps"]
+    mismatch = [f for f in anchored["findings"] if f["kind"] == "checkpoint_mismatch"]
+    assert [(f["tracking_id"], f["version"]) for f in mismatch] == [(tracking[2], 6)]
+    assert "ends at 5 (deleted)" in mismatch[0]["detail"]
+
+
+def test_a_deleted_whole_complaint_is_a_missing_tracking_number(
+    lapor: LaporApp, settings: Settings
+) -> None:
+    tracking = populate(lapor)
+    Tamper(settings, lapor).delete_stream(complaint_id_for(tracking[3]))
+
+    status, report = verify_store(settings)
+
+    assert status == 1
+    assert ("tracking_gap", tracking[3]) in kinds(report)
+    assert {k for k, _ in kinds(report)} <= {"tracking_gap", "position_gap"}
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "lapor_es.aggregates.complaint:Complaint.NoSuchEvent",
+        "somebody.else:Event",
+        "lapor_es.aggregates.agency:Agency.Updated",  # a real class, of another aggregate
+    ],
+)
+def test_a_changed_topic_is_read_and_named(lapor: LaporApp, settings: Settings, topic: str) -> None:
+    tracking = populate(lapor)
+    tamper = Tamper(settings, lapor)
+    target = complaint_id_for(tracking[4])
+    tamper.set_topic(target, tamper.last_version(target), topic)
+
+    status, report = verify_store(settings)
+
+    assert (status, kinds(report)) == (1, [("unknown_topic", tracking[4])])
+    assert report["findings"][0]["version"] == 3
+
+
+@pytest.mark.parametrize("field", ["reporter_ref", "sealed_identity"])
+def test_a_rewritten_private_field_breaks_the_hash(
+    lapor: LaporApp, settings: Settings, field: str
+) -> None:
+    tracking = populate(lapor)
+    target = complaint_id_for(tracking[0])
+    tamper = Tamper(settings, lapor)
+    filed = json.loads(tamper.state(target, 1))
+    old = filed[field]
+    new = old[:-4] + ("0000" if not old.endswith("0000") else "1111")
+    tamper.replace_in(target, 1, f'"{field}":"{old}"'.encode(), f'"{field}":"{new}"'.encode())
+
+    status, report = verify_store(settings)
+
+    assert (status, kinds(report)) == (1, [("modified", tracking[0])])
+    assert "does not match its event_hash" in report["findings"][0]["detail"]
+
+
+def test_an_edited_snapshot_is_checked_against_replay(settings: Settings, tmp_path: Path) -> None:
+    snapshotting = settings.model_copy(update={"snapshot_interval": 2})
+    app = open_app(snapshotting, clock=lambda: NOW)
+    try:
+        tracking = populate(app)
+        assert app.snapshots is not None
+        table = app.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
+        target = complaint_id_for(tracking[2])  # six events: snapshots at 2, 4 and 6
+        shown: Any = app.repository.get(target)
+        assert isinstance(shown, Complaint) and str(shown.state) == "RESOLVED"
+    finally:
+        app.close()
+    tamper = Tamper(settings, app)
+    status, clean = verify_store(settings)
+    assert status == 0 and clean["summary"]["snapshots_checked"] > 0
+
+    (state,) = tamper.sql(
+        f"SELECT state FROM {table} WHERE originator_id = %s AND originator_version = 6",
+        tamper.key(target),
+    )[0]
+    edited = bytes(state).replace(b'"state":"RESOLVED"', b'"state":"ARCHIVED"')
+    assert edited != bytes(state)
+    tamper.sql(
+        f"UPDATE {table} SET state = %s WHERE originator_id = %s AND originator_version = 6",
+        edited,
+        tamper.key(target),
+    )
+    reopened = open_app(settings, clock=lambda: NOW)
+    try:
+        assert str(reopened.repository.get(target).state) == "ARCHIVED"  # what `show` said
+    finally:
+        reopened.close()
+
+    status, report = verify_store(settings)
+
+    assert status == 1
+    assert [(f["kind"], f["complaint_id"], f["version"]) for f in report["findings"]] == [
+        ("snapshot_mismatch", str(target), 6)
+    ]
+    assert "state" in report["findings"][0]["detail"]
+
+
+def test_a_rewritten_directory_event_breaks_the_directorys_chain(
+    lapor: LaporApp, settings: Settings
+) -> None:
+    populate(lapor)
+    from lapor_es.aggregates import agency_id_for
+
+    tamper = Tamper(settings, lapor)
+    kemenkes = agency_id_for("KEMENKES")
+    registered = json.loads(tamper.state(kemenkes, 1))
+    tamper.replace_in(
+        kemenkes,
+        1,
+        f'"name":"{registered["name"]}"'.encode(),
+        b'"name":"Kementerian Palsu"',
+    )
+
+    status, report = verify_store(settings)
+
+    assert status == 1
+    assert [(f["kind"], f["stream"], f["tracking_id"]) for f in report["findings"]] == [
+        ("modified", "agency", "KEMENKES")
+    ]
+
+
+def test_a_rewritten_and_rehashed_tail_is_caught_only_with_the_checkpoint(
+    lapor: LaporApp, settings: Settings, tmp_path: Path
+) -> None:
+    tracking = populate(lapor)
+    anchor = take_checkpoint(settings, tmp_path / "checkpoint.json")
+    target = complaint_id_for(tracking[5])
+    tamper = Tamper(settings, lapor)
+    last = tamper.last_version(target)
+    # Decode the last event, change its text, recompute its hash, store it back: a
+    # consistent forgery, since no later event links to it.
+    (stored,) = [e for e in lapor.repository.event_store.get(target, gt=last - 1, lte=last)]
+    from lapor_es.contract.payloads import public_payload
+
+    assert isinstance(stored, Complaint.Event)
+    forged = copy.copy(stored)
+    text_field = "text" if "text" in vars(stored) else "note"
+    forged.__dict__[text_field] = "dijawab (palsu)"
+    forged.__dict__["event_hash"] = payload_hash(public_payload(forged))
+    tamper.set_state(target, last, lapor.mapper.to_stored_event(forged).state)
+
+    plain_status, plain = verify_store(settings)
+    status, anchored = verify_store(settings, "--checkpoint", str(anchor))
+
+    assert (plain_status, plain["findings"]) == (0, [])
+    assert status == 1
+    assert [(f["kind"], f["tracking_id"], f["version"]) for f in anchored["findings"]] == [
+        ("checkpoint_mismatch", tracking[5], last)
+    ]
+    assert "rewritten and its hashes recomputed" in anchored["findings"][0]["detail"]
+
+
+def test_a_checkpoint_with_a_bad_signature_is_refused(
+    lapor: LaporApp, settings: Settings, tmp_path: Path
+) -> None:
+    populate(lapor)
+    anchor = take_checkpoint(settings, tmp_path / "checkpoint.json")
+    document = json.loads(anchor.read_text())
+    document["summary"]["position"] -= 1
+    anchor.write_text(json.dumps(document))
+
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "verify", "--store-only", "--checkpoint", str(anchor)],
+        env={"LAPOR_DATABASE_URL": settings.database_url, "LAPOR_REPORTER_PEPPER": "test-pepper"},
+    )
+
+    assert result.exit_code == 2
+    assert "signature does not verify" in result.output
+
+
+@SQLITE_ONLY
+def test_checkpoint_is_published_to_kafka_and_included_in_the_export(
+    lapor: LaporApp, settings: Settings, kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    from lapor_es.audit.checkpoint import TOPIC, load
+
+    populate(lapor)
+    private, public = signing_key(tmp_path)
+    env = {
+        "LAPOR_DATABASE_URL": settings.database_url,
+        "LAPOR_REPORTER_PEPPER": "test-pepper",
+        "LAPOR_AUDIT_SIGNING_KEY": str(private),
+        "LAPOR_KAFKA_BOOTSTRAP": kafka.bootstrap,
+    }
+    runner = CliRunner()
+    taken = runner.invoke(cli, ["audit", "checkpoint", "--out", str(tmp_path / "cp")], env=env)
+    assert taken.exit_code == 0, taken.output
+    assert json.loads(taken.stdout)["published_to"] == TOPIC
+
+    records = read_topic(replace(kafka, topic=TOPIC))
+    ours = [
+        r for r in records if json.loads(r.value)["summary"]["public_key"] == public.read_text()
+    ]
+    assert ours, "the checkpoint never reached the topic"
+    published = load(ours[-1].value, public.read_bytes())
+    assert published.chains is None and published.position == store_pass_head(lapor)
+    on_topic = tmp_path / "from-topic.json"
+    on_topic.write_bytes(ours[-1].value)
+    status, report = verify_store(
+        settings, "--checkpoint", str(on_topic), "--public-key", str(public)
+    )
+    assert (status, report["findings"]) == (0, [])
+
+    out = tmp_path / "bundle"
+    exported = runner.invoke(
+        cli, ["audit", "export", "--complaint", "LAP-2026-0000001", "--out", str(out)], env=env
+    )
+    assert exported.exit_code == 0, exported.output
+    assert load((out / "checkpoint.json").read_bytes(), public.read_bytes()).chains
+    checked = runner.invoke(cli, ["audit", "check-bundle", str(out), "--public-key", str(public)])
+    assert checked.exit_code == 0, checked.output
