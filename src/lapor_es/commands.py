@@ -6,6 +6,7 @@ are documented in docs/commands.md; they follow LAPOR! and Open311 where those s
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
@@ -13,12 +14,15 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     TypeAdapter,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from lapor_es.aggregates.values import (
     AgencyKind,
@@ -37,6 +41,13 @@ MAX_TEXT = 4_000  # Open311's limit for a request's description
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2011, 1, 1, tzinfo=UTC)  # LAPOR! began in 2011
 
+# Digits are written [0-9], never \d: pydantic's patterns are Unicode-aware, and \d would take
+# Arabic-Indic or full-width digits, giving one NIK or phone number a second pseudonym.
+ISO_8601 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 Description = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=10, max_length=MAX_TEXT)
@@ -52,7 +63,7 @@ ComplaintRef = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True,
-        pattern=r"^(LAP-\d{4}-\d{7}|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+        pattern=r"^(LAP-[0-9]{4}-[0-9]{7}|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
         r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$",
     ),
     Field(description="tracking id (LAP-2026-0000123) or complaint UUID"),
@@ -60,6 +71,22 @@ ComplaintRef = Annotated[
 IdempotencyKeyStr = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=8, max_length=128)
 ]
+
+
+def _iso_8601_text(value: object) -> object:
+    """A time arrives as ISO 8601 text (or, from Python, a datetime). Left alone, pydantic
+    also reads epoch seconds (1772413200, "1772413200") and booleans as times. A missing
+    offset is left to AwareDatetime, which names it (timezone_aware)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_8601.fullmatch(value)):
+        return value
+    raise PydanticCustomError(
+        "datetime_iso_8601",
+        "Input should be an ISO 8601 date-time string with a time zone offset, "
+        "e.g. 2026-03-02T09:00:00+07:00",
+    )
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_iso_8601_text)]
 
 
 def _not_future(value: datetime) -> datetime:
@@ -70,7 +97,7 @@ def _not_future(value: datetime) -> datetime:
     return value
 
 
-BusinessTime = Annotated[AwareDatetime, AfterValidator(_not_future)]
+BusinessTime = Annotated[Time, AfterValidator(_not_future)]
 
 
 class Strict(BaseModel):
@@ -93,11 +120,11 @@ class ActorModel(Strict):
 
 class IdentityModel(Strict):
     name: Annotated[str, StringConstraints(min_length=2, max_length=200)]
-    nik: Annotated[str, StringConstraints(pattern=r"^\d{16}$")] | None = Field(
+    nik: Annotated[str, StringConstraints(pattern=r"^[0-9]{16}$")] | None = Field(
         None, description="Nomor Induk Kependudukan: 16 digits"
     )
-    phone: Annotated[str, StringConstraints(pattern=r"^(\+62|62|0)8[1-9]\d{6,11}$")] | None = Field(
-        None, description="Indonesian mobile number, e.g. 081234567890 or +6281234567890"
+    phone: Annotated[str, StringConstraints(pattern=r"^(\+62|62|0)8[1-9][0-9]{6,11}$")] | None = (
+        Field(None, description="Indonesian mobile number, e.g. 081234567890 or +6281234567890")
     )
     email: (
         Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -125,7 +152,8 @@ class Base(Strict):
 
 class OnComplaint(Base):
     complaint: ComplaintRef
-    expected_version: int | None = Field(
+    # Strict: JSON's true, 1.0 and "1" are not versions.
+    expected_version: StrictInt | None = Field(
         None, ge=1, description="refuse with 'conflict' unless the complaint is at this version"
     )
 
@@ -225,20 +253,20 @@ class ChangeVisibility(OnComplaint):
 class WarnSla(OnComplaint):
     command: Literal["warn_sla"]
     clock: Literal["verification", "follow_up", "auto_resolve"]
-    due_at: AwareDatetime
+    due_at: Time
 
 
 class BreachSla(OnComplaint):
     command: Literal["breach_sla"]
     clock: Literal["verification", "follow_up", "auto_resolve"]
-    due_at: AwareDatetime
+    due_at: Time
 
 
 class Escalate(OnComplaint):
     command: Literal["escalate"]
     level: EscalationLevel
     clock: Literal["verification", "follow_up", "auto_resolve"]
-    due_at: AwareDatetime
+    due_at: Time
 
 
 class RegisterAgency(Base):

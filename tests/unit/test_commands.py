@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,3 +83,84 @@ def test_every_command_name_is_dispatchable() -> None:
 def test_arbitrary_text_never_crashes_the_parser(text: str) -> None:
     with contextlib.suppress(ValidationError):
         parse_command(text)
+
+
+# ---------------------------------------------------- strict values (issue 10, item 13)
+def rejected_both_ways(command: dict[str, Any]) -> set[str]:
+    """The fields refused when the command arrives as a JSON line (exec) and as a decoded
+    JSON object (the HTTP door): the two must agree."""
+    with pytest.raises(ValidationError) as as_json:
+        parse_command(json.dumps(command))
+    from_dict = rejected(command)
+    assert fields_of(as_json.value) == from_dict
+    return from_dict
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULLWIDTH], ids=["arabic-indic", "fullwidth"])
+@pytest.mark.parametrize(
+    ("reporter", "field"),
+    [
+        ({"name": "Dewi", "nik": "3174019876543210"}, "reporter.nik"),
+        ({"name": "Dewi", "phone": "081298765432"}, "reporter.phone"),
+        ({"name": "Dewi", "phone": "+6281298765432"}, "reporter.phone"),
+    ],
+)
+def test_nik_and_phone_take_only_ascii_digits(
+    digits: dict[int, str], reporter: dict[str, str], field: str
+) -> None:
+    parse_command(file_cmd(reporter=reporter))  # the ASCII spelling is valid
+    # The prefix stays ASCII ("08", "+628"): only the digits a \d would let through change.
+    other = {k: v[:-8] + v[-8:].translate(digits) for k, v in reporter.items() if k != "name"}
+    assert field in rejected_both_ways(file_cmd(reporter={"name": "Dewi"} | other))
+
+
+def test_a_complaint_reference_takes_only_ascii_digits() -> None:
+    start = {"command": "start", "actor": DESK}
+    tracking_id = "LAP-2026-0000001".translate(ARABIC_INDIC)
+    assert "complaint" in rejected_both_ways(start | {"complaint": tracking_id})
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, 2.5, "1"], ids=repr)
+def test_expected_version_is_a_strict_integer(value: Any) -> None:
+    start = {"command": "start", "actor": DESK, "complaint": "LAP-2026-0000001"}
+    parse_command(json.dumps(start | {"expected_version": 1}))
+    parse_command(start | {"expected_version": 1})
+    assert "expected_version" in rejected_both_ways(start | {"expected_version": value})
+
+
+WARN = {
+    "command": "warn_sla",
+    "actor": {"id": "timer", "role": "system"},
+    "complaint": "LAP-2026-0000001",
+    "clock": "follow_up",
+    "due_at": "2026-03-10T17:00:00+07:00",
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1772413200, 1772413200.5, "1772413200", "1772413200.5", True, "2026-03-02", "2026"],
+    ids=repr,
+)
+@pytest.mark.parametrize("field", ["at", "due_at"])
+def test_times_are_iso_8601_text_never_epoch_numbers(field: str, value: Any) -> None:
+    assert field in rejected_both_ways(WARN | {"at": "2026-03-02T09:00:00+07:00", field: value})
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-03-02T09:00:00+07:00", "2026-03-02T02:00:00Z", "2026-03-02 09:00:00.5+07:00"]
+)
+def test_iso_8601_times_with_an_offset_are_accepted(value: str) -> None:
+    for command in (WARN | {"at": value}, WARN | {"due_at": value}):
+        parse_command(json.dumps(command))
+        parse_command(command)
+
+
+def test_enums_still_come_as_json_strings() -> None:
+    cmd = parse_command(json.dumps(file_cmd(kind="aspiration", visibility="anonymous")))
+    assert isinstance(cmd, FileComplaint)
+    assert cmd.kind == "aspiration" and cmd.visibility == "anonymous" and cmd.channel == "web"
