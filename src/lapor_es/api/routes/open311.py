@@ -158,7 +158,11 @@ FORM_BODY = {
         },
     }
 }
-Format = Annotated[str, Path(description="json (xml is not served)")]
+# Declared as the one value served, so the document says what is accepted (a client or a
+# fuzzer reading it sends json); anything else still answers the spec's 400 (_json_only).
+Format = Annotated[
+    str, Path(description="json (xml is not served)", json_schema_extra={"enum": ["json"]})
+]
 Jurisdiction = Annotated[str | None, Query(description="accepted and ignored")]
 IDS = "tracking ids, comma-separated; overrides the other filters"
 START = "W3C datetime; without dates, the last 90 days"
