@@ -37,9 +37,11 @@ class EventPayload(BaseModel):
     actor_agency: str | None = Field(description="agency code an agency admin acted for")
     prev_hash: Hash = Field(description="event_hash of the previous event; zeros for the first")
     private_digest: Hash | None = Field(
+        None,
         description="salted SHA-256 of what the event stores but never publishes (the sealed "
         "identity, the reporter's pseudonym); null when there is none. Covered by event_hash, "
-        "so the store cannot be rewritten where the topic does not show it"
+        "so the store cannot be rewritten where the topic does not show it. Absent from "
+        "records published before it existed (their event_hash does not cover it)",
     )
     event_hash: Hash = Field(description="SHA-256 of this payload's canonical JSON without it")
 
