@@ -28,7 +28,7 @@ from lapor_es.config import (
     sqlite_path,
 )
 from lapor_es.logging import LogFormat, configure_logging
-from lapor_es.privacy import InMemoryKeyStore, KeyStore, SqlKeyStore
+from lapor_es.privacy import InMemoryKeyStore, KeyStore, PepperSource, SqlKeyStore
 from lapor_es.projections import core
 
 if TYPE_CHECKING:
@@ -80,7 +80,23 @@ def read_model_service(settings: Settings) -> Iterator[ReadModelService]:
 
 
 def key_store(settings: Settings) -> KeyStore:
-    return SqlKeyStore(event_store_engine(settings))
+    """Reporter keys beside the event store, wrapped with the out-of-store pepper."""
+    return SqlKeyStore.open(event_store_engine(settings), pepper_source(settings))
+
+
+def pepper_source(settings: Settings) -> PepperSource:
+    """Where the reporter pepper comes from (docs/privacy.md). Only the embedded default
+    (SQLite) generates one on first run, into LAPOR_REPORTER_PEPPER_FILE or, unset, a file
+    beside the database; a PostgreSQL deployment must be given its pepper."""
+    generated = None
+    if settings.is_sqlite:
+        database = sqlite_path(settings.database_url)
+        generated = settings.reporter_pepper_file or database.with_name(database.name + ".pepper")
+    return PepperSource(
+        value=settings.reporter_pepper,
+        file=settings.reporter_pepper_file,
+        generated_file=generated,
+    )
 
 
 def auth_engine(settings: Settings) -> Engine:

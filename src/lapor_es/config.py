@@ -24,8 +24,13 @@ class Settings(BaseSettings):
     )
     reporter_pepper: SecretStr | None = Field(
         None,
-        description="HMAC key for reporter references; generated and kept in the database "
-        "when unset (fine for the embedded default, set it in production)",
+        description="HMAC key for reporter references (and, derived, the key that wraps the "
+        "stored reporter keys); never kept in the database. Prefer the _FILE form",
+    )
+    reporter_pepper_file: Path | None = Field(
+        None,
+        description="file holding the pepper (text, or base64:... for bytes), mode 0600; "
+        "the embedded default generates <database>.pepper when neither is set",
     )
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="json lines, console (readable), or auto: console on a terminal"
