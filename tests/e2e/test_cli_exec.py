@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.builders import DESK, NIK, PHONE, agency_actor, file_cmd
-from tests.support.cli import cli
+from tests.support.cli import LAPOR, cli
 
 pytestmark = pytest.mark.e2e
 
@@ -21,6 +22,25 @@ def jsonl(*commands: dict[str, Any] | str) -> str:
 
 def results(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def exec_bytes(tmp_path: Path, script: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`lapor-es exec` fed raw bytes on stdin (tests.support.cli speaks text only)."""
+    return subprocess.run(
+        [*LAPOR, "exec", *args],
+        input=script,
+        capture_output=True,
+        env=os.environ
+        | {"LAPOR_DATABASE_URL": f"sqlite:///{tmp_path}/lapor.sqlite3", "LAPOR_LOG_FORMAT": "json"},
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+
+
+def result_lines(stdout: bytes) -> list[dict[str, Any]]:
+    """One JSON object per physical line (split at newline bytes only, like a JSONL reader)."""
+    return [json.loads(line) for line in stdout.split(b"\n") if line]
 
 
 @pytest.fixture
@@ -177,3 +197,39 @@ def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "RESOLVED" in proc.stdout and "Anonim" in proc.stdout
     assert (tmp_path / "lapor.sqlite3").exists()
+
+
+# ------------------------------------------------ bytes in (issue 10, item 10)
+BAD_UTF8 = b'{"command": "file", "title": "Jalan rusak \xff parah"}'
+
+
+def test_invalid_utf8_is_a_validation_error_for_that_line_only_from_file_and_stdin(
+    loaded: Path,
+) -> None:
+    good = json.dumps(file_cmd()).encode()
+    script = b"\n".join([good, BAD_UTF8, good.replace(b"Dewi", b"D\xc3\xa9wi"), b""])
+    (loaded / "cmds.jsonl").write_bytes(script)
+    from_file = exec_bytes(loaded, b"", "--file", "cmds.jsonl")
+    from_stdin = exec_bytes(loaded, script)
+    for proc in (from_file, from_stdin):
+        assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+        assert proc.returncode == 1
+        first, bad, third = result_lines(proc.stdout)
+        assert first["ok"] and third["ok"]  # the line after the bad one still ran
+        assert bad["line"] == 2 and bad["error"]["code"] == "validation_error"
+        offset = BAD_UTF8.index(b"\xff")
+        assert bad["error"]["message"] == (
+            f"line 2 is not valid UTF-8: byte 0xff at byte offset {offset}"
+        )
+        assert bad["error"]["details"] == [
+            {"field": None, "rule": "utf8_invalid", "message": bad["error"]["message"]}
+        ]
+
+
+def test_a_leading_byte_order_mark_is_skipped(loaded: Path) -> None:
+    script = b"\xef\xbb\xbf" + json.dumps(file_cmd(request_id="bom")).encode() + b"\r\n"
+    (loaded / "bom.jsonl").write_bytes(script)
+    for proc in (exec_bytes(loaded, b"", "--file", "bom.jsonl"), exec_bytes(loaded, script)):
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        (result,) = result_lines(proc.stdout)
+        assert result["ok"] and result["line"] == 1 and result["request_id"] == "bom"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -78,14 +79,41 @@ def execute_line(lapor: LaporApp, number: int, text: str) -> dict[str, Any]:
     return result | outcome.model_dump(exclude_none=True)
 
 
-def run_exec(lapor: LaporApp, source: TextIO, sink: TextIO) -> int:
-    """One result line per non-blank input line, in order. Returns the exit status."""
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def decode_line(number: int, raw: bytes) -> str | dict[str, Any]:
+    """The line's text, or the error result for a line that is not UTF-8.
+
+    Input is read as bytes and decoded line by line, so one bad byte costs one line, not
+    the rest of the script (a text stream would raise mid-iteration).
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = (
+            f"line {number} is not valid UTF-8: byte 0x{raw[exc.start]:02x} "
+            f"at byte offset {exc.start}"
+        )
+        details = [{"field": None, "rule": "utf8_invalid", "message": message}]
+        return error_result(number, "validation_error", message, details)
+
+
+def run_exec(lapor: LaporApp, source: Iterable[bytes], sink: TextIO) -> int:
+    """One result line per non-blank input line, in order. Returns the exit status.
+
+    `source` yields raw lines (a binary file or sys.stdin.buffer); a UTF-8 byte order mark
+    at the start of the input is skipped.
+    """
     failures = 0
     for number, raw in enumerate(source, start=1):
-        text = raw.strip()
-        if not text:
+        decoded = decode_line(number, raw.removeprefix(UTF8_BOM) if number == 1 else raw)
+        if isinstance(decoded, dict):
+            result = decoded
+        elif not (text := decoded.strip()):
             continue
-        result = execute_line(lapor, number, text)
+        else:
+            result = execute_line(lapor, number, text)
         failures += not result["ok"]
         sink.write(json.dumps(result, ensure_ascii=False) + "\n")
         sink.flush()
@@ -102,9 +130,9 @@ def exec_command(
     lapor = _open_app()
     try:
         if file is None:
-            status = run_exec(lapor, sys.stdin, sys.stdout)
+            status = run_exec(lapor, sys.stdin.buffer, sys.stdout)
         else:
-            with file.open(encoding="utf-8") as source:
+            with file.open("rb") as source:  # bytes: decoded per line, like stdin
                 status = run_exec(lapor, source, sys.stdout)
     finally:
         lapor.close()
