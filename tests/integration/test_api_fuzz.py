@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -130,3 +131,37 @@ def test_every_operation_answers_as_documented(case: Any, fuzzed: Fuzzed, app: F
     case.headers = headers | {k: v for k, v in (case.headers or {}).items() if k != "Authorization"}
     response = case.call_and_validate(checks=CHECKS, app=app)
     fuzzed.answers[(f"{case.method} {case.path}", response.status_code)] += 1
+
+
+def test_nul_characters_are_refused_before_they_reach_postgresql(
+    fuzzed: Fuzzed, app: FastAPI
+) -> None:
+    """Found by the fuzz: `?service_request_id=%00` reached PostgreSQL and answered 500
+    (text cannot hold U+0000). Now a 400 in the path, the query or a command's body."""
+    desk = {"Authorization": f"Bearer {fuzzed.desk}"}
+    channel = {"Authorization": f"Bearer {fuzzed.channel}"}
+    head = fuzzed.door.lapor.recorder.max_notification_id()
+    with TestClient(app) as client:
+        for url in (
+            "/open311/v2/requests.json?service_request_id=%00",
+            "/v1/stats/completion?from=2026-01-01&to=2026-12-31&category=a%00b",
+            "/v1/complaints/LAP-2026-0000001%00",
+        ):
+            response = client.get(url, headers=desk)
+            assert response.status_code == 400, (url, response.text)
+            assert response.json()["code"] == "validation_error"
+        body = {
+            "command": "file",
+            "title": "Jalan rusak\u0000 parah",
+            "description": "Jalan berlubang sepanjang dua ratus meter.",
+            "reporter": {"name": "Warga", "phone": "081234567890"},
+        }
+        filed = client.post("/v1/commands", json=body, headers=channel)
+        assert (filed.status_code, filed.json()["code"]) == (400, "validation_error")
+        form = {"service_code": "lainnya", "description": "Lampu\u0000 padam"} | {
+            "email": "warga@example.org",
+            "address_string": "Jl. Melati 3",
+        }
+        open311 = client.post("/open311/v2/requests.json", data=form, headers=channel)
+        assert open311.status_code == 400, open311.text
+    assert fuzzed.door.lapor.recorder.max_notification_id() == head  # nothing stored

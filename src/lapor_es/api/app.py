@@ -1,7 +1,8 @@
 """`create_app(door)`: the FastAPI application, assembled from what bootstrap built.
 
 Middleware, outermost first: metrics (counts every answer, limits' refusals included),
-body size limit, timeout; then the routers. Errors become problems (problems.install).
+body size limit, timeout, NUL characters in the path or query; then the routers. Errors
+become problems (problems.install).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 
 from lapor_es.api import openapi, problems
 from lapor_es.api.door import Door
-from lapor_es.api.limits import BodyLimit, RateLimiter, Timeout
+from lapor_es.api.limits import BodyLimit, NoNulCharacters, RateLimiter, Timeout
 from lapor_es.api.metrics import MetricsMiddleware
 from lapor_es.api.routes import agencies, commands, complaints, desk, open311, ops, stats
 
@@ -74,6 +75,7 @@ def create_app(door: Door, *, background: Background | None = None) -> FastAPI:
     settings = door.settings
     app.state.limiter = RateLimiter(settings.api_rate_per_second, settings.api_rate_burst)
     # add_middleware wraps: the last added is the outermost.
+    app.add_middleware(NoNulCharacters)
     app.add_middleware(Timeout, seconds=settings.api_request_timeout_seconds)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=door.metrics)
