@@ -33,6 +33,8 @@ from lapor_es.projections import core
 
 if TYPE_CHECKING:
     from lapor_es.api.door import Door
+    from lapor_es.notify.channels import Channel
+    from lapor_es.notify.service import Notifier
     from lapor_es.readmodels.service import ReadModelService
 from lapor_es.workflow import WorkingCalendar
 
@@ -179,3 +181,66 @@ def door(settings: Settings, *, clock: Clock = utc_now) -> Door:
         event_store=auth,
         clock=clock,
     )
+
+
+def notify_channels(settings: Settings) -> list[Channel]:
+    """The configured channels: e-mail with an SMTP host, SMS with a gateway webhook."""
+    from lapor_es.notify.channels import SmtpChannel, WebhookSmsChannel
+
+    channels: list[Channel] = []
+    if settings.notify_smtp_host:
+        channels.append(
+            SmtpChannel(
+                host=settings.notify_smtp_host,
+                port=settings.notify_smtp_port,
+                sender=settings.notify_smtp_sender,
+                username=settings.notify_smtp_username,
+                password=settings.notify_smtp_password,
+                starttls=settings.notify_smtp_starttls,
+                timeout_s=settings.notify_timeout_s,
+            )
+        )
+    if settings.notify_sms_webhook_url:
+        channels.append(
+            WebhookSmsChannel(
+                url=settings.notify_sms_webhook_url,
+                token=settings.notify_sms_webhook_token,
+                timeout_s=settings.notify_timeout_s,
+            )
+        )
+    return channels
+
+
+def notifier(
+    settings: Settings,
+    lapor: LaporApp,
+    engine: Engine,
+    *,
+    clock: Clock = utc_now,
+    from_kafka: bool = False,
+    channels: list[Channel] | None = None,
+) -> Notifier:
+    """The notifier on the read-model `engine` (its table migrated), fed from the store
+    in-process or (`from_kafka`) from the complaints topic as its consumer group."""
+    from lapor_es.kafka.settings import KafkaSettings
+    from lapor_es.notify.service import Notifier, RetryPolicy
+    from lapor_es.readmodels.migrations import prepare
+
+    service = Notifier(
+        lapor,
+        engine,
+        notify_channels(settings) if channels is None else channels,
+        policy=RetryPolicy(
+            max_attempts=settings.notify_max_attempts,
+            backoff_base_s=settings.notify_backoff_base_s,
+            backoff_max_s=settings.notify_backoff_max_s,
+            lease_s=settings.notify_lease_s,
+        ),
+        clock=clock,
+        max_age=timedelta(hours=settings.notify_max_age_hours),
+        poll_interval=settings.notify_poll_interval_s,
+        kafka=KafkaSettings.from_settings(settings) if from_kafka else None,
+        group_id=settings.notify_group_id,
+    )
+    prepare(engine, [service.model])
+    return service

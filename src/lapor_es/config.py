@@ -173,6 +173,46 @@ class Settings(BaseSettings):
         15, ge=1, description="minutes a wrong access code counts against the limit"
     )
 
+    # The notifier (`lapor-es notify`); see docs/notifications.md.
+    notify_smtp_host: str | None = Field(
+        None, description="SMTP relay for e-mail to reporters; unset = no e-mail channel"
+    )
+    notify_smtp_port: int = Field(25, ge=1, le=65535, description="port of the SMTP relay")
+    notify_smtp_sender: str = Field(
+        "LAPOR! <noreply@lapor.go.id>", description="From: of the e-mails to reporters"
+    )
+    notify_smtp_username: str | None = Field(None, description="SMTP login, if the relay asks")
+    notify_smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    notify_smtp_starttls: bool = Field(False, description="upgrade the SMTP connection to TLS")
+    notify_sms_webhook_url: str | None = Field(
+        None, description="SMS gateway webhook (POST JSON); unset = no SMS channel"
+    )
+    notify_sms_webhook_token: SecretStr | None = Field(
+        None, description="bearer token sent to the SMS gateway"
+    )
+    notify_timeout_s: float = Field(30.0, gt=0, description="seconds a single send may take")
+    notify_max_attempts: int = Field(
+        8, ge=1, description="attempts of one message before it is parked (notify retry)"
+    )
+    notify_backoff_base_s: float = Field(
+        30.0, gt=0, description="wait after the first failed attempt; doubled after each"
+    )
+    notify_backoff_max_s: float = Field(3600.0, gt=0, description="longest wait between attempts")
+    notify_lease_s: float = Field(
+        300.0,
+        gt=0,
+        description="a send claimed longer ago than this is in doubt (its process died)",
+    )
+    notify_max_age_hours: float = Field(
+        72.0, gt=0, description="events older than this when their turn comes are skipped"
+    )
+    notify_group_id: str = Field(
+        "lapor-es-notifier", description="consumer group of the notifier (with Kafka)"
+    )
+    notify_poll_interval_s: float = Field(
+        1.0, gt=0, description="how often a following notifier looks for work"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
