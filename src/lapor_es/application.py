@@ -281,6 +281,7 @@ class LaporApp(Application[UUID]):
                 category=cmd.category,
                 kind=cmd.kind,
                 visibility=cmd.visibility,
+                visibility_reason=cmd.visibility_reason,
                 target=target,
                 note=cmd.note,
                 follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),

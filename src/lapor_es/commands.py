@@ -180,6 +180,9 @@ class Verify(OnComplaint):
     category: Category
     kind: ComplaintKind
     visibility: Visibility
+    visibility_reason: Reason | None = Field(
+        None, description="why the visibility is lowered (required to lower it)"
+    )
     to_agency: AgencyCode
     note: Note = ""
 

@@ -118,6 +118,7 @@ def traffic(lapor: LaporApp, complaints: int, start: datetime, *, seed: str = "t
             category="Air Bersih",
             kind="complaint",
             visibility="public",
+            visibility_reason="Pelapor setuju laporannya dipublikasikan",
             to_agency="KEMENKES" if i % 2 else "KEMENSOS",
         )
         if path == 0:

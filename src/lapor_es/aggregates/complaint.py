@@ -46,6 +46,12 @@ COMPLAINT_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/complaint")
 S = ComplaintState
 OPEN_AT_AGENCY = frozenset({S.FORWARDED, S.IN_PROGRESS})
 BEFORE_VERIFICATION = frozenset({S.SUBMITTED, S.POSTPONED})
+# How much each visibility hides of the reporter and the report: lower is more exposed.
+VISIBILITY_PROTECTION: dict[str, int] = {
+    Visibility.PUBLIC: 0,
+    Visibility.ANONYMOUS: 1,
+    Visibility.CONFIDENTIAL: 2,
+}
 
 
 def complaint_id_for(tracking_id: str) -> UUID:
@@ -520,13 +526,25 @@ class Complaint(Aggregate):
         target: AgencyRef,
         note: str,
         follow_up_due_at: datetime,
+        visibility_reason: str | None = None,
     ) -> None:
-        """The desk verifies, classifies and forwards in one step, as LAPOR! does."""
+        """The desk verifies, classifies and forwards in one step, as LAPOR! does.
+
+        A visibility lower than the reporter chose is recorded first as its own
+        VisibilityChanged, with the desk's reason (see `_lowering`)."""
         self._require_national(actor, "verify")
         self._require_state("verify", {S.SUBMITTED})
         self._require_time(at)
         self._require_top_level(target)
         self._require_due(at, follow_up_due_at)
+        if self._lowering(visibility, visibility_reason, field="visibility_reason"):
+            self.trigger_event(
+                self.VisibilityChanged,
+                **_acted(actor, at),
+                old=self.visibility,
+                new=str(visibility),
+                reason=str(visibility_reason).strip(),
+            )
         self.trigger_event(
             self.Verified,
             **_acted(actor, at),
@@ -789,6 +807,7 @@ class Complaint(Aggregate):
         self._require_time(at)
         if visibility == self.visibility:
             raise AlreadyRecorded(f"the complaint is already {visibility}")
+        self._lowering(visibility, reason, field="reason")
         self.trigger_event(
             self.VisibilityChanged,
             **_acted(actor, at),
@@ -806,6 +825,24 @@ class Complaint(Aggregate):
         self.trigger_event(self.ReporterErased, **_acted(actor, at), reason=reason)
 
     # ------------------------------------------------------------ guards
+    def _lowering(self, visibility: str, reason: str | None, *, field: str) -> bool:
+        """True when `visibility` protects the reporter less than the current one does.
+
+        Lowering (anonymous or confidential to public, confidential to anonymous) exposes
+        what the reporter chose to hide, so it needs a reason, whichever command does it;
+        raising the protection needs none."""
+        if VISIBILITY_PROTECTION[visibility] >= VISIBILITY_PROTECTION[self.visibility]:
+            return False
+        if not (reason and reason.strip()):
+            raise RuleViolation(
+                f"lowering the visibility from {self.visibility} to {visibility} needs a "
+                f"reason ({field})",
+                field=field,
+                old=self.visibility,
+                new=str(visibility),
+            )
+        return True
+
     def _require_state(self, action: str, allowed: Iterable[ComplaintState]) -> None:
         allowed = set(allowed)
         if self.state not in allowed:
