@@ -233,3 +233,34 @@ def test_a_leading_byte_order_mark_is_skipped(loaded: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         (result,) = result_lines(proc.stdout)
         assert result["ok"] and result["line"] == 1 and result["request_id"] == "bom"
+
+
+# ------------------------------------------------ bounded, one-line echoes (issue 10, item 14)
+def test_echoes_of_user_input_are_truncated_and_the_result_stays_small(loaded: Path) -> None:
+    huge = "x" * 6_000_000
+    script = jsonl(
+        {"command": huge, "actor": DESK},  # an unknown tag
+        file_cmd(**{huge: 1}),  # an unknown field
+        file_cmd(**{f"extra_{i}": i for i in range(5_000)}),  # very many errors
+    )
+    proc = exec_bytes(loaded, script.encode())
+    assert proc.returncode == 1
+    assert len(proc.stdout) < 20_000, f"{len(proc.stdout)} bytes of results for 3 lines"
+    tag, field, many = result_lines(proc.stdout)
+    assert [r["error"]["code"] for r in (tag, field, many)] == ["validation_error"] * 3
+    assert "x" * 80 + "…" in tag["error"]["message"] and "x" * 81 not in tag["error"]["message"]
+    assert field["error"]["details"][0]["field"] == "x" * 80 + "…"
+    assert len(many["error"]["details"]) == 21  # 20 errors and how many more
+    assert many["error"]["details"][-1]["rule"] == "too_many_errors"
+    assert "4980 more" in many["error"]["details"][-1]["message"]
+
+
+def test_every_result_is_one_physical_line_whatever_the_request_id(loaded: Path) -> None:
+    request_ids = ["a\u2028b", "c\u2029d", "e\u0085f", "g\x1ch", "nama: Dewi \u00e9"]
+    script = jsonl(*(file_cmd(request_id=rid) for rid in request_ids))
+    proc = exec_bytes(loaded, script.encode())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = proc.stdout.decode("utf-8")
+    lines = text.splitlines()  # str.splitlines also breaks at U+2028, U+2029, U+0085, \x1c
+    assert len(lines) == len(request_ids)
+    assert [json.loads(line)["request_id"] for line in lines] == request_ids

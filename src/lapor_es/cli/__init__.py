@@ -15,6 +15,7 @@ from typing import Annotated, Any, TextIO
 import structlog
 import typer
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.table import Table
 
@@ -36,23 +37,48 @@ def _open_app() -> LaporApp:
 
 
 # ----------------------------------------------------------------------- exec
+# Errors quote what the caller sent; these bounds keep a hostile line from making a huge result.
+ECHO_LIMIT = 80  # characters of one quoted value (an unknown field name or command tag)
+MESSAGE_LIMIT = 1_000  # characters of any error message
+MAX_DETAILS = 20  # validation errors listed for one line; the rest are counted
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """`text` cut to `limit` characters, ending in "…" when cut."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def error_result(line: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {
-        "ok": False,
-        "line": line,
-        "error": c.ErrorModel(code=code, message=message, details=details).model_dump(),
-    }
+    error = c.ErrorModel(code=code, message=clip(message, MESSAGE_LIMIT), details=details)
+    return {"ok": False, "line": line, "error": error.model_dump()}
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """Field paths without pydantic's union tag, e.g. "reporter.phone", and the rule broken."""
-    details = []
-    for err in exc.errors():
-        loc = [str(part) for part in err["loc"]]
-        if loc and loc[0] in c.COMMAND_NAMES:
-            loc = loc[1:]
-        details.append({"field": ".".join(loc) or None, "rule": err["type"], "message": err["msg"]})
+    """Field paths without pydantic's union tag, e.g. "reporter.phone", and the rule broken:
+    the first MAX_DETAILS errors, then one entry saying how many more there were."""
+    errors = exc.errors(include_url=False, include_input=False)
+    details = [_validation_detail(err) for err in errors[:MAX_DETAILS]]
+    if len(errors) > MAX_DETAILS:
+        more = len(errors) - MAX_DETAILS
+        details.append(
+            {"field": None, "rule": "too_many_errors", "message": f"and {more} more errors"}
+        )
     return details
+
+
+def _validation_detail(err: ErrorDetails) -> dict[str, Any]:
+    loc = [clip(str(part)) for part in err["loc"]]  # an unknown field's name is the caller's
+    if loc and loc[0] in c.COMMAND_NAMES:
+        loc = loc[1:]
+    message = err["msg"]
+    tag = err.get("ctx", {}).get("tag")  # an unknown command name, quoted by pydantic
+    if isinstance(tag, str):
+        message = message.replace(tag, clip(tag))
+    return {
+        "field": ".".join(loc) or None,
+        "rule": err["type"],
+        "message": clip(message, MESSAGE_LIMIT),
+    }
 
 
 def execute_line(lapor: LaporApp, number: int, text: str) -> dict[str, Any]:
@@ -115,7 +141,9 @@ def run_exec(lapor: LaporApp, source: Iterable[bytes], sink: TextIO) -> int:
         else:
             result = execute_line(lapor, number, text)
         failures += not result["ok"]
-        sink.write(json.dumps(result, ensure_ascii=False) + "\n")
+        # ASCII only: every result is one physical line, even for readers that also break
+        # lines at U+2028, U+2029 or U+0085 (a request_id may hold them).
+        sink.write(json.dumps(result, ensure_ascii=True) + "\n")
         sink.flush()
     return 1 if failures else 0
 
