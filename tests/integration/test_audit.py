@@ -615,8 +615,9 @@ def test_a_deleted_last_event_shows_as_a_hole_and_against_the_checkpoint(
     anchor = take_checkpoint(settings, tmp_path / "checkpoint.json")
     target = complaint_id_for(tracking[2])
     tamper = Tamper(settings, lapor)
-    assert stored_position(lapor, tracking[2], 6) < store_pass_head(lapor)  # not the log's end
-    tamper.delete(target, tamper.last_version(target))
+    last = tamper.last_version(target)
+    assert stored_position(lapor, tracking[2], last) < store_pass_head(lapor)  # not the end
+    tamper.delete(target, last)
 
     status, plain = verify_store(settings)
     _, anchored = verify_store(settings, "--checkpoint", str(anchor))
@@ -626,8 +627,8 @@ def test_a_deleted_last_event_shows_as_a_hole_and_against_the_checkpoint(
     else:  # PostgreSQL's holes are explained; only the anchor can tell
         assert status == 0 and plain["summary"]["explained_position_gaps"]
     mismatch = [f for f in anchored["findings"] if f["kind"] == "checkpoint_mismatch"]
-    assert [(f["tracking_id"], f["version"]) for f in mismatch] == [(tracking[2], 6)]
-    assert "ends at 5 (deleted)" in mismatch[0]["detail"]
+    assert [(f["tracking_id"], f["version"]) for f in mismatch] == [(tracking[2], last)]
+    assert f"ends at {last - 1} (deleted)" in mismatch[0]["detail"]
 
 
 def test_a_deleted_whole_complaint_is_a_missing_tracking_number(
@@ -655,12 +656,13 @@ def test_a_changed_topic_is_read_and_named(lapor: LaporApp, settings: Settings, 
     tracking = populate(lapor)
     tamper = Tamper(settings, lapor)
     target = complaint_id_for(tracking[4])
-    tamper.set_topic(target, tamper.last_version(target), topic)
+    last = tamper.last_version(target)
+    tamper.set_topic(target, last, topic)
 
     status, report = verify_store(settings)
 
     assert (status, kinds(report)) == (1, [("unknown_topic", tracking[4])])
-    assert report["findings"][0]["version"] == 3
+    assert report["findings"][0]["version"] == last
 
 
 @pytest.mark.parametrize("field", ["reporter_ref", "sealed_identity"])
@@ -682,13 +684,13 @@ def test_a_rewritten_private_field_breaks_the_hash(
 
 
 def test_an_edited_snapshot_is_checked_against_replay(settings: Settings, tmp_path: Path) -> None:
-    snapshotting = settings.model_copy(update={"snapshot_interval": 2})
+    snapshotting = settings.model_copy(update={"snapshot_interval": 1})
     app = open_app(snapshotting, clock=lambda: NOW)
     try:
         tracking = populate(app)
         assert app.snapshots is not None
         table = app.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
-        target = complaint_id_for(tracking[2])  # six events: snapshots at 2, 4 and 6
+        target = complaint_id_for(tracking[2])  # a snapshot after every save
         shown: Any = app.repository.get(target)
         assert isinstance(shown, Complaint) and str(shown.state) == "RESOLVED"
     finally:
@@ -697,16 +699,19 @@ def test_an_edited_snapshot_is_checked_against_replay(settings: Settings, tmp_pa
     status, clean = verify_store(settings)
     assert status == 0 and clean["summary"]["snapshots_checked"] > 0
 
-    (state,) = tamper.sql(
-        f"SELECT state FROM {table} WHERE originator_id = %s AND originator_version = 6",
+    ((version, state),) = tamper.sql(
+        f"SELECT originator_version, state FROM {table} WHERE originator_id = %s "
+        "ORDER BY originator_version DESC LIMIT 1",
         tamper.key(target),
-    )[0]
+    )
+    assert version == shown.version  # `show` loads this snapshot and nothing after it
     edited = bytes(state).replace(b'"state":"RESOLVED"', b'"state":"ARCHIVED"')
     assert edited != bytes(state)
     tamper.sql(
-        f"UPDATE {table} SET state = %s WHERE originator_id = %s AND originator_version = 6",
+        f"UPDATE {table} SET state = %s WHERE originator_id = %s AND originator_version = %s",
         edited,
         tamper.key(target),
+        version,
     )
     reopened = open_app(settings, clock=lambda: NOW)
     try:
@@ -718,7 +723,7 @@ def test_an_edited_snapshot_is_checked_against_replay(settings: Settings, tmp_pa
 
     assert status == 1
     assert [(f["kind"], f["complaint_id"], f["version"]) for f in report["findings"]] == [
-        ("snapshot_mismatch", str(target), 6)
+        ("snapshot_mismatch", str(target), version)
     ]
     assert "state" in report["findings"][0]["detail"]
 
