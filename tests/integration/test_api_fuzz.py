@@ -149,7 +149,10 @@ def test_nul_characters_are_refused_before_they_reach_postgresql(
         ):
             response = client.get(url, headers=desk)
             assert response.status_code == 400, (url, response.text)
-            assert response.json()["code"] == "validation_error"
+            if url.startswith("/open311/"):  # the spec's error list there
+                assert response.json()[0]["code"] == 400
+            else:
+                assert response.json()["code"] == "validation_error"
         body = {
             "command": "file",
             "title": "Jalan rusak\u0000 parah",

@@ -20,21 +20,30 @@ import math
 import time
 from collections.abc import Callable
 from threading import Lock
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lapor_es.api.problems import PROBLEM_JSON, problem_body
 
+OPEN311_PREFIX = "/open311/"
+
 
 async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
-    body = json.dumps(problem_body(status, code, detail)).encode()
+    await _send_json(send, status, problem_body(status, code, detail), PROBLEM_JSON)
+
+
+async def _send_json(
+    send: Send, status: int, document: Any, media_type: str = "application/json"
+) -> None:
+    body = json.dumps(document).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-type", media_type.encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
         }
@@ -120,7 +129,11 @@ class NoNulCharacters:
             b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "")
         ):
             detail = "the path or query holds a NUL character (%00), which no field accepts"
-            await _send_problem(send, 400, "validation_error", detail)
+            if scope.get("path", "").startswith(OPEN311_PREFIX):
+                # Open311 clients read the spec's error list, as the routes there answer.
+                await _send_json(send, 400, [{"code": 400, "description": detail}])
+            else:
+                await _send_problem(send, 400, "validation_error", detail)
             return
         await self.app(scope, receive, send)
 
