@@ -52,7 +52,8 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 # ------------------------------------------------------------------ helpers
 def populate(lapor: LaporApp) -> list[str]:
-    """Six complaints: i=0 3 events, i=1 4, i=2 6, i=3 2, i=4 3, i=5 4."""
+    """Six complaints: i=0 3 events, i=1 5, i=2 7, i=3 2, i=4 4, i=5 5 (i=1, 2, 4 and 5 are
+    filed anonymous and verified public: VisibilityChanged at version 2)."""
     small_directory(lapor)
     return traffic(lapor, 6, NOW)
 
@@ -170,7 +171,7 @@ def test_clean_history_has_no_findings_and_exits_zero(
     report = audit(lapor, kafka)
 
     assert report.findings == []
-    assert report.topic_events == report.store_events == 3 + 4 + 6 + 2 + 3 + 4
+    assert report.topic_events == report.store_events == 3 + 5 + 7 + 2 + 4 + 5
     assert report.not_yet_published == 0
     result = CliRunner().invoke(
         cli,
@@ -209,12 +210,12 @@ def test_a_changed_byte_in_a_stored_event_is_named_modified(
     publish(lapor, kafka)
     rows = StoredRows(settings, lapor)
     target = complaint_id_for(tracking[1])
-    state = rows.state(target, 2)  # Verified, title "Laporan 1"
+    state = rows.state(target, 3)  # Verified, title "Laporan 1"
     at = state.index(b"Laporan 1") + len("Laporan ")
-    rows.set_state(target, 2, state[:at] + b"7" + state[at + 1 :])
+    rows.set_state(target, 3, state[:at] + b"7" + state[at + 1 :])
     broken = complaint_id_for(tracking[2])
     rows.set_state(broken, 3, b"\x00" + rows.state(broken, 3)[1:])  # no longer decodes
-    positions = (stored_position(lapor, tracking[1], 2), stored_position(lapor, tracking[2], 3))
+    positions = (stored_position(lapor, tracking[1], 3), stored_position(lapor, tracking[2], 3))
 
     app = fresh_app(settings)
     try:
@@ -223,7 +224,7 @@ def test_a_changed_byte_in_a_stored_event_is_named_modified(
         app.close()
 
     assert named(report) == [
-        ("modified", "store", tracking[1], 2),
+        ("modified", "store", tracking[1], 3),
         ("modified", "store", tracking[2], 3),
     ]
     changed, undecodable = report.findings
@@ -267,11 +268,11 @@ def test_forged_records_on_the_topic_are_named_forged(
     records = {
         (r.key.decode(), int(r.attributes["complaintversion"])): r for r in read_topic(kafka)
     }
-    last = json.loads(records[(str(complaint_id_for(tracking[2])), 6)].value)
-    verified = json.loads(records[(str(complaint_id_for(tracking[1])), 2)].value)
-    # A seventh event with a correct hash of its own that links to nothing.
-    appended = rehash(last, version=7, prev_hash="ab" * 32, note="ditutup paksa")
-    # Another version 2, with a different title, correctly linked and hashed.
+    last = json.loads(records[(str(complaint_id_for(tracking[2])), 7)].value)
+    verified = json.loads(records[(str(complaint_id_for(tracking[1])), 3)].value)
+    # An eighth event with a correct hash of its own that links to nothing.
+    appended = rehash(last, version=8, prev_hash="ab" * 32, note="ditutup paksa")
+    # Another version 3, with a different title, correctly linked and hashed.
     rewritten = rehash(verified, title="Laporan lain")
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
     for payload, position in ((appended, 999), (rewritten, 998)):
@@ -283,13 +284,13 @@ def test_forged_records_on_the_topic_are_named_forged(
     report = audit(lapor, kafka)
 
     assert sorted(named(report)) == [
-        ("forged", "topic", tracking[1], 2),
-        ("forged", "topic", tracking[2], 7),
+        ("forged", "topic", tracking[1], 3),
+        ("forged", "topic", tracking[2], 8),
     ]
     by_version = {f.version: f for f in report.findings}
-    assert "does not link" in by_version[7].detail
-    assert "different content" in by_version[2].detail
-    assert by_version[7].partition is not None and by_version[7].offset is not None
+    assert "does not link" in by_version[8].detail
+    assert "different content" in by_version[3].detail
+    assert by_version[8].partition is not None and by_version[8].offset is not None
     topic_only = audit(None, kafka)
     assert sorted(named(topic_only)) == sorted(named(report))
 
@@ -477,16 +478,16 @@ def test_export_and_check_bundle_round_trip_and_a_changed_byte_fails(
         cli, ["audit", "export", "--complaint", tracking[2], "--out", str(one)], env=env
     )
     assert exported.exit_code == 0, exported.output
-    assert json.loads(exported.stdout)["events"] == 6
+    assert json.loads(exported.stdout)["events"] == 7
     lines = (one / "events.jsonl").read_bytes().splitlines()
-    assert [json.loads(line)["version"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert [json.loads(line)["version"] for line in lines] == [1, 2, 3, 4, 5, 6, 7]
     manifest = json.loads((one / "manifest.json").read_text())
     assert manifest["complaints"][0]["tracking_id"] == tracking[2]
     assert manifest["complaints"][0]["head_hash"] == json.loads(lines[-1])["event_hash"]
 
     ok = runner.invoke(cli, ["audit", "check-bundle", str(one), "--public-key", str(public)])
     assert ok.exit_code == 0, ok.output
-    assert "OK: 1 complaints, 6 events" in ok.stdout
+    assert "OK: 1 complaints, 7 events" in ok.stdout
 
     cohort = tmp_path / "cohort.zip"
     day = NOW.date().isoformat()
@@ -505,7 +506,7 @@ def test_export_and_check_bundle_round_trip_and_a_changed_byte_fails(
     failed = runner.invoke(cli, ["audit", "check-bundle", str(one), "--public-key", str(public)])
     assert failed.exit_code == 1
     assert "events were changed after export" in failed.stdout
-    assert f"modified: complaint {tracking[2]} version 5" in failed.stdout
+    assert f"modified: complaint {tracking[2]} version 6" in failed.stdout
 
     (tmp_path / "other").mkdir()
     stranger = signing_key(tmp_path / "other")[1]
