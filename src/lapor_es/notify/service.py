@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from lapor_es.aggregates import DomainError
 from lapor_es.application import LaporApp, utc_now
+from lapor_es.backoff import exponential
 from lapor_es.contract.payloads import PAYLOAD_ADAPTER
 from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.notify.channels import Channel, SendError
@@ -45,8 +46,7 @@ class RetryPolicy:
 
     def backoff(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt: base, 2 base, 4 base, ..."""
-        seconds = self.backoff_base_s * 2 ** max(0, attempts - 1)
-        return timedelta(seconds=min(seconds, self.backoff_max_s))
+        return exponential(attempts, self.backoff_base_s, self.backoff_max_s)
 
 
 @dataclass
