@@ -8,9 +8,9 @@ reporter's key) is computed by the application and passed in as plain values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -64,6 +64,16 @@ def sla_mark(step: str, clock: str, due_at: datetime) -> str:
     return f"{step}:{clock}:{due_at.isoformat()}"
 
 
+def hashed_fields(event_class: type[Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields an event's hash (and its published payload) covers.
+
+    A field added in a later class version is covered only when it is set: an event stored
+    before the field existed is upcast with it null, and must keep the hash it was stored
+    with. Consumers read an absent field as null."""
+    later: frozenset[str] = getattr(event_class, "added_later", frozenset())
+    return {k: v for k, v in fields.items() if not (k in later and v is None)}
+
+
 def _acted(actor: Actor, at: datetime) -> dict[str, Any]:
     return {"actor_id": actor.id, "role": str(actor.role), "actor_agency": actor.agency, "at": at}
 
@@ -82,6 +92,8 @@ class Complaint(Aggregate):
         prev_hash: str
         event_hash: str
         private_salt: str | None  # salts the digest of the private part (chain.py)
+        # Fields added by a later class_version: hashed only when set (see hashed_fields).
+        added_later: ClassVar[frozenset[str]] = frozenset()
 
         def mutate(self, aggregate: Any) -> Any:
             complaint: Any = super().mutate(aggregate)
@@ -155,12 +167,21 @@ class Complaint(Aggregate):
             c.visibility = self.visibility
 
     class Forwarded(Event):
-        class_version = 1
+        class_version = 2
+        added_later = frozenset({"work_continues"})
         from_agency: str | None
         to_agency: str
         level: str  # "agency" (from the national desk) or "unit" (down the tree)
         note: str
         follow_up_due_at: datetime
+        # True when an agency passed a complaint it was already working on down to its own
+        # unit: internal disposition, so it stays IN_PROGRESS. None otherwise (and in v1).
+        work_continues: bool | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 put every forwarding in FORWARDED, as the v1 engine decided.
+            state["work_continues"] = None
 
         def apply(self, aggregate: Any) -> None:
             c: Complaint = aggregate
@@ -170,7 +191,7 @@ class Complaint(Aggregate):
                 keep = c.holder_chain.index(self.from_agency) + 1
                 c.holder_chain = [*c.holder_chain[:keep], self.to_agency]
             c.forwarding_path.append(self.to_agency)
-            c.state = S.FORWARDED
+            c.state = S.IN_PROGRESS if self.work_continues else S.FORWARDED
             c.start_clock(
                 "follow_up", self.at, self.follow_up_due_at
             )  # restarts with each forwarding
@@ -380,7 +401,9 @@ class Complaint(Aggregate):
             "verification_due_at": verification_due_at,
         }
         fields = with_private_salt(fields)
-        payload = canonical_payload("Filed", complaint_id_for(tracking_id), 1, fields)
+        payload = canonical_payload(
+            "Filed", complaint_id_for(tracking_id), 1, hashed_fields(cls.Filed, fields)
+        )
         return cls(**fields, event_hash=payload_hash(payload))
 
     @event(Filed)
@@ -446,7 +469,9 @@ class Complaint(Aggregate):
         fields = with_private_salt(
             {**kwargs, "tracking_id": self.tracking_id, "prev_hash": self.last_hash}
         )
-        payload = canonical_payload(event_class.__name__, self.id, self.version + 1, fields)
+        payload = canonical_payload(
+            event_class.__name__, self.id, self.version + 1, hashed_fields(event_class, fields)
+        )
         super().trigger_event(event_class, **fields, event_hash=payload_hash(payload))
 
     # ------------------------------------------------------------- properties
@@ -561,6 +586,7 @@ class Complaint(Aggregate):
             level="agency",
             note=note,
             follow_up_due_at=follow_up_due_at,
+            work_continues=None,
         )
 
     # ------------------------------------------------------------ forwarding
@@ -590,6 +616,7 @@ class Complaint(Aggregate):
                 level="agency",
                 note=note,
                 follow_up_due_at=follow_up_due_at,
+                work_continues=None,
             )
             return
         self._require_agency_in_chain(actor, "forward")
@@ -610,6 +637,8 @@ class Complaint(Aggregate):
             level="unit",
             note=note,
             follow_up_due_at=follow_up_due_at,
+            # Passing work down inside the agency is not "no follow-up yet".
+            work_continues=True if self.state == S.IN_PROGRESS else None,
         )
 
     def decline(

@@ -139,7 +139,7 @@ def apply_payload(state: AsOfState | None, p: Mapping[str, Any]) -> AsOfState:
     elif kind == "Forwarded":
         chain = chain_after(s.holder_chain, PAYLOAD_ADAPTER.validate_python(p))
         s = replace(_clock(s, "follow_up", at, _time(p["follow_up_due_at"])), holder_chain=chain)
-        s = replace(s, state=S.FORWARDED)
+        s = replace(s, state=S.IN_PROGRESS if p.get("work_continues") else S.FORWARDED)
     elif kind == "ForwardingDeclined":
         chain = chain_after(s.holder_chain, PAYLOAD_ADAPTER.validate_python(p))
         s = replace(s, holder_chain=chain)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.chain import canonical_payload
+from lapor_es.aggregates.complaint import hashed_fields
 
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
 Role = Literal["reporter", "national_admin", "agency_admin", "system"]
@@ -100,6 +101,11 @@ class Forwarded(EventPayload):
     level: Literal["agency", "unit"]
     note: str
     follow_up_due_at: datetime
+    work_continues: bool | None = Field(
+        None,
+        description="true when an agency passed a complaint it was already working on down to "
+        "its own unit: the complaint stays IN_PROGRESS; absent otherwise (and before v2)",
+    )
 
 
 class ForwardingDeclined(EventPayload):
@@ -236,7 +242,10 @@ PAYLOAD_ADAPTER: TypeAdapter[AnyPayload] = TypeAdapter(AnyPayload)
 def public_payload(event: Complaint.Event) -> dict[str, Any]:
     """The canonical public payload of a stored complaint event (what goes on the topic)."""
     payload = canonical_payload(
-        type(event).__name__, event.originator_id, event.originator_version, vars(event)
+        type(event).__name__,
+        event.originator_id,
+        event.originator_version,
+        hashed_fields(type(event), vars(event)),
     )
     payload["event_hash"] = event.event_hash
     return payload

@@ -43,7 +43,8 @@ def state_after(previous: ComplaintState | None, payload: EventPayload) -> Compl
         case Archived() | Merged():
             return S.ARCHIVED
         case Forwarded():
-            return S.FORWARDED
+            # An agency passing work in hand down to its unit keeps it IN_PROGRESS.
+            return S.IN_PROGRESS if payload.work_continues else S.FORWARDED
         case ForwardingDeclined():
             return S.SUBMITTED if payload.returned_to is None else S.FORWARDED
         case WorkStarted() | Reopened():

@@ -3,15 +3,19 @@ in-memory store: what the desk, agencies and reporters may now do, and what is r
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
-from lapor_es.aggregates import DomainError
+from lapor_es.aggregates import Complaint, DomainError
+from lapor_es.aggregates.chain import payload_hash
 from lapor_es.application import LaporApp
+from lapor_es.contract.payloads import public_payload
 from tests.conftest import NOW
-from tests.support.builders import DESK, Driver, file_cmd
+from tests.support.builders import DESK, Driver, agency_actor, file_cmd
 
 START = NOW - timedelta(days=60)
 
@@ -52,3 +56,45 @@ def test_verify_that_lowers_anonymity_needs_a_visibility_reason(lapor: LaporApp)
     history = [type(e).__name__ for e in lapor.history(lapor.complaint(tid).id)]
     assert history == ["Filed", "VisibilityChanged", "Verified", "Forwarded"]
     assert lapor.complaint(tid).visibility == "public"
+
+
+# ----------------------------------------------------------------- item 2
+def test_unit_forward_after_work_started_keeps_the_complaint_in_progress(
+    lapor: LaporApp,
+) -> None:
+    run, tid = filed(lapor)
+    run(**verify(tid))
+    run(command="start", actor=agency_actor("KEMENKES"), complaint=tid)
+    out = run(
+        command="forward",
+        actor=agency_actor("KEMENKES"),
+        complaint=tid,
+        to_agency="KEMENKES.ITJEN",
+    )
+    assert out.state == "IN_PROGRESS"
+
+
+def reloaded_as_v1(lapor: LaporApp, event: Complaint.Event, *dropped: str) -> Any:
+    """`event` as the previous release stored it: class version 1, without `dropped`."""
+    stored = lapor.mapper.to_stored_event(event)
+    state = json.loads(stored.state)
+    assert state.pop("class_version") >= 2
+    for name in dropped:
+        del state[name]
+    v1 = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+    return lapor.mapper.to_domain_event(v1)
+
+
+def test_a_v1_forwarded_event_is_upcast_and_keeps_its_hash(lapor: LaporApp) -> None:
+    run, tid = filed(lapor)
+    run(**verify(tid))
+    event = lapor.history(lapor.complaint(tid).id)[-1]
+    assert isinstance(event, Complaint.Forwarded)
+    loaded = reloaded_as_v1(lapor, event, "work_continues")
+    assert isinstance(loaded, Complaint.Forwarded) and loaded.work_continues is None
+    assert payload_hash(public_payload(loaded)) == event.event_hash

@@ -343,7 +343,7 @@ TARGET: dict[tuple[ComplaintState, str], ComplaintState] = {
     (S.FORWARDED, "comment"): S.FORWARDED,
     (S.FORWARDED, "resolve_by_admin"): S.RESOLVED,
     (S.IN_PROGRESS, "forward_national"): S.FORWARDED,
-    (S.IN_PROGRESS, "forward_unit"): S.FORWARDED,
+    (S.IN_PROGRESS, "forward_unit"): S.IN_PROGRESS,  # internal disposition: work goes on
     (S.IN_PROGRESS, "respond_interim"): S.IN_PROGRESS,
     (S.IN_PROGRESS, "respond_final"): S.RESPONDED,
     (S.IN_PROGRESS, "comment"): S.IN_PROGRESS,
