@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -264,3 +267,70 @@ def test_every_result_is_one_physical_line_whatever_the_request_id(loaded: Path)
     lines = text.splitlines()  # str.splitlines also breaks at U+2028, U+2029, U+0085, \x1c
     assert len(lines) == len(request_ids)
     assert [json.loads(line)["request_id"] for line in lines] == request_ids
+
+
+# ------------------------------------------------ show on damaged data (issue 10, item 15)
+def damaged_copy(source: Path, target: Path, damage: str, *params: str) -> Path:
+    """A copy of `source`'s store (and its pepper file) in `target`, with one UPDATE applied
+    to the copy: the original is never touched."""
+    target.mkdir()
+    shutil.copy(source / "lapor.sqlite3.pepper", target / "lapor.sqlite3.pepper")
+    with (
+        contextlib.closing(sqlite3.connect(source / "lapor.sqlite3")) as original,
+        contextlib.closing(sqlite3.connect(target / "lapor.sqlite3")) as copy,
+    ):
+        original.backup(copy)
+        changed = copy.execute(damage, params).rowcount
+        copy.commit()
+    assert changed == 1, f"the damage changed {changed} rows, not 1"
+    return target
+
+
+FILED = "topic = 'lapor_es.aggregates.complaint:Complaint.Filed'"
+
+
+def resealed(sealed: str) -> str:
+    """The sealed identity with one ciphertext character changed (its tag no longer fits)."""
+    middle = len(sealed) - 8  # inside the base64 text, clear of any padding
+    return sealed[:middle] + ("A" if sealed[middle] != "A" else "B") + sealed[middle + 1 :]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        f"UPDATE stored_events SET topic = 'lapor_es.aggregates.complaint:Complaint.Gone'"
+        f" WHERE {FILED}",
+        f"UPDATE stored_events SET state = CAST(json_set(CAST(state AS TEXT), "
+        f"'$.sealed_identity', ?) AS BLOB) WHERE {FILED}",
+        f"UPDATE stored_events SET state = substr(state, 1, 40) WHERE {FILED}",
+    ],
+    ids=["unknown-topic", "corrupt-sealed-identity", "truncated-event"],
+)
+def test_show_on_damaged_data_prints_the_documented_error_not_a_traceback(
+    loaded: Path, tmp_path_factory: pytest.TempPathFactory, damage: str
+) -> None:
+    filed = cli(loaded, "exec", stdin=jsonl(file_cmd()))
+    assert filed.returncode == 0, filed.stdout + filed.stderr
+    tracking_id = json.loads(filed.stdout)["tracking_id"]
+    with contextlib.closing(sqlite3.connect(loaded / "lapor.sqlite3")) as conn:
+        (state,) = conn.execute(f"SELECT state FROM stored_events WHERE {FILED}").fetchone()
+    params = (resealed(json.loads(state)["sealed_identity"]),) if "?" in damage else ()
+    copy = damaged_copy(loaded, tmp_path_factory.mktemp("damaged") / "store", damage, *params)
+    for fmt in ("json", "text"):
+        shown = cli(copy, "show", tracking_id, "--as", "national", "--format", fmt)
+        assert shown.returncode == 1 and shown.stdout == ""
+        assert "Traceback" not in shown.stderr, shown.stderr
+        error = json.loads(shown.stderr.splitlines()[-1])
+        assert error["code"] == "damaged_data", error
+        assert tracking_id in error["message"] and "audit verify" in error["message"]
+    intact = cli(loaded, "show", tracking_id, "--as", "national", "--format", "json")
+    assert intact.returncode == 0 and json.loads(intact.stdout)["tracking_id"] == tracking_id
+
+
+def test_show_still_names_a_bad_reference_or_viewer_as_validation_errors(loaded: Path) -> None:
+    for args in (["NOT-A-REF"], ["LAP-2026-0000001", "--as", "boss" + "x" * 500]):
+        shown = cli(loaded, "show", *args)
+        assert shown.returncode == 1 and "Traceback" not in shown.stderr
+        error = json.loads(shown.stderr.splitlines()[-1])
+        assert error["code"] == "validation_error", error
+        assert "x" * 81 not in error["message"]  # the echo of the input is cut (item 14)

@@ -10,11 +10,12 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, NoReturn, TextIO
 
 import structlog
 import typer
-from pydantic import ValidationError
+from eventsourcing.persistence import InterfaceError, OperationalError
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.table import Table
@@ -177,24 +178,45 @@ def show(
     ] = "public",
 ) -> None:
     """Current state, history and SLA clock of one complaint, masked for the viewer."""
-    lapor = _open_app()
     try:
         who = Viewer.parse(viewer)
+    except ValueError as exc:
+        refuse("validation_error", str(exc).replace(viewer, clip(viewer)))
+    try:
+        ref = COMPLAINT_REF.validate_python(ref)
+    except ValidationError:
+        refuse("validation_error", f"not a tracking id or complaint UUID: {clip(ref)!r}")
+    lapor = _open_app()
+    try:
         view = complaint_view(lapor, lapor.complaint(ref), who)
-    except (DomainError, ValueError) as exc:
-        code, details = (
-            (exc.code, exc.details or None)
-            if isinstance(exc, DomainError)
-            else ("validation_error", None)
+    except DomainError as exc:
+        refuse(exc.code, exc.message, exc.details or None)
+    except (OperationalError, InterfaceError) as exc:  # the store, not the data
+        refuse("internal_error", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # whatever damaged data raises: TopicError, InvalidTag, ...
+        # Input was checked above, so this is what was stored: say so, without a traceback.
+        log.error("show.damaged_data", complaint=ref, error=type(exc).__name__)
+        refuse(
+            "damaged_data",
+            f"complaint {ref} cannot be read: its stored data is damaged or altered "
+            f"({type(exc).__name__}); run `lapor-es audit verify --store-only`",
+            {"error": type(exc).__name__},
         )
-        typer.echo(json.dumps(error_result(0, code, str(exc), details)["error"]), err=True)
-        raise typer.Exit(1) from exc
     finally:
         lapor.close()
     if fmt == "json":
         typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
         return
     print_view(view)
+
+
+COMPLAINT_REF: TypeAdapter[str] = TypeAdapter(c.ComplaintRef)
+
+
+def refuse(code: str, message: str, details: Any = None) -> NoReturn:
+    """Print the error object on stderr (the documented shape) and exit with status 1."""
+    typer.echo(json.dumps(error_result(0, code, message, details)["error"]), err=True)
+    raise typer.Exit(1)
 
 
 def print_view(view: dict[str, Any]) -> None:
@@ -356,18 +378,40 @@ app.add_typer(contract_app, name="contract")
 
 @contract_app.command("schemas")
 def contract_schemas(
-    directory: Annotated[Path, typer.Option(help="where the schemas live")] = Path("docs/schemas"),
+    directory: Annotated[
+        Path, typer.Option(help="the docs' copy (the package's copy is written too)")
+    ] = Path("docs/schemas"),
     check: Annotated[bool, typer.Option("--check", help="fail if they are stale")] = False,
 ) -> None:
-    """Write (or --check) the JSON Schemas of every event payload."""
-    from lapor_es.contract.schemas import stale_schemas, write_schemas
+    """Write (or --check) the JSON Schemas of every event payload: in the package (shipped
+    in the wheel) and in docs/schemas."""
+    from lapor_es.contract.schemas import schema_directories, stale_schemas, write_schemas
 
+    homes = schema_directories(directory)
     if check:
-        stale = stale_schemas(directory)
+        stale = [str(home / name) for home in homes for name in stale_schemas(home)]
         for name in stale:
             typer.echo(f"stale: {name}", err=True)
         raise typer.Exit(1 if stale else 0)
-    for path in write_schemas(directory):
+    for home in homes:
+        for path in write_schemas(home):
+            typer.echo(str(path))
+
+
+@contract_app.command("asyncapi")
+def contract_asyncapi(
+    check: Annotated[bool, typer.Option("--check", help="fail if they are stale")] = False,
+) -> None:
+    """Write (or --check) docs/asyncapi.json and docs/asyncapi.md (run from the repository
+    root): the AsyncAPI 3.0 document of every topic, and its Markdown rendering."""
+    from lapor_es.contract.asyncapi_markdown import stale_documents, write_documents
+
+    if check:
+        stale = stale_documents()
+        for name in stale:
+            typer.echo(f"stale: {name}", err=True)
+        raise typer.Exit(1 if stale else 0)
+    for path in write_documents():
         typer.echo(str(path))
 
 
@@ -398,6 +442,7 @@ def demo(
 # Imported last: the group modules use helpers defined above in this module.
 from lapor_es.cli import audit, feeds, inbox, principals, project, serve, stats, timers  # noqa: E402
 from lapor_es.cli import notify as notify_cli  # noqa: E402
+from lapor_es.cli import webhooks as webhooks_cli  # noqa: E402
 from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
 app.command("stats")(stats.stats)
@@ -410,6 +455,7 @@ app.add_typer(project.app)  # `project`, `dlq`, `status`
 app.command("simulate")(simulate_command)
 app.command("serve")(serve.serve)  # the HTTP door
 app.add_typer(notify_cli.app, name="notify")  # tell reporters (issue 10 item 19)
+app.add_typer(webhooks_cli.app, name="webhooks")  # agency feeds over HTTPS (issue 12)
 # --- registrations: end
 
 
