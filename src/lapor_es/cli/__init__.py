@@ -378,40 +378,18 @@ app.add_typer(contract_app, name="contract")
 
 @contract_app.command("schemas")
 def contract_schemas(
-    directory: Annotated[
-        Path, typer.Option(help="the docs' copy (the package's copy is written too)")
-    ] = Path("docs/schemas"),
+    directory: Annotated[Path, typer.Option(help="where the schemas live")] = Path("docs/schemas"),
     check: Annotated[bool, typer.Option("--check", help="fail if they are stale")] = False,
 ) -> None:
-    """Write (or --check) the JSON Schemas of every event payload: in the package (shipped
-    in the wheel) and in docs/schemas."""
-    from lapor_es.contract.schemas import schema_directories, stale_schemas, write_schemas
+    """Write (or --check) the JSON Schemas of every event payload."""
+    from lapor_es.contract.schemas import stale_schemas, write_schemas
 
-    homes = schema_directories(directory)
     if check:
-        stale = [str(home / name) for home in homes for name in stale_schemas(home)]
+        stale = stale_schemas(directory)
         for name in stale:
             typer.echo(f"stale: {name}", err=True)
         raise typer.Exit(1 if stale else 0)
-    for home in homes:
-        for path in write_schemas(home):
-            typer.echo(str(path))
-
-
-@contract_app.command("asyncapi")
-def contract_asyncapi(
-    check: Annotated[bool, typer.Option("--check", help="fail if they are stale")] = False,
-) -> None:
-    """Write (or --check) docs/asyncapi.json and docs/asyncapi.md (run from the repository
-    root): the AsyncAPI 3.0 document of every topic, and its Markdown rendering."""
-    from lapor_es.contract.asyncapi_markdown import stale_documents, write_documents
-
-    if check:
-        stale = stale_documents()
-        for name in stale:
-            typer.echo(f"stale: {name}", err=True)
-        raise typer.Exit(1 if stale else 0)
-    for path in write_documents():
+    for path in write_schemas(directory):
         typer.echo(str(path))
 
 
@@ -442,7 +420,6 @@ def demo(
 # Imported last: the group modules use helpers defined above in this module.
 from lapor_es.cli import audit, feeds, inbox, principals, project, serve, stats, timers  # noqa: E402
 from lapor_es.cli import notify as notify_cli  # noqa: E402
-from lapor_es.cli import webhooks as webhooks_cli  # noqa: E402
 from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
 app.command("stats")(stats.stats)
@@ -455,7 +432,6 @@ app.add_typer(project.app)  # `project`, `dlq`, `status`
 app.command("simulate")(simulate_command)
 app.command("serve")(serve.serve)  # the HTTP door
 app.add_typer(notify_cli.app, name="notify")  # tell reporters (issue 10 item 19)
-app.add_typer(webhooks_cli.app, name="webhooks")  # agency feeds over HTTPS (issue 12)
 # --- registrations: end
 
 
