@@ -97,6 +97,7 @@ class StoreScan:
             return
         try:
             event = self.mapper.to_domain_event(notification)
+            payload = _chained_payload(event)  # fails on a row lacking a chained field
         except Exception as exc:  # a tampered row may fail anywhere in decoding: report it
             detail = f"stored event does not decode ({type(exc).__name__}: {exc})"
             self._unreadable(stream_id, version, where, detail, owner)
@@ -105,10 +106,12 @@ class StoreScan:
             self._not_ours(stream_id, version, where, problem)
             return
         if isinstance(event, Complaint.Event):
-            self.complaints.observe(public_payload(event), where)
+            assert payload is not None
+            self.complaints.observe(payload, where)
             self._filed(event, position)
         elif isinstance(event, Agency.Event):
-            self.agencies.observe(_directory_payload(event), where)
+            assert payload is not None
+            self.agencies.observe(payload, where)
         else:
             self._unchained(stream_id, owner, version, where)
             if isinstance(event, TrackingSequence.Started | TrackingSequence.NumberIssued):
@@ -281,6 +284,15 @@ def _owner_of_topic(topic: str) -> str | None:
     except Exception:  # an unknown module or class: anything may be written into a row
         return None
     return qualname.split(".")[0]
+
+
+def _chained_payload(event: Any) -> dict[str, Any] | None:
+    """The hashed payload of a complaint or directory event; None for other events."""
+    if isinstance(event, Complaint.Event):
+        return public_payload(event)
+    if isinstance(event, Agency.Event):
+        return _directory_payload(event)
+    return None
 
 
 def _directory_payload(event: Agency.Event) -> dict[str, Any]:
