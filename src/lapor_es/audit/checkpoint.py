@@ -33,13 +33,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from lapor_es.audit.store import StoreScan
+from lapor_es.contract import topics
+from lapor_es.contract.audit_records import CHECKPOINT_FORMAT
 from lapor_es.contract.chainstate import Finding
 from lapor_es.kafka import clients
 from lapor_es.kafka.relay import ensure_topic
 from lapor_es.kafka.settings import KafkaSettings
 
-FORMAT = "lapor-es-audit-checkpoint/1"
-TOPIC = "lapor.audit.checkpoints.v1"
+FORMAT = CHECKPOINT_FORMAT
+TOPIC = topics.AUDIT_CHECKPOINTS
 Heads = dict[str, tuple[int, str]]
 
 

@@ -378,18 +378,40 @@ app.add_typer(contract_app, name="contract")
 
 @contract_app.command("schemas")
 def contract_schemas(
-    directory: Annotated[Path, typer.Option(help="where the schemas live")] = Path("docs/schemas"),
+    directory: Annotated[
+        Path, typer.Option(help="the docs' copy (the package's copy is written too)")
+    ] = Path("docs/schemas"),
     check: Annotated[bool, typer.Option("--check", help="fail if they are stale")] = False,
 ) -> None:
-    """Write (or --check) the JSON Schemas of every event payload."""
-    from lapor_es.contract.schemas import stale_schemas, write_schemas
+    """Write (or --check) the JSON Schemas of every event payload: in the package (shipped
+    in the wheel) and in docs/schemas."""
+    from lapor_es.contract.schemas import schema_directories, stale_schemas, write_schemas
 
+    homes = schema_directories(directory)
     if check:
-        stale = stale_schemas(directory)
+        stale = [str(home / name) for home in homes for name in stale_schemas(home)]
         for name in stale:
             typer.echo(f"stale: {name}", err=True)
         raise typer.Exit(1 if stale else 0)
-    for path in write_schemas(directory):
+    for home in homes:
+        for path in write_schemas(home):
+            typer.echo(str(path))
+
+
+@contract_app.command("asyncapi")
+def contract_asyncapi(
+    check: Annotated[bool, typer.Option("--check", help="fail if they are stale")] = False,
+) -> None:
+    """Write (or --check) docs/asyncapi.json and docs/asyncapi.md (run from the repository
+    root): the AsyncAPI 3.0 document of every topic, and its Markdown rendering."""
+    from lapor_es.contract.asyncapi_markdown import stale_documents, write_documents
+
+    if check:
+        stale = stale_documents()
+        for name in stale:
+            typer.echo(f"stale: {name}", err=True)
+        raise typer.Exit(1 if stale else 0)
+    for path in write_documents():
         typer.echo(str(path))
 
 

@@ -4,7 +4,8 @@ Attributes travel as `ce_`-prefixed headers, the payload is the record value, an
 record key is the complaint id so that one complaint's events stay in one partition, in
 order. Extension attributes (lowercase alphanumerics, as the spec requires):
 `complaintversion`, `position` (global position in the event store), `eventhash`,
-`prevhash`.
+`prevhash`. `dataschema` names the JSON Schema of the payload, shipped in the package
+(`lapor_es.contract.schemas.resolve`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ SOURCE = "/lapor-es/complaints"
 TYPE_PREFIX = "id.go.lapor.complaint."
 CONTENT_TYPE = "application/json"
 TOPIC = "lapor.complaints.v1"
+DATASCHEMA_PREFIX = "urn:lapor-es:schema:"
 
 Headers = list[tuple[str, bytes]]
 
@@ -42,6 +44,15 @@ def event_type_of(ce_type_value: str) -> str:
     return "".join(part.capitalize() for part in middle.split("_"))
 
 
+def dataschema(ce_type_value: str) -> str:
+    """`id.go.lapor.complaint.filed.v1` -> `urn:lapor-es:schema:id.go.lapor.complaint.filed.v1`.
+
+    A URN, not a URL: it names the schema (the `$id` of the shipped JSON Schema) and resolves
+    offline, through the installed package, to the schema of the installed release. A type's
+    schema only ever gains optional fields, so the URN stays the same across releases."""
+    return f"{DATASCHEMA_PREFIX}{ce_type_value}"
+
+
 def ce_id(complaint_id: str, version: int) -> str:
     """Stable and unique per event: a re-published event carries the same id."""
     return f"{complaint_id}:{version}"
@@ -61,6 +72,7 @@ def to_record(event: Complaint.Event, position: int) -> Record:
         ("ce_id", ce_id(payload["complaint_id"], payload["version"]).encode()),
         ("ce_source", SOURCE.encode()),
         ("ce_type", ce_type(payload["type"]).encode()),
+        ("ce_dataschema", dataschema(ce_type(payload["type"])).encode()),
         ("ce_time", payload["at"].encode()),
         ("ce_subject", payload["tracking_id"].encode()),
         ("content-type", CONTENT_TYPE.encode()),

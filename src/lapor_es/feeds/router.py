@@ -35,7 +35,14 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from lapor_es.contract.cloudevents import CONTENT_TYPE, SPEC_VERSION, Headers, from_record
+from lapor_es.contract import topics
+from lapor_es.contract.cloudevents import (
+    CONTENT_TYPE,
+    SPEC_VERSION,
+    Headers,
+    dataschema,
+    from_record,
+)
 from lapor_es.contract.feeds import (
     FEED_SOURCE,
     FeedPayload,
@@ -43,7 +50,8 @@ from lapor_es.contract.feeds import (
     feed_ce_type,
     feed_topic,
 )
-from lapor_es.feeds.routing import ComplaintRoute, ParkedRecord, ToFeed, route
+from lapor_es.contract.router_records import ComplaintRoute, ParkedRecord, RetryCommand
+from lapor_es.feeds.routing import ToFeed, route
 from lapor_es.kafka import clients
 from lapor_es.kafka.loop import (
     CALL_TIMEOUT_MS,
@@ -60,14 +68,15 @@ log = structlog.get_logger("lapor_es.feeds.router")
 # Anything a bad record can raise while being decoded or routed (pydantic's ValidationError
 # and UnicodeDecodeError are ValueErrors). Kafka errors are not here: they restart the session.
 RECORD_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+CONTRACT_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # UTC, always six fractional digits (docs/events.md)
 
 
 @dataclass(frozen=True)
 class FeedSettings:
     bootstrap: str
-    input_topic: str = "lapor.complaints.v1"
-    feed_prefix: str = "lapor.agency."
-    router_topics: str = "lapor.agency-router"
+    input_topic: str = topics.COMPLAINTS
+    feed_prefix: str = topics.FEED_PREFIX
+    router_topics: str = topics.ROUTER_TOPICS
     router_id: str = "lapor-es-agency-router"
     feed_partitions: int = 3
     replication_factor: int = 1
@@ -76,15 +85,15 @@ class FeedSettings:
 
     @property
     def state_topic(self) -> str:
-        return f"{self.router_topics}.state.v1"
+        return topics.router_state(self.router_topics)
 
     @property
     def dlq_topic(self) -> str:
-        return f"{self.router_topics}.dlq.v1"
+        return topics.router_dead_letters(self.router_topics)
 
     @property
     def control_topic(self) -> str:
-        return f"{self.router_topics}.control.v1"
+        return topics.router_control(self.router_topics)
 
     def feed(self, agency: str) -> str:
         return feed_topic(self.feed_prefix, agency)
@@ -205,7 +214,8 @@ def feed_headers(payload: FeedPayload) -> Headers:
         ("ce_id", feed_ce_id(payload).encode()),
         ("ce_source", FEED_SOURCE.encode()),
         ("ce_type", feed_ce_type(payload.type).encode()),
-        ("ce_time", payload.model_dump(mode="json")["at"].encode()),
+        ("ce_dataschema", dataschema(feed_ce_type(payload.type)).encode()),
+        ("ce_time", payload.at.strftime(CONTRACT_TIME).encode()),  # as on the main topic
         ("ce_subject", payload.tracking_id.encode()),
         ("content-type", CONTENT_TYPE.encode()),
         ("ce_complaintversion", str(payload.version).encode()),
@@ -217,7 +227,7 @@ def feed_value(payload: FeedPayload) -> bytes:
     data = payload.model_dump(mode="json")
     for name in ("at", "follow_up_due_at", "filed_at"):  # the contract's timestamp form
         if name in data:
-            data[name] = getattr(payload, name).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            data[name] = getattr(payload, name).strftime(CONTRACT_TIME)
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -500,8 +510,8 @@ def request_retry(
     ensure_router_topics(feeds)
     producer = clients.producer(feeds, client_id=f"{feeds.router_id}-control")
     try:
-        body = {"command": "retry", "complaint_id": complaint_id, "skip_failed": skip_failed}
-        producer.send(feeds.control_topic, value=json.dumps(body).encode()).get(timeout=30)
+        body = RetryCommand(complaint_id=complaint_id, skip_failed=skip_failed)
+        producer.send(feeds.control_topic, value=body.model_dump_json().encode()).get(timeout=30)
     finally:
         producer.close(timeout=5)
 

@@ -12,10 +12,6 @@ views.check_access.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from lapor_es.contract.cloudevents import Delivered
 from lapor_es.contract.feeds import (
@@ -35,43 +31,10 @@ from lapor_es.contract.payloads import (
     Verified,
     VisibilityChanged,
 )
+from lapor_es.contract.router_records import ComplaintRoute as ComplaintRoute
+from lapor_es.contract.router_records import Content as Content
+from lapor_es.contract.router_records import ParkedRecord as ParkedRecord
 from lapor_es.readmodels.lifecycle import chain_after
-
-
-class ParkedRecord(BaseModel):
-    """A record the router could not process, or one waiting behind it; kept in router state
-    so a retry can replay it in order (bytes as latin-1 text: any value round-trips)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    topic: str
-    partition: int
-    offset: int
-    value: str
-    headers: list[tuple[str, str]]
-    error: str | None = Field(description="why it failed; null: it waits behind another")
-
-
-class Content(BaseModel):
-    filed_at: datetime
-    kind: Literal["complaint", "aspiration", "information_request"]
-    channel: Literal["web", "sms-1708", "android", "ios", "social", "api"]
-    title: str
-    description: str
-    category: str | None
-    location: str | None
-    visibility: Literal["public", "anonymous", "confidential"]
-    supplements: list[str] = Field(default_factory=list)
-
-
-class ComplaintRoute(BaseModel):
-    """Router state of one complaint (the value of its record on the state topic)."""
-
-    tracking_id: str | None = None
-    version: int = 0
-    chain: list[str] = Field(default_factory=list)
-    content: Content | None = None
-    parked: list[ParkedRecord] = Field(default_factory=list)
 
 
 class RoutingError(ValueError):
