@@ -33,6 +33,8 @@ from lapor_es.projections import core
 
 if TYPE_CHECKING:
     from lapor_es.api.door import Door
+    from lapor_es.feeds.webhook_store import WebhookStore
+    from lapor_es.feeds.webhooks import WebhookPolicy
     from lapor_es.notify.channels import Channel
     from lapor_es.notify.service import Notifier
     from lapor_es.readmodels.service import ReadModelService
@@ -180,6 +182,31 @@ def door(settings: Settings, *, clock: Clock = utc_now) -> Door:
         scope=DirectoryScope(lapor),
         event_store=auth,
         clock=clock,
+        webhooks=webhook_store(settings, auth),
+    )
+
+
+def webhook_store(settings: Settings, engine: Engine | None = None) -> WebhookStore:
+    """Webhook subscriptions and deliveries, beside the auth tables (migrated). Without
+    LAPOR_WEBHOOKS_SECRET_KEY they can be listed and deleted, not registered or sent."""
+    from lapor_es.feeds.webhook_signing import SecretBox
+    from lapor_es.feeds.webhook_store import WebhookStore
+
+    key = settings.webhooks_secret_key
+    box = SecretBox.from_setting(key.get_secret_value()) if key is not None else None
+    return WebhookStore(engine or auth_engine(settings), box)
+
+
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    from lapor_es.feeds.webhooks import WebhookPolicy
+
+    return WebhookPolicy(
+        max_attempts=settings.webhooks_max_attempts,
+        backoff_base_s=settings.webhooks_backoff_base_s,
+        backoff_max_s=settings.webhooks_backoff_max_s,
+        timeout_s=settings.webhooks_timeout_s,
+        concurrency=settings.webhooks_concurrency,
+        poll_interval_s=settings.webhooks_poll_interval_s,
     )
 
 

@@ -213,6 +213,36 @@ class Settings(BaseSettings):
         1.0, gt=0, description="how often a following notifier looks for work"
     )
 
+    # Webhooks (`lapor-es webhooks deliver`, POST /v1/webhooks); see docs/webhooks.md.
+    webhooks_secret_key: SecretStr | None = Field(
+        None,
+        description="base64 of 32 random bytes (`lapor-es webhooks new-key`) that encrypts "
+        "the endpoints' signing secrets in the database; unset = webhooks off",
+    )
+    webhooks_max_attempts: int = Field(
+        8, ge=1, description="attempts of one record before it is parked (webhooks replay)"
+    )
+    webhooks_backoff_base_s: float = Field(
+        10.0, gt=0, description="wait after a record's first failed attempt; doubled after each"
+    )
+    webhooks_backoff_max_s: float = Field(
+        3600.0, gt=0, description="longest wait between two attempts of a record"
+    )
+    webhooks_timeout_s: float = Field(
+        10.0, gt=0, description="seconds a receiver has to answer one delivery"
+    )
+    webhooks_concurrency: int = Field(
+        8, ge=1, le=64, description="deliveries in flight at once (each to another complaint)"
+    )
+    webhooks_poll_interval_s: float = Field(
+        1.0, gt=0, description="how often a following webhook worker looks for due records"
+    )
+    webhooks_allow_insecure: bool = Field(
+        False,
+        description="accept http:// and loopback/private addresses as endpoints "
+        "(development and tests only)",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

@@ -18,6 +18,7 @@ from lapor_es.api.door import Door
 from lapor_es.api.limits import BodyLimit, NoNulCharacters, RateLimiter, Timeout
 from lapor_es.api.metrics import MetricsMiddleware
 from lapor_es.api.routes import agencies, commands, complaints, desk, open311, ops, stats
+from lapor_es.api.routes import webhooks as webhook_routes
 
 API_VERSION = "1.0.0"
 DESCRIPTION = """The front door of lapor-es: commands, complaint views, inboxes, the desk
@@ -43,6 +44,7 @@ def routes_app(lifespan: Lifespan | None = None) -> FastAPI:
         stats.router,
         open311.router,
         ops.router,
+        webhook_routes.router,  # agencies' endpoints for their feed (docs/webhooks.md)
     ):
         app.include_router(router)
     document = openapi.document(app)

@@ -15,6 +15,7 @@ from lapor_es.application import LaporApp, utc_now
 from lapor_es.auth.access import AccessCodeStore
 from lapor_es.auth.principals import PrincipalStore
 from lapor_es.config import Settings
+from lapor_es.feeds.webhook_store import WebhookStore
 
 Clock = Callable[[], datetime]
 DESK = "LAPOR"  # the national desk's code in the directory (application.NATIONAL_DESK)
@@ -81,6 +82,7 @@ class Door:
     metrics: Metrics = field(default_factory=Metrics)
     event_store: Engine | None = None  # auth tables' database; None for an in-memory app
     clock: Clock = utc_now
+    webhooks: WebhookStore | None = None  # endpoints of agencies (docs/webhooks.md)
 
     def close(self) -> None:
         self.lapor.close()

@@ -442,6 +442,7 @@ def demo(
 # Imported last: the group modules use helpers defined above in this module.
 from lapor_es.cli import audit, feeds, inbox, principals, project, serve, stats, timers  # noqa: E402
 from lapor_es.cli import notify as notify_cli  # noqa: E402
+from lapor_es.cli import webhooks as webhooks_cli  # noqa: E402
 from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
 app.command("stats")(stats.stats)
@@ -454,6 +455,7 @@ app.add_typer(project.app)  # `project`, `dlq`, `status`
 app.command("simulate")(simulate_command)
 app.command("serve")(serve.serve)  # the HTTP door
 app.add_typer(notify_cli.app, name="notify")  # tell reporters (issue 10 item 19)
+app.add_typer(webhooks_cli.app, name="webhooks")  # agency feeds over HTTPS (issue 12)
 # --- registrations: end
 
 

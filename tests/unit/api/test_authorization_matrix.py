@@ -42,14 +42,18 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 from lapor_es.aggregates.values import Channel
 from lapor_es.api.app import create_app
 from lapor_es.api.door import DirectoryScope, Door
 from lapor_es.api.problems import status_for
+from lapor_es.auth import migrations as auth_migrations
 from lapor_es.auth.access import InMemoryAccessCodeStore, RateLimit
 from lapor_es.auth.principals import InMemoryPrincipalStore, PrincipalRole, PrincipalStore
 from lapor_es.bootstrap import in_memory_app, projection_engine_at
+from lapor_es.feeds.webhook_signing import SecretBox, new_key
+from lapor_es.feeds.webhook_store import WebhookStore
 from lapor_es.readmodels.migrations import prepare
 from tests.support.builders import small_directory
 from tests.unit.api.conftest import door_settings, live_models
@@ -88,6 +92,10 @@ o311-file             403 403 403 403 403 201 403 403 403 403 403 403 403 403 40
 o311-request          200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200
 o311-request-conf     404 404 404 404 404 404 404 404 404 404 404 404 404 404 404 404
 o311-requests         200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200
+webhooks-register     403 201 201 201 201 403 403 403 403 403 403 401 401 401 401 401
+webhooks-list         403 200 200 200 200 403 403 403 403 403 403 401 401 401 401 401
+webhook-get           403 200 404 404 404 403 403 403 403 403 403 401 401 401 401 401
+webhook-delete        403 204 404 404 404 403 403 403 403 403 403 401 401 401 401 401
 """
 
 # The directory the world registers through the desk: a holder with a parent and a unit,
@@ -441,6 +449,34 @@ ROWS |= {
 }
 
 
+# Webhooks (docs/webhooks.md): agency admins only, each for its own agency; another agency's
+# endpoint is a 404. The endpoint a get or delete acts on is the holder's, made per cell.
+HOOK = {"url": "https://hooks.example.go.id/matrix"}
+
+
+def holders_webhook(method: str) -> Callable[[World, Target], Request]:
+    def request(w: World, t: Target) -> Request:
+        made = w.http.post("/v1/webhooks", json=HOOK, headers=w.bearer("hld"))
+        assert made.status_code == 201, f"setup webhook: {made.text}"
+        return Request(method, f"/v1/webhooks/{made.json()['id']}")
+
+    return request
+
+
+ROWS |= {
+    "webhooks-register": Row(
+        "POST", "/v1/webhooks", forwarded_shared, lambda w, t: Request("POST", "/v1/webhooks", HOOK)
+    ),
+    "webhooks-list": Row("GET", "/v1/webhooks", forwarded_shared, get("/v1/webhooks")),
+    "webhook-get": Row(
+        "GET", "/v1/webhooks/{webhook_id}", forwarded_shared, holders_webhook("GET")
+    ),
+    "webhook-delete": Row(
+        "DELETE", "/v1/webhooks/{webhook_id}", forwarded_shared, holders_webhook("DELETE")
+    ),
+}
+
+
 def observe(world: World, row: Row, caller: str) -> tuple[int, str]:
     """The status of `caller`'s request on `row`, and the answer (for the failure table)."""
     target = row.target(world)
@@ -496,7 +532,16 @@ def matrix_door(tmp_path: Path) -> Door:
         access_codes=InMemoryAccessCodeStore(RateLimit(max_failures=10_000)),
         read_models=engine,
         scope=DirectoryScope(lapor),
+        webhooks=webhook_store(tmp_path),
     )
+
+
+def webhook_store(tmp_path: Path) -> WebhookStore:
+    """The webhook tables on a SQLite file of the test's own (the door keeps them beside
+    the auth tables, which the in-memory stores do not have)."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'door.sqlite3'}")
+    auth_migrations.prepare(engine)
+    return WebhookStore(engine, SecretBox.from_setting(new_key()))
 
 
 def project(door: Door) -> None:
