@@ -512,7 +512,9 @@ def document() -> dict[str, Any]:
             "CloudEvents 1.0 in Kafka binary content mode where they are events ([binding]("
             + CE_REF
             + ")). Topic names are the defaults; each can be changed by the setting named in "
-            "its description. Brokers are deployment-specific (LAPOR_KAFKA_BOOTSTRAP). "
+            "its description. Brokers are deployment-specific (LAPOR_KAFKA_BOOTSTRAP). No other "
+            "topic is written: the projector's dead letters are database rows (projections.md), "
+            "and the reporter notifier sends e-mail and SMS, not records. "
             "Generated from src/lapor_es/contract/ by `lapor-es contract asyncapi`.",
             "license": {
                 "name": "Apache-2.0",
