@@ -201,7 +201,7 @@ class World:
     def responded(self) -> Target:
         target = self.forwarded()
         respond = {"command": "respond", "complaint": target.tracking_id, "kind": "final"}
-        self.ok("hld", respond | {"text": "Sudah kami tangani."})
+        self.ok("hld", respond | {"text": "Sudah kami tangani semua."})
         return target
 
     def shared(self, name: str, make: Callable[[], Target]) -> Target:
