@@ -364,6 +364,7 @@ class LaporApp(Application[UUID]):
                 text=cmd.text,
                 follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
                 auto_resolve_due_at=self._due(at, ClockKind.AUTO_RESOLVE),
+                min_answer_chars=self.settings.answer_min_chars,
             ),
         )
 
@@ -385,7 +386,15 @@ class LaporApp(Application[UUID]):
     # ================================================================ closing
     def resolve(self, cmd: c.Resolve, uow: UnitOfWork) -> c.Outcome:
         return self._decide(
-            uow, cmd, lambda comp, actor, at: comp.resolve(actor, at, mode=cmd.mode, note=cmd.note)
+            uow,
+            cmd,
+            lambda comp, actor, at: comp.resolve(
+                actor,
+                at,
+                mode=cmd.mode,
+                note=cmd.note,
+                min_answer_chars=self.settings.answer_min_chars,
+            ),
         )
 
     def reopen(self, cmd: c.Reopen, uow: UnitOfWork) -> c.Outcome:

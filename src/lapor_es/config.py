@@ -135,6 +135,14 @@ class Settings(BaseSettings):
         30.0, gt=0, description="a request still running after this answers 503"
     )
 
+    answer_min_chars: int = Field(
+        20,
+        ge=1,
+        le=1_000,
+        description="fewest characters of a final response and of the desk's reason for "
+        "resolving by admin",
+    )
+
     calendar_collective_leave: bool = Field(
         True, description="count cuti bersama (government collective leave) as holidays"
     )

@@ -313,7 +313,8 @@ def print_headlines(
         f"  completion rate [bold]{total.completion_rate or 0:.2%}[/bold] "
         "(LAPOR! published 84.46% for 2022), "
         f"follow-up rate {total.follow_up_rate or 0:.2%}, "
-        f"over verified complaints {total.verified_completion_rate or 0:.2%}"
+        f"over verified complaints {total.verified_completion_rate or 0:.2%}, "
+        f"without the desk's own closures {total.completion_rate_without_admin or 0:.2%}"
     )
     table = Table(
         "agency",

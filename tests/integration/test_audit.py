@@ -395,7 +395,7 @@ def test_as_of_replay_matches_the_live_state_and_an_earlier_one(
         actor=agency_actor("KEMENKES.YANKES"),
         complaint=tid,
         kind="final",
-        text="Sudah diperbaiki",
+        text="Sudah diperbaiki oleh dinas",
     )
     traffic(lapor, 3, NOW + timedelta(days=1), seed="other")
     publish(lapor, kafka)

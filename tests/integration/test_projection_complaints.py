@@ -400,22 +400,22 @@ def test_completion_rates_in_the_middle_and_at_the_end(story: Story, engine: Eng
         web = st.completion(conn, model, cohort(END), st.Filters(channel="web"))
     # Middle (22 Jan 00:00Z): C9 not filed yet; resolved C1, C7 (first resolution);
     # followed up also C2 (RESPONDED), C5 (IN_PROGRESS); verified C1, C2, C5, C6, C7, C8.
-    assert middle == [st.CompletionRow(st.ALL, 8, 6, 4, 2, 2)]
+    assert middle == [st.CompletionRow(st.ALL, 8, 6, 4, 2, 2, 0)]
     assert middle[0].completion_rate == 2 / 8
     assert middle[0].follow_up_rate == 4 / 8
     assert middle[0].verified_completion_rate == 2 / 6
     # End: + C9 filed (SUBMITTED); C2 resolved; C6 IN_PROGRESS after the dispute.
-    assert end == [st.CompletionRow(st.ALL, 9, 6, 5, 3, 2)]
+    assert end == [st.CompletionRow(st.ALL, 9, 6, 5, 3, 2, 0)]
     assert (end[0].completion_rate, end[0].follow_up_rate) == (3 / 9, 5 / 9)
     assert end[0].verified_completion_rate == 3 / 6
     # Agency as of the middle: C6 already re-forwarded to KEMENKES on 20 Jan.
     assert by_agency == [
-        st.CompletionRow("(none)", 2, 0, 0, 0, 2),
-        st.CompletionRow("KEMENKES", 3, 3, 2, 2, 0),
-        st.CompletionRow("KEMENSOS", 1, 1, 1, 0, 0),
-        st.CompletionRow("PROV-JABAR", 2, 2, 1, 0, 0),
+        st.CompletionRow("(none)", 2, 0, 0, 0, 2, 0),
+        st.CompletionRow("KEMENKES", 3, 3, 2, 2, 0, 0),
+        st.CompletionRow("KEMENSOS", 1, 1, 1, 0, 0, 0),
+        st.CompletionRow("PROV-JABAR", 2, 2, 1, 0, 0, 0),
     ]
-    assert kemenkes == [st.CompletionRow(st.ALL, 3, 3, 2, 2, 0)]
+    assert kemenkes == [st.CompletionRow(st.ALL, 3, 3, 2, 2, 0, 0)]
     # 15 Jan 00:00Z: C6 was with KEMENSOS then; C8 not yet verified (15 Jan 02:00Z).
     assert {r.key: r.filed for r in early} == {
         "(none)": 3,  # C3, C4 archived; C8 still at the desk
@@ -424,7 +424,7 @@ def test_completion_rates_in_the_middle_and_at_the_end(story: Story, engine: Eng
         "PROV-JABAR": 1,  # C5
     }
     # Web: C1, C5, C7, C9 (C3 android, C4 web too) -> C1, C4, C5, C7, C9.
-    assert web == [st.CompletionRow(st.ALL, 5, 3, 3, 2, 1)]
+    assert web == [st.CompletionRow(st.ALL, 5, 3, 3, 2, 1, 0)]
 
 
 def test_durations_as_of_two_times(story: Story, engine: Engine) -> None:

@@ -253,7 +253,7 @@ def test_holder_chain_through_forward_decline_reforward_response_resolution_reop
         actor=agency_actor(KEMENSOS),
         complaint=tid,
         kind="final",
-        text="Sudah ditangani",
+        text="Sudah ditangani oleh petugas",
     )
     responded = kemensos | {
         "state": "RESPONDED",

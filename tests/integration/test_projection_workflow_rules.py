@@ -16,7 +16,13 @@ from lapor_es.projections import core
 from lapor_es.projections.runners import LocalRunner
 from lapor_es.readmodels import stats as st
 from lapor_es.readmodels.complaints import ComplaintsModel
-from tests.support.builders import DESK, agency_actor, file_cmd, small_directory
+from tests.support.builders import (
+    DESK,
+    agency_actor,
+    file_cmd,
+    reporter_actor,
+    small_directory,
+)
 from tests.support.projections import read_model_service
 
 pytestmark = pytest.mark.integration
@@ -96,3 +102,45 @@ def test_unit_forward_of_work_in_hand_keeps_bucket_and_follow_up_rate(
     assert (row["state"], row["bucket"]) == ("IN_PROGRESS", "Terdisposisi, Sedang Diproses")
     assert row["holder"] == "KEMENKES.ITJEN"
     assert completion(engine, model).followed_up == 1
+
+
+# ----------------------------------------------------------------- item 3
+def test_completion_is_reported_with_and_without_the_desks_own_closures(
+    run: Run, lapor: LaporApp, settings: Settings
+) -> None:
+    by_admin, open_ = run.file(), run.file()
+    answered = run(**file_cmd(reporter={"name": "Rudi", "phone": "081311112222"}))
+    assert answered.tracking_id and answered.reporter_ref
+    for tid in (by_admin, answered.tracking_id, open_):
+        run.verify(tid)
+    run(
+        command="resolve",
+        actor=DESK,
+        complaint=by_admin,
+        mode="by_admin",
+        note="Ditutup admin: pelapor sudah dihubungi langsung oleh dinas",
+    )
+    run(
+        command="respond",
+        actor=agency_actor("KEMENKES"),
+        complaint=answered.tracking_id,
+        kind="final",
+        text="Pipa sudah diperbaiki kemarin sore",
+    )
+    run(
+        command="reply",
+        actor=reporter_actor(answered.reporter_ref),
+        complaint=answered.tracking_id,
+        kind="confirm",
+        text="Terima kasih",
+    )
+    engine, model = project(lapor, settings)
+    row = completion(engine, model)
+    assert (row.filed, row.resolved, row.resolved_by_admin) == (3, 2, 1)
+    assert row.completion_rate == pytest.approx(2 / 3)
+    assert row.completion_rate_without_admin == pytest.approx(1 / 3)
+    with engine.connect() as conn:
+        modes = conn.execute(
+            select(model.states.c.resolution_mode).where(model.states.c.state == "RESOLVED")
+        ).scalars()
+        assert sorted(modes) == ["by_admin", "confirmed_by_reporter"]

@@ -266,7 +266,7 @@ def responded(lapor: LaporApp) -> tuple[str, str]:
         actor=agency_actor("KEMENKES"),
         complaint=tid,
         kind="final",
-        text="Pipa sudah diperbaiki.",
+        text="Pipa sudah diperbaiki petugas.",
     )
     return tid, ref
 

@@ -56,7 +56,7 @@ def test_full_lifecycle_is_stored_and_reloads(lapor: LaporApp, settings: Setting
         actor=agency_actor("KEMENKES.YANKES"),
         complaint=tid,
         kind="final",
-        text="Pipa sudah diperbaiki",
+        text="Pipa sudah diperbaiki petugas",
     )
     run(
         command="reply",
@@ -283,7 +283,7 @@ def test_erasing_a_reporter_shreds_identity_but_keeps_history(lapor: LaporApp) -
         actor=agency_actor("KEMENKES"),
         complaint=first.tracking_id,
         kind="final",
-        text="Selesai",
+        text="Selesai ditangani oleh petugas",
     )
 
 

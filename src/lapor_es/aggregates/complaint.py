@@ -46,6 +46,10 @@ COMPLAINT_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/complaint")
 S = ComplaintState
 OPEN_AT_AGENCY = frozenset({S.FORWARDED, S.IN_PROGRESS})
 BEFORE_VERIFICATION = frozenset({S.SUBMITTED, S.POSTPONED})
+# The fewest characters of an answer that closes something: a final response, the desk's
+# reason for resolving by admin ("x" answers nobody). The application passes its setting.
+MIN_ANSWER_CHARS = 20
+
 # How much each visibility hides of the reporter and the report: lower is more exposed.
 VISIBILITY_PROTECTION: dict[str, int] = {
     Visibility.PUBLIC: 0,
@@ -72,6 +76,15 @@ def hashed_fields(event_class: type[Any], fields: Mapping[str, Any]) -> dict[str
     with. Consumers read an absent field as null."""
     later: frozenset[str] = getattr(event_class, "added_later", frozenset())
     return {k: v for k, v in fields.items() if not (k in later and v is None)}
+
+
+def _require_answer(what: str, field: str, text: str, min_chars: int) -> None:
+    if len(text.strip()) < min_chars:
+        raise RuleViolation(
+            f"{what} needs at least {min_chars} characters in {field}",
+            field=field,
+            min_length=min_chars,
+        )
 
 
 def _acted(actor: Actor, at: datetime) -> dict[str, Any]:
@@ -684,14 +697,17 @@ class Complaint(Aggregate):
         text: str,
         follow_up_due_at: datetime,
         auto_resolve_due_at: datetime,
+        min_answer_chars: int = MIN_ANSWER_CHARS,
     ) -> None:
         """A final response opens the reporter's reply window; an interim one is a
         follow-up that restarts the agency's follow-up clock, so no complaint can be held
-        indefinitely on interim answers."""
+        indefinitely on interim answers. A final response must say something."""
         self._require_agency_in_chain(actor, "respond to")
         self._require_state("respond to", OPEN_AT_AGENCY)
         self._require_time(at)
         final = kind == ResponseKind.FINAL
+        if final:
+            _require_answer("a final response", "text", text, min_answer_chars)
         self._require_due(at, auto_resolve_due_at if final else follow_up_due_at)
         self.trigger_event(
             self.Responded,
@@ -743,7 +759,17 @@ class Complaint(Aggregate):
             )
 
     # ------------------------------------------------------------ closing
-    def resolve(self, actor: Actor, at: datetime, *, mode: ResolutionMode, note: str) -> None:
+    def resolve(
+        self,
+        actor: Actor,
+        at: datetime,
+        *,
+        mode: ResolutionMode,
+        note: str,
+        min_answer_chars: int = MIN_ANSWER_CHARS,
+    ) -> None:
+        """Close it. The desk closing it itself (by_admin) must say why: that closure
+        answers the reporter instead of the agency, and statistics count it apart."""
         self._require_time(at)
         if mode == ResolutionMode.CONFIRMED_BY_REPORTER:
             self._require_reporter(actor, "confirm")
@@ -761,6 +787,7 @@ class Complaint(Aggregate):
         else:
             self._require_national(actor, "resolve")
             self._require_state("resolve", OPEN_AT_AGENCY | {S.RESPONDED})
+            _require_answer("resolving by admin", "note", note, min_answer_chars)
         self.trigger_event(self.Resolved, **_acted(actor, at), mode=str(mode), note=note)
 
     def reopen(

@@ -86,7 +86,13 @@ def _record(item: Any) -> dict[str, Any]:
     """A dataclass row with its computed rates, ready for output."""
     assert is_dataclass(item) and not isinstance(item, type)
     record = asdict(item)
-    for name in ("completion_rate", "follow_up_rate", "verified_completion_rate", "compliance"):
+    for name in (
+        "completion_rate",
+        "completion_rate_without_admin",
+        "follow_up_rate",
+        "verified_completion_rate",
+        "compliance",
+    ):
         if hasattr(item, name):
             record[name] = getattr(item, name)
     return record

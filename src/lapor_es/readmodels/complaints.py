@@ -150,6 +150,7 @@ class ComplaintsModel(ReadModel):
             Column("since", ts, nullable=False, index=True),
             Column("until", ts, comment="NULL while current"),
             Column("wd_since_filed", Integer, nullable=False),
+            Column("resolution_mode", String(32), comment="RESOLVED: how it was resolved"),
             keep_existing=True,
         )
         Table(
@@ -257,7 +258,8 @@ class ComplaintsModel(ReadModel):
         changes: dict[str, Any] = {"version": event.version, "last_event_at": at}
         state = state_after(ComplaintState(row["state"]), payload)
         if state != row["state"]:
-            self._enter_state(conn, event, state, at, filed_at)
+            mode = payload.mode if isinstance(payload, p.Resolved) else None
+            self._enter_state(conn, event, state, at, filed_at, mode)
             changes |= {"state": state, "bucket": bucket(state)}
         changes |= self._facts_changes(conn, event, dict(row), at, filed_at)
         changes["b_complaint_id"] = event.complaint_id
@@ -301,11 +303,18 @@ class ComplaintsModel(ReadModel):
                 "since": at,
                 "until": None,
                 "wd_since_filed": 0,
+                "resolution_mode": None,
             },
         )
 
     def _enter_state(
-        self, conn: Connection, event: ProjectedEvent, state: str, at: datetime, filed_at: datetime
+        self,
+        conn: Connection,
+        event: ProjectedEvent,
+        state: str,
+        at: datetime,
+        filed_at: datetime,
+        resolution_mode: str | None,
     ) -> None:
         conn.execute(self._close_state, {"b_complaint_id": event.complaint_id, "b_at": at})
         conn.execute(
@@ -318,6 +327,7 @@ class ComplaintsModel(ReadModel):
                 "since": at,
                 "until": None,
                 "wd_since_filed": self.calendar.working_days_between(filed_at, at),
+                "resolution_mode": resolution_mode,
             },
         )
 

@@ -76,10 +76,16 @@ class CompletionRow:
     followed_up: int
     resolved: int
     archived: int
+    resolved_by_admin: int  # of `resolved`: closed by the desk itself (mode by_admin)
 
     @property
     def completion_rate(self) -> float | None:
         return ratio(self.resolved, self.filed)
+
+    @property
+    def completion_rate_without_admin(self) -> float | None:
+        """Completion by the agencies' answers alone: the desk's own closures left out."""
+        return ratio(self.resolved - self.resolved_by_admin, self.filed)
 
     @property
     def follow_up_rate(self) -> float | None:
@@ -206,6 +212,7 @@ def cohort_rows(model: ComplaintsModel, cohort: Cohort, filters: Filters) -> Sub
             f.c.kind,
             agency_then.label("agency"),
             s.c.state,
+            s.c.resolution_mode,
             s.c.wd_since_filed,
             f.c.verified_at,
             f.c.wd_to_verification,
@@ -233,7 +240,9 @@ def completion(
 ) -> list[CompletionRow]:
     """Filed, verified, followed up, resolved and archived counts (and their rates).
 
-    Archived complaints stay in the denominator, as in LAPOR!'s published figure.
+    Archived complaints stay in the denominator, as in LAPOR!'s published figure. Of the
+    resolved, those the desk closed itself (by_admin, as of as_of) are counted apart, for
+    the completion rate without admin closures.
     """
     rows = cohort_rows(model, cohort, filters)
     key = rows.c[by] if by else None
@@ -243,6 +252,12 @@ def completion(
         func.sum(case((rows.c.state.in_(FOLLOWED_UP_STATES), 1), else_=0)),
         func.sum(case((rows.c.state == "RESOLVED", 1), else_=0)),
         func.sum(case((rows.c.state == "ARCHIVED", 1), else_=0)),
+        func.sum(
+            case(
+                (and_(rows.c.state == "RESOLVED", rows.c.resolution_mode == "by_admin"), 1),
+                else_=0,
+            )
+        ),
     ]
     query = _filtered(select(*([key] if key is not None else []), *counts), rows, filters)
     if key is not None:

@@ -271,11 +271,11 @@ def test_a_request_follows_the_complaint_to_closed(fx: Fixture) -> None:
         "command": "respond",
         "complaint": tracking_id,
         "kind": "final",
-        "text": "Pipa diganti.",
+        "text": "Pipa diganti oleh petugas.",
     }
     assert fx.post("kemenkes", respond).status_code == 200
     responded = one(fx, tracking_id)
-    assert responded["status"] == "open" and responded["status_notes"] == "Pipa diganti."
+    assert responded["status"] == "open" and responded["status_notes"] == "Pipa diganti oleh petugas."
     confirm = {
         "command": "reply",
         "complaint": tracking_id,
@@ -322,9 +322,9 @@ def test_the_list_filters_as_the_spec_says(fx: Fixture) -> None:
         },
     ).json()["tracking_id"]
     fx.post("desk", verify(school, category="Pendidikan dan Kebudayaan"))
-    respond = {"command": "respond", "complaint": school, "kind": "final", "text": "Diperbaiki."}
+    respond = {"command": "respond", "complaint": school, "kind": "final", "text": "Diperbaiki oleh petugas."}
     fx.post("kemenkes", respond)
-    fx.post("desk", {"command": "resolve", "complaint": school, "mode": "by_admin", "note": "ok"})
+    fx.post("desk", {"command": "resolve", "complaint": school, "mode": "by_admin", "note": "Ditutup admin setelah konfirmasi."})
     fx.project()
 
     everything = listed(fx)

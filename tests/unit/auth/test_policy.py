@@ -77,7 +77,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "forward": {"to_agency": "KEMENKES.ITJEN"},
     "decline": {"reason": "not our authority"},
     "start": {},
-    "respond": {"kind": "final", "text": "Fixed."},
+    "respond": {"kind": "final", "text": "Fixed by the road crew."},
     "reply": {"kind": "confirm", "text": "Thank you"},
     "resolve": {"mode": "confirmed_by_reporter"},
     "reopen": {"reason": "not fixed after all"},

@@ -61,7 +61,7 @@ def lifecycle() -> list[Complaint.Event]:
         Actor("u", Role.AGENCY_ADMIN, "KEMENKES.ITJEN"),
         t,
         kind=ResponseKind.FINAL,
-        text="Sudah buka",
+        text="jawaban akhir yang lengkap",
         follow_up_due_at=t + timedelta(days=5),
         auto_resolve_due_at=t + timedelta(days=14),
     )
@@ -98,7 +98,7 @@ def clock_events() -> list[Complaint.Event]:
             agency,
             t,
             kind=kind,
-            text=str(kind),
+            text=f"{kind}: jawaban yang lengkap",
             follow_up_due_at=t + timedelta(days=5),
             auto_resolve_due_at=t + timedelta(days=14),
         )

@@ -467,7 +467,7 @@ class ComplaintMachine(RuleBasedStateMachine):
                 agency,
                 at,
                 kind=ResponseKind.FINAL,
-                text="",
+                text="jawaban akhir yang lengkap",
                 follow_up_due_at=self.now,
                 auto_resolve_due_at=self.now,
             ),

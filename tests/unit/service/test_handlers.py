@@ -75,7 +75,7 @@ def respond(s: Story, **overrides: Any) -> dict[str, Any]:
         "actor": agency_actor("KEMENKES"),
         "complaint": s.tid,
         "kind": "final",
-        "text": "Pipa sudah diperbaiki",
+        "text": "Pipa sudah diperbaiki petugas",
     } | overrides
 
 

@@ -13,9 +13,11 @@ from eventsourcing.persistence import StoredEvent
 from lapor_es.aggregates import Complaint, DomainError
 from lapor_es.aggregates.chain import payload_hash
 from lapor_es.application import LaporApp
+from lapor_es.bootstrap import in_memory_app
 from lapor_es.contract.payloads import public_payload
 from tests.conftest import NOW
-from tests.support.builders import DESK, Driver, agency_actor, file_cmd
+from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory
+from tests.unit.service.conftest import SETTINGS
 
 START = NOW - timedelta(days=60)
 
@@ -98,3 +100,43 @@ def test_a_v1_forwarded_event_is_upcast_and_keeps_its_hash(lapor: LaporApp) -> N
     loaded = reloaded_as_v1(lapor, event, "work_continues")
     assert isinstance(loaded, Complaint.Forwarded) and loaded.work_continues is None
     assert payload_hash(public_payload(loaded)) == event.event_hash
+
+
+# ----------------------------------------------------------------- item 3
+def started(lapor: LaporApp) -> tuple[Driver, str]:
+    run, tid = filed(lapor)
+    run(**verify(tid))
+    return run, tid
+
+
+def test_the_desk_resolving_by_admin_must_give_a_reason(lapor: LaporApp) -> None:
+    run, tid = started(lapor)
+    resolve = {"command": "resolve", "actor": DESK, "complaint": tid, "mode": "by_admin"}
+    for note in ({}, {"note": "ok"}):
+        error = refusal(run, resolve | note)
+        assert error.code == "rule_violation" and error.details["field"] == "note"
+    assert lapor.complaint(tid).state == "FORWARDED"
+    out = run(**resolve, note="Diselesaikan oleh admin: pelapor sudah dihubungi langsung")
+    assert out.state == "RESOLVED"
+
+
+def test_a_final_response_of_x_is_refused(lapor: LaporApp) -> None:
+    run, tid = started(lapor)
+    respond = {"command": "respond", "actor": agency_actor("KEMENKES"), "complaint": tid}
+    error = refusal(run, respond | {"kind": "final", "text": "x"})
+    assert error.code == "rule_violation" and error.details["field"] == "text"
+    assert run(**respond, kind="interim", text="Sedang dicek").state == "IN_PROGRESS"
+    assert run(**respond, kind="final", text="Pipa sudah diperbaiki kemarin").state == "RESPONDED"
+
+
+def test_the_minimum_answer_is_a_setting() -> None:
+    settings = SETTINGS.model_copy(update={"answer_min_chars": 40})
+    strict = in_memory_app(settings, clock=lambda: NOW)
+    small_directory(strict)
+    try:
+        run, tid = started(strict)
+        respond = {"command": "respond", "actor": agency_actor("KEMENKES"), "complaint": tid}
+        error = refusal(run, respond | {"kind": "final", "text": "Pipa sudah diperbaiki kemarin"})
+        assert error.details["min_length"] == 40
+    finally:
+        strict.close()

@@ -20,7 +20,13 @@ from lapor_es.workflow import JAKARTA
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
-RATES = ("completion_rate", "follow_up_rate", "verified_completion_rate", "compliance")
+RATES = (
+    "completion_rate",
+    "completion_rate_without_admin",
+    "follow_up_rate",
+    "verified_completion_rate",
+    "compliance",
+)
 
 
 def parse_as_of(text: str | None, now: datetime) -> datetime:

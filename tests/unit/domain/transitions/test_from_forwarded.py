@@ -251,7 +251,7 @@ def test_a_final_response_starts_the_reporters_window() -> None:
         agency("A"),
         NOW,
         kind=ResponseKind.FINAL,
-        text="selesai",
+        text="jawaban akhir yang lengkap",
         follow_up_due_at=NOW + 5 * D,
         auto_resolve_due_at=AUTO_RESOLVE_DUE,
     )
@@ -274,7 +274,7 @@ def test_an_agency_may_give_a_final_response_straight_from_forwarded() -> None:
         agency("A"),
         NOW,
         kind=ResponseKind.FINAL,
-        text="x",
+        text="jawaban akhir yang lengkap",
         follow_up_due_at=NOW + 5 * D,
         auto_resolve_due_at=NOW + D,
     )

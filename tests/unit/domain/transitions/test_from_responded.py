@@ -213,7 +213,7 @@ def test_only_the_timer_or_the_desk_auto_closes(actor: Actor) -> None:
 def test_the_desk_resolves_by_admin(build: Callable[[], Complaint]) -> None:
     c = build()
     n = len(c.pending_events)
-    c.resolve(ADMIN, NOW, mode=ResolutionMode.BY_ADMIN, note="ditutup")
+    c.resolve(ADMIN, NOW, mode=ResolutionMode.BY_ADMIN, note="ditutup admin dengan alasan jelas")
     assert new_events(c, n) == ["Resolved"]
     assert (c.state, c.resolution_mode, c.resolved_at) == (S.RESOLVED, "by_admin", NOW)
     assert (c.clock, c.due_at) == (None, None)
@@ -223,4 +223,4 @@ def test_the_desk_resolves_by_admin(build: Callable[[], Complaint]) -> None:
 def test_only_the_desk_resolves_by_admin(actor: Actor) -> None:
     c = in_progress()
     with pytest.raises(NotAuthorized):
-        c.resolve(actor, NOW, mode=ResolutionMode.BY_ADMIN, note="")
+        c.resolve(actor, NOW, mode=ResolutionMode.BY_ADMIN, note="ditutup admin dengan alasan jelas")

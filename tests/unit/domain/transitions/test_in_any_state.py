@@ -57,7 +57,7 @@ OUTSIDER = agency("B")
             OUTSIDER,
             NOW,
             kind=ResponseKind.FINAL,
-            text="",
+            text="jawaban akhir yang lengkap",
             follow_up_due_at=NOW,
             auto_resolve_due_at=NOW,
         ),

@@ -113,7 +113,7 @@ def long_story() -> Complaint:
         agency("B"),
         t + 10 * D,
         kind=ResponseKind.FINAL,
-        text="",
+        text="jawaban akhir yang lengkap",
         follow_up_due_at=t,  # unused by a final response
         auto_resolve_due_at=t + 24 * D,
     )
@@ -129,7 +129,7 @@ def long_story() -> Complaint:
         agency("B.U1"),
         t + 12 * D,
         kind=ResponseKind.FINAL,
-        text="",
+        text="jawaban akhir yang lengkap",
         follow_up_due_at=t + 17 * D,
         auto_resolve_due_at=t + 26 * D,
     )

@@ -217,7 +217,7 @@ def _respond(
             agency("A"),
             at,
             kind=kind,
-            text="",
+            text="jawaban akhir yang lengkap",
             follow_up_due_at=due if follow_up else at + 5 * D,
             auto_resolve_due_at=at + 10 * D if follow_up else due,
         )

@@ -126,7 +126,7 @@ def responded() -> Complaint:
         agency("A"),
         T0 + 4 * H,
         kind=ResponseKind.FINAL,
-        text="sudah diperbaiki",
+        text="sudah diperbaiki oleh dinas",
         follow_up_due_at=FOLLOW_UP_DUE,
         auto_resolve_due_at=AUTO_RESOLVE_DUE,
     )
@@ -230,7 +230,7 @@ ACTIONS: dict[str, Action] = {
             agency("A"),
             at,
             kind=ResponseKind.FINAL,
-            text="selesai",
+            text="selesai diperbaiki oleh dinas",
             follow_up_due_at=at + 5 * D,
             auto_resolve_due_at=at + 10 * D,
         ),
@@ -279,7 +279,7 @@ ACTIONS: dict[str, Action] = {
     ),
     "resolve_by_admin": Action(
         "resolve",
-        lambda c, at: c.resolve(ADMIN, at, mode=ResolutionMode.BY_ADMIN, note="selesai"),
+        lambda c, at: c.resolve(ADMIN, at, mode=ResolutionMode.BY_ADMIN, note="selesai, dikonfirmasi admin"),
     ),
     "reopen": Action(
         "reopen",
