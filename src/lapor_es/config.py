@@ -228,7 +228,10 @@ class Settings(BaseSettings):
         "the endpoints' signing secrets in the database; unset = webhooks off",
     )
     webhooks_max_attempts: int = Field(
-        8, ge=1, description="attempts of one record before it is parked (webhooks replay)"
+        30,
+        ge=1,
+        description="attempts of one record before it is parked (webhooks replay); "
+        "30 with the default backoff: about 21 hours of failures",
     )
     webhooks_backoff_base_s: float = Field(
         10.0, gt=0, description="wait after a record's first failed attempt; doubled after each"

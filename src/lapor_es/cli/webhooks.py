@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -20,7 +20,7 @@ from lapor_es.cli.feeds import Bootstrap, feed_settings
 app = typer.Typer(help="Agency feeds delivered to HTTPS endpoints", no_args_is_help=True)
 
 
-def _fail(error: str) -> None:
+def _fail(error: str) -> NoReturn:
     typer.echo(json.dumps({"ok": False, "error": error}), err=True)
     raise typer.Exit(2)
 
@@ -43,6 +43,10 @@ def deliver(
     feeds = feed_settings(bootstrap)
     store = boot.webhook_store(settings)
     try:
+        try:  # every secret must open now, not at its first delivery
+            store.endpoints(s.id for s in store.active())
+        except ValueError as exc:
+            _fail(str(exc))
         worker = WebhookWorker(feeds, store, boot.webhook_policy(settings), clock=utc_now)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: worker.stop.set())

@@ -76,7 +76,7 @@ class WebhookPolicy:
     """LAPOR_WEBHOOKS_*: attempts before parking, the backoff, the HTTP timeout, how many
     complaints are sent to at once, and how often a following worker looks for work."""
 
-    max_attempts: int = 8
+    max_attempts: int = 30
     backoff_base_s: float = 10.0
     backoff_max_s: float = 3600.0
     timeout_s: float = 10.0

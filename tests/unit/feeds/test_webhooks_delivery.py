@@ -210,3 +210,12 @@ def test_without_a_key_nothing_can_be_registered_or_sent(tmp_path: Path) -> None
     with pytest.raises(WebhooksUnavailable):
         keyless.endpoints(["wh_x"])
     engine.dispose()
+
+
+def test_a_worker_with_another_key_cannot_open_the_secrets(store: WebhookStore) -> None:
+    subscription, _ = store.create(
+        "KEMENKES", "https://h.example.go.id/", None, created_by="p", now=NOW
+    )
+    other = WebhookStore(store.engine, SecretBox.from_setting(new_key()))
+    with pytest.raises(ValueError, match=subscription.id):
+        other.endpoints([subscription.id])
