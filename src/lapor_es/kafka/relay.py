@@ -41,6 +41,7 @@ from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract.cloudevents import header_map, to_record
 from lapor_es.kafka import clients
 from lapor_es.kafka.settings import KafkaSettings
+from lapor_es.wake import LISTEN_FALLBACK_S, Waker, waker_for
 
 log = structlog.get_logger("lapor_es.kafka.relay")
 
@@ -138,6 +139,7 @@ class Relay:
         *,
         batch_size: int = 500,
         poll_interval: float = 0.05,
+        listen_fallback: float = LISTEN_FALLBACK_S,
         producer_factory: Callable[[KafkaSettings], KafkaProducer] | None = None,
     ) -> None:
         self.recorder = recorder
@@ -145,15 +147,30 @@ class Relay:
         self.kafka = kafka
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.listen_fallback = listen_fallback  # the poll while LISTEN works (a safety net)
         self.topics = complaint_event_topics()
         self.producer_factory = producer_factory or transactional_producer
         self.stop = threading.Event()
         self.stats = RelayStats()
+        self.waker: Waker | None = None
 
     # ------------------------------------------------------------------ running
     def run(self, *, follow: bool) -> RelayStats:
-        """Publish until caught up (follow=False) or until `stop` is set (follow=True)."""
+        """Publish until caught up (follow=False) or until `stop` is set (follow=True).
+
+        Following on PostgreSQL, the relay sleeps until a commit NOTIFYs it (wake.py); the
+        poll is then only a fallback. On SQLite it polls every `poll_interval`.
+        """
         ensure_topic(self.kafka)
+        if follow:
+            self.waker = waker_for(self.recorder)
+        try:
+            return self._run(follow=follow)
+        finally:
+            if self.waker is not None:
+                self.waker.close()
+
+    def _run(self, *, follow: bool) -> RelayStats:
         backoff = 0.5
         while not self.stop.is_set():
             try:
@@ -197,10 +214,16 @@ class Relay:
                 if not follow:
                     self._await_visible()
                     return True
-                self.stop.wait(self.poll_interval)
+                self._idle()
             return True
         finally:
             producer.close(timeout=5)
+
+    def _idle(self) -> None:
+        """Wait for the next commit (LISTEN) or the poll interval (no signal)."""
+        assert self.waker is not None
+        listening = self.waker.mode == "listen"
+        self.waker.wait(self.listen_fallback if listening else self.poll_interval, self.stop)
 
     def _await_visible(self, timeout_s: float = 30.0) -> None:
         """Return only once read_committed readers can see everything published: the

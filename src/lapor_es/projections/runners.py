@@ -23,6 +23,7 @@ from lapor_es.kafka.relay import complaint_event_topics
 from lapor_es.kafka.settings import KafkaSettings
 from lapor_es.projections.core import BatchResult, Projector
 from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka, from_notification
+from lapor_es.wake import LISTEN_FALLBACK_S, waker_for
 
 log = structlog.get_logger("lapor_es.projections.runner")
 
@@ -53,7 +54,8 @@ class RunStats:
 
 
 class LocalRunner:
-    """In-process: polls the notification log (SQLite has no push subscription)."""
+    """In-process, from the notification log. Following, it wakes on commit on PostgreSQL
+    (LISTEN/NOTIFY, wake.py) and polls every `poll_interval` on SQLite (no such signal)."""
 
     def __init__(
         self,
@@ -63,12 +65,14 @@ class LocalRunner:
         *,
         batch_size: int = 1000,
         poll_interval: float = 0.2,
+        listen_fallback: float = LISTEN_FALLBACK_S,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
         self.projector = projector
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.listen_fallback = listen_fallback  # the poll while LISTEN works (a safety net)
         self.topics = complaint_event_topics()
         self.stop = threading.Event()
         self.stats = RunStats()
@@ -77,6 +81,20 @@ class LocalRunner:
         return self.recorder.max_notification_id() or 0
 
     def run(self, *, follow: bool = False, progress: Progress | None = None) -> RunStats:
+        if not follow:
+            return self._run(follow=False, progress=progress, wait=lambda: None)
+        waker = waker_for(self.recorder)
+        timeout = self.listen_fallback if waker.mode == "listen" else self.poll_interval
+        try:
+            return self._run(
+                follow=True, progress=progress, wait=lambda: waker.wait(timeout, self.stop)
+            )
+        finally:
+            waker.close()
+
+    def _run(
+        self, *, follow: bool, progress: Progress | None, wait: Callable[[], object]
+    ) -> RunStats:
         position = self.projector.resume_offset(STORE_SOURCE, 0) or 0
         while not self.stop.is_set():
             batch = self.recorder.select_notifications(
@@ -88,7 +106,7 @@ class LocalRunner:
             if not batch:
                 if not follow:
                     break
-                self.stop.wait(self.poll_interval)
+                wait()
                 continue
             events = [from_notification(n, self.mapper) for n in batch]
             result = self.projector.process(events)
