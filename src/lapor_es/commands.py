@@ -59,11 +59,15 @@ Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2,
 AgencyCode = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9][A-Z0-9.-]{1,63}$")
 ]
+# A tracking id: ASCII digits only (a regex `\d` also takes Arabic-Indic and full-width digits).
+TRACKING_ID_BODY = "LAP-[0-9]{4}-[0-9]{7}"
+TRACKING_ID_PATTERN = f"^{TRACKING_ID_BODY}$"
+
 ComplaintRef = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True,
-        pattern=r"^(LAP-[0-9]{4}-[0-9]{7}|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+        pattern=r"^(" + TRACKING_ID_BODY + "|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
         r"[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$",
     ),
     Field(description="tracking id (LAP-2026-0000123) or complaint UUID"),

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
+from lapor_es import commands as c
 from lapor_es.aggregates import DomainError, NotAuthorized
 from lapor_es.api.deps import CallerDep, DoorDep, public_client
 from lapor_es.api.problems import Problem
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
 TrackingId = Annotated[
     str,
-    Path(pattern=r"^LAP-\d{4}-\d{7}$", description="tracking id, e.g. LAP-2026-0000123"),
+    Path(pattern=c.TRACKING_ID_PATTERN, description="tracking id, e.g. LAP-2026-0000123"),
 ]
 
 

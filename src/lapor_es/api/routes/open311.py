@@ -62,8 +62,8 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 MAX_RESULTS = 1000  # the spec's suggested cap on one list
 DEFAULT_WINDOW = timedelta(days=90)  # the spec's default when no date is given
-TRACKING_ID = re.compile(r"^LAP-\d{4}-\d{7}$")
-GEO = re.compile(r"(?:^|; )geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)$")
+TRACKING_ID = re.compile(c.TRACKING_ID_PATTERN)
+GEO = re.compile(r"(?:^|; )geo:(-?[0-9]+(?:\.[0-9]+)?),(-?[0-9]+(?:\.[0-9]+)?)$")
 MEDIA = re.compile(r"\n\nmedia_url: (\S+)$")
 TITLE_MAX = 150
 DESCRIPTION: TypeAdapter[str] = TypeAdapter(c.Description)
@@ -520,7 +520,7 @@ def parse_w3c(name: str, text: str) -> datetime:
     unencoded in a query string arrives as a space, so a space before the offset is read
     as '+'."""
     text = text.strip()
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+    if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", text):
         return datetime.combine(datetime.fromisoformat(text).date(), time(), JAKARTA)
     candidates = [text]
     if " " in text:
