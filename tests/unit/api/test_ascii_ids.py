@@ -1,5 +1,5 @@
-"""Tracking ids on the door take ASCII digits only, as the command language does (issue 10 item 13):
-a regex `\\d` would also take Arabic-Indic or full-width digits, giving one complaint two spellings."""
+"""Tracking ids on the door take ASCII digits only, as commands do (issue 10 item 13): a regex
+`\\d` would also take Arabic-Indic or full-width digits, giving one complaint two spellings."""
 
 from __future__ import annotations
 
