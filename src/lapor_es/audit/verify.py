@@ -14,19 +14,29 @@ Three passes, each streaming (design.md section 6):
 
 The topic is read first and the store second, so an event the relay publishes while the
 audit runs can only show up as "not yet published", never as a forgery.
+
+The topic pass runs in `jobs` processes (`scan_topic_parallel`), each checking a share of
+the partitions: a complaint's records all live in one partition (the key is the complaint
+id), so each process holds whole chains and the union of their results is what one reader
+would find. Processes, not threads: the checks are CPU-bound Python (JSON, SHA-256 of the
+canonical payload) and the GIL would serialize threads.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from eventsourcing.persistence import ApplicationRecorder, Mapper
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
 from lapor_es.audit import store as store_pass
 from lapor_es.audit.checkpoint import Checkpoint, compare_checkpoint
@@ -34,8 +44,18 @@ from lapor_es.audit.snapshots import SnapshotSource, check_snapshots
 from lapor_es.contract.chainstate import ABSENT, REPORTED, ChainChecker, Finding, Where
 from lapor_es.contract.cloudevents import SPEC_VERSION, ce_id, ce_type, header_map
 from lapor_es.kafka import clients
-from lapor_es.kafka.loop import ConsumerLoop, Liveness, UpTo, bounded_opener, partitions_of
+from lapor_es.kafka.loop import (
+    ConsumerLoop,
+    Liveness,
+    Opener,
+    UpTo,
+    assign_range,
+    bounded_opener,
+    partitions_of,
+)
 from lapor_es.kafka.settings import KafkaSettings
+
+log = structlog.get_logger("lapor_es.audit.verify")
 
 Progress = Callable[[int], None]  # called with the number of events just checked
 
@@ -136,6 +156,116 @@ def scan_topic(
                 progress(checked)
     checker.finish()
     return head
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass
+class ShardResult:
+    """What one process found on its partitions: the finished checker and the head."""
+
+    checker: ChainChecker
+    head: int
+
+
+def scan_topic_parallel(
+    kafka: KafkaSettings,
+    checker: ChainChecker,
+    *,
+    jobs: int,
+    progress: Progress = _no_progress,
+    liveness: Liveness | None = None,
+) -> int:
+    """`scan_topic` with the partitions shared among `jobs` processes; the same findings.
+
+    The range (every partition's end offset) is fixed here, once, before the processes
+    start. Should a complaint's records turn up in two processes' partitions (only a
+    record forged under another partition's key can do that), the results cannot simply
+    be joined: the topic is then checked again by one reader, and that is the answer.
+    """
+    ends = _fix_range(kafka)
+    shards = _shards(ends, jobs)
+    if len(shards) <= 1:
+        return scan_topic(kafka, checker, progress=progress, liveness=liveness)
+    results: list[ShardResult] = []
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process running threads
+    with ProcessPoolExecutor(max_workers=len(shards), mp_context=spawn) as pool:
+        futures = [pool.submit(scan_shard, kafka, shard, liveness) for shard in shards]
+        for future in as_completed(futures):
+            result = future.result()
+            progress(result.checker.events)
+            results.append(result)
+    seen = Counter(cid for r in results for cid in r.checker.chains)
+    shared = sorted(cid for cid, n in seen.items() if n > 1)
+    if shared:
+        log.warning("audit.chains_across_partitions", complaints=shared[:10], count=len(shared))
+        return scan_topic(kafka, checker, progress=_no_progress, liveness=liveness)
+    for result in sorted(results, key=lambda r: min(_partitions(r.checker), default=-1)):
+        checker.chains.update(result.checker.chains)
+        checker.findings += result.checker.findings
+        checker.events += result.checker.events
+    return max((r.head for r in results), default=0)
+
+
+def _partitions(checker: ChainChecker) -> set[int]:
+    return {c.partition for c in checker.chains.values() if c.partition is not None}
+
+
+def _fix_range(kafka: KafkaSettings) -> dict[TopicPartition, int]:
+    consumer = _reader(kafka)
+    try:
+        return dict(assign_range(consumer, kafka.topic).ends)
+    finally:
+        consumer.close()
+
+
+def _shards(ends: Mapping[TopicPartition, int], jobs: int) -> list[dict[TopicPartition, int]]:
+    """Round-robin the non-empty partitions over at most `jobs` shards."""
+    busy = sorted((tp for tp, end in ends.items() if end > 0), key=lambda tp: tp.partition)
+    count = max(1, min(jobs, len(busy)))
+    shards: list[dict[TopicPartition, int]] = [{} for _ in range(count)]
+    for i, tp in enumerate(busy):
+        shards[i % count][tp] = ends[tp]
+    return [shard for shard in shards if shard]
+
+
+def scan_shard(
+    kafka: KafkaSettings, ends: Mapping[TopicPartition, int], liveness: Liveness | None
+) -> ShardResult:
+    """In a worker process: check `ends`' partitions from their beginning to those ends."""
+    checker = ChainChecker("topic")
+    upto = UpTo(ends=dict(ends))
+    loop = ConsumerLoop(
+        f"audit of {kafka.topic} partitions {sorted(tp.partition for tp in ends)}",
+        _shard_opener(kafka, upto.ends),
+        liveness=liveness or kafka.liveness,
+        max_records=10_000,
+    )
+    head = 0
+    with loop:
+        for batch in loop.batches(until=upto.reached):
+            for tp, records in batch.items():
+                for record in records:
+                    if upto.within(tp, record.offset):
+                        head = max(head, check_record(checker, tp.partition, record))
+    checker.finish()
+    return ShardResult(checker, head)
+
+
+def _shard_opener(kafka: KafkaSettings, ends: Mapping[TopicPartition, int]) -> Opener:
+    def open_consumer(resume: Mapping[TopicPartition, int]) -> KafkaConsumer:
+        consumer = _reader(kafka)
+        consumer.assign(list(ends))
+        for tp in ends:
+            if tp in resume:
+                consumer.seek(tp, resume[tp])
+            else:
+                consumer.seek_to_beginning(tp)
+        return consumer
+
+    return open_consumer
 
 
 def check_record(checker: ChainChecker, partition: int, record: Any) -> int:
@@ -272,15 +402,20 @@ def verify(
     progress: Progress = _no_progress,
     snapshots: SnapshotSource | None = None,
     checkpoint: Checkpoint | None = None,
+    jobs: int = 1,
 ) -> AuditReport:
-    """Verify the topic (if `kafka`), the store (if `recorder`), and their agreement; the
-    store's snapshots (if `snapshots`) and the store against a `checkpoint`."""
+    """Verify the topic (if `kafka`, in `jobs` processes), the store (if `recorder`), and
+    their agreement; the store's snapshots (if `snapshots`) and the store against a
+    `checkpoint`."""
     started = time.perf_counter()
     report = AuditReport()
     topic = ChainChecker("topic")
     stored: store_pass.StoreScan | None = None
     if kafka is not None:
-        report.topic_head = scan_topic(kafka, topic, progress=progress)
+        if jobs > 1:
+            report.topic_head = scan_topic_parallel(kafka, topic, jobs=jobs, progress=progress)
+        else:
+            report.topic_head = scan_topic(kafka, topic, progress=progress)
         report.topic_events = topic.events
         report.findings += topic.findings
     if recorder is not None and mapper is not None:

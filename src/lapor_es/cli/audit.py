@@ -113,6 +113,10 @@ def verify(
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="the checkpoint signer's key (PEM)")
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, help="processes reading the topic (default: cores)"),
+    ] = None,
 ) -> None:
     """Replay the topic from offset 0 and the store; check every chain and their agreement,
     every stored topic, tracking numbers, positions, snapshots, and a checkpoint if given.
@@ -151,6 +155,7 @@ def verify(
                 progress=progress,
                 snapshots=_snapshot_source(lapor) if lapor else None,
                 checkpoint=anchor,
+                jobs=jobs or verifier.default_jobs(),
             )
     except LookupError as exc:
         typer.echo(str(exc), err=True)
