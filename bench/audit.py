@@ -1,7 +1,7 @@
 """`audit verify --topic-only` throughput beside a raw kafka-python consumer, same topic, same run.
 
     .venv/bin/python bench/audit.py [--events 570000] [--bootstrap HOST:PORT] [--repeats 2]
-                                    [--json]
+                                    [--jobs N] [--json]
 
 The topic: the complaint store of bench/relay.py (built with the domain API, cached as
 var/bench/relay-store-<N>-v1.sqlite3), relayed once into `bench.audit.<N>-v1` (6
@@ -9,8 +9,10 @@ partitions) and kept between runs: a later run reuses it when its committed reco
 matches the store.
 
 Cases, alternating over the repeats, median reported:
-  audit   lapor_es.audit.verify.verify(kafka=..., recorder=None): read_committed, manual
-          assignment of all partitions from offset 0, envelope + payload hash + chain checks
+  audit   lapor_es.audit.verify.verify(kafka=..., recorder=None, jobs=N): read_committed,
+          manual assignment of all partitions from offset 0, envelope + payload hash + chain
+          checks, the partitions shared by N processes (default: cores; issue 11)
+  audit/1 the same with jobs=1 (one reader, the figure before issue 11)
   raw     a bare KafkaConsumer with the same settings (read_committed, same fetch sizes,
           manual assignment, offset 0) that only counts records up to the same end offsets
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -30,6 +33,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.crc import crc_implementation
 from bench.relay import open_store
 from lapor_es.audit.verify import verify
 from lapor_es.kafka.relay import Relay, committed_position
@@ -84,9 +88,9 @@ def raw_count(kafka: KafkaSettings) -> tuple[int, float]:
         consumer.close()
 
 
-def audit_run(kafka: KafkaSettings) -> tuple[int, float, int]:
+def audit_run(kafka: KafkaSettings, jobs: int) -> tuple[int, float, int]:
     t0 = time.perf_counter()
-    report = verify(kafka=kafka, recorder=None, mapper=None)
+    report = verify(kafka=kafka, recorder=None, mapper=None, jobs=jobs)
     return report.topic_events or 0, time.perf_counter() - t0, len(report.findings)
 
 
@@ -95,32 +99,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=570_000)
     parser.add_argument("--bootstrap", default="127.0.0.1:59092")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     configure_logging("json", "warning")
+    print(f"kafka-python CRC-32C: {crc_implementation()}", flush=True)
     kafka, events = bench_topic(args.bootstrap, args.events)
     audit_s: list[float] = []
+    serial_s: list[float] = []
     raw_s: list[float] = []
     for repeat in range(args.repeats):
-        n, seconds, findings = audit_run(kafka)
+        n, seconds, findings = audit_run(kafka, args.jobs)
         assert n == events and findings == 0, (n, events, findings)
         audit_s.append(seconds)
+        n, seconds, findings = audit_run(kafka, 1)
+        assert n == events and findings == 0, (n, events, findings)
+        serial_s.append(seconds)
         m, seconds = raw_count(kafka)
         assert m == events, (m, events)
         raw_s.append(seconds)
         print(
-            f"repeat {repeat + 1}: audit {events / audit_s[-1]:,.0f} ev/s, "
+            f"repeat {repeat + 1}: audit {events / audit_s[-1]:,.0f} ev/s "
+            f"(jobs={args.jobs}), audit/1 {events / serial_s[-1]:,.0f} ev/s, "
             f"raw {events / raw_s[-1]:,.0f} ev/s",
             flush=True,
         )
     audit_rate = events / statistics.median(audit_s)
+    serial_rate = events / statistics.median(serial_s)
     raw_rate = events / statistics.median(raw_s)
     ratios = [r / a for a, r in zip(audit_s, raw_s, strict=True)]
     print(
         f"\n{events:,} events on {kafka.topic} ({PARTITIONS} partitions), median of {args.repeats}"
     )
     audit_median, raw_median = statistics.median(audit_s), statistics.median(raw_s)
-    print(f"  audit verify --topic-only  {audit_rate:>10,.0f} events/s  ({audit_median:.1f} s)")
+    print(
+        f"  audit verify --jobs {args.jobs:<6} {audit_rate:>10,.0f} events/s"
+        f"  ({audit_median:.1f} s)"
+    )
+    print(f"  audit verify --jobs 1      {serial_rate:>10,.0f} events/s")
     print(f"  raw kafka-python consumer  {raw_rate:>10,.0f} events/s  ({raw_median:.1f} s)")
     print(
         f"  ratio audit/raw            {audit_rate / raw_rate:.2f}"
@@ -131,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "events": events,
+                    "jobs": args.jobs,
                     "audit_events_per_s": audit_rate,
+                    "audit_jobs1_events_per_s": serial_rate,
+                    "crc32c": crc_implementation(),
                     "raw_events_per_s": raw_rate,
                     "ratio": audit_rate / raw_rate,
                     "audit_s": audit_s,

@@ -123,6 +123,7 @@ def complaint_history(i: int, start: datetime) -> Complaint:
         category="Air Bersih",
         kind="complaint",
         visibility="public",
+        visibility_reason="pelapor setuju laporannya dipublikasikan",  # when lowered (issue 10)
         target=KEMENKES,
         note="mohon ditindaklanjuti",
         follow_up_due_at=at + due,
@@ -151,22 +152,22 @@ def complaint_history(i: int, start: datetime) -> Complaint:
         )
 
     if path == 4:
-        respond(ResponseKind.FINAL, "Sudah ditindaklanjuti")
+        respond(ResponseKind.FINAL, "Sudah ditindaklanjuti oleh petugas")
         return comp
     if path == 1:
         at += hour
         comp.forward(STAFF, at, target=YANKES, note="ke unit", follow_up_due_at=at + due)
         at += hour
         comp.start_work(UNIT_STAFF, at)
-        respond(ResponseKind.FINAL, "Pipa sudah diperbaiki")
+        respond(ResponseKind.FINAL, "Pipa sudah diperbaiki petugas PDAM")
         reply(ReplyKind.CONFIRM, "Sudah mengalir, terima kasih")
         return comp
     at += hour
     comp.start_work(STAFF, at)
     respond(ResponseKind.INTERIM, "Sedang kami periksa")
-    respond(ResponseKind.FINAL, "Sudah diperbaiki")
+    respond(ResponseKind.FINAL, "Sudah diperbaiki oleh petugas PDAM")
     reply(ReplyKind.DISPUTE, "Belum mengalir")
-    respond(ResponseKind.FINAL, "Sudah diperbaiki, dicek ulang")
+    respond(ResponseKind.FINAL, "Sudah diperbaiki, dicek ulang oleh PDAM")
     reply(ReplyKind.CONFIRM, "Sudah mengalir")
     return comp
 
