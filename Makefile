@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench clean services-up services-down openapi
+.PHONY: demo test lint typecheck unit integration bench bench-quick clean services-up services-down openapi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration tests/e2e
 
+## Every benchmark beside its raw baseline: one table and bench/results.json (bench/run.py).
 bench: $(STAMP)
-	$(BIN)/python bench/commands.py
+	$(BIN)/python bench/run.py
+
+## The same at small sizes (a few minutes).
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
 
 services-up:
 	deploy/postgres/pg start
