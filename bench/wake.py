@@ -127,7 +127,7 @@ def latency(mode: str, pg: str, topics: Topics, samples: int) -> dict[str, float
         finally:
             watcher.close()
             lapor.close()
-    return {"p50_ms": pct(seen_ms, 50), "p95_ms": pct(seen_ms, 95), "n": len(seen_ms)}
+    return {"p50_ms": pct(seen_ms, 0.5), "p95_ms": pct(seen_ms, 0.95), "n": len(seen_ms)}
 
 
 def main(argv: list[str] | None = None) -> int:
