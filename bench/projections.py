@@ -44,6 +44,9 @@ import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from sqlalchemy import text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.crc import crc_implementation
 from lapor_es.bootstrap import open_app, projection_engine_at, read_model_service
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import Relay, complaint_event_topics
@@ -279,7 +282,8 @@ def main() -> None:
     print(
         f"python {platform.python_version()}, {platform.system()} {platform.machine()}, "
         f"nproc={os.cpu_count()}, SQLite {sqlite3.sqlite_version}, "
-        f"sqlalchemy {version('sqlalchemy')}, kafka-python {version('kafka-python')}"
+        f"sqlalchemy {version('sqlalchemy')}, kafka-python {version('kafka-python')}, "
+        f"CRC-32C: {crc_implementation()}"
     )
     store, events = build_store(args.complaints)
     rows = store_rows(store)

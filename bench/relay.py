@@ -46,6 +46,9 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.crc import crc_implementation
 from lapor_es.aggregates import (
     Actor,
     AgencyKind,
@@ -639,6 +642,7 @@ def machine(kind: str, pg_server: str | None, bootstrap: str) -> dict[str, str]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "kafka-python": version("kafka-python"),
+        "crc32c": crc_implementation(),
         "eventsourcing": version("eventsourcing"),
         "broker": f"{bootstrap} (kafka {broker_version()})",
         "store": kind,
