@@ -37,6 +37,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from lapor_es import commands as c
+from lapor_es import observability
 from lapor_es.aggregates import AlreadyRecorded, DomainError, InvalidTransition, RuleViolation
 from lapor_es.aggregates.values import EscalationLevel, ResolutionMode, Role
 from lapor_es.application import LaporApp, utc_now
@@ -235,9 +236,12 @@ class TimerService:
                 total.merge(self.run_once())
                 break
             try:
-                total.merge(self.run_once())
+                report = self.run_once()
+                total.merge(report)
+                observability.current().retried(report.failed)
             except Exception:  # e.g. the database is briefly down: a service keeps going
                 total.failed += 1
+                observability.current().retried()
                 log.exception("sla_timer.pass_failed")
             self._wait()
         return total

@@ -24,6 +24,7 @@ from lapor_es import bootstrap as boot
 from lapor_es import commands as c
 from lapor_es.aggregates import DomainError
 from lapor_es.application import LaporApp
+from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.directory import parse_rows, read_rows
 from lapor_es.views import Viewer, complaint_view
 
@@ -333,6 +334,8 @@ def relay(
     bootstrap: Annotated[
         str | None, typer.Option(help="Kafka bootstrap servers (else LAPOR_KAFKA_BOOTSTRAP)")
     ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = DEFAULT_HOST,
 ) -> None:
     """Publish every stored complaint event to Kafka, exactly once, in order per complaint."""
     import signal
@@ -341,6 +344,7 @@ def relay(
     from lapor_es.kafka.settings import KafkaSettings
 
     lapor = _open_app()
+    start_worker("relay", metrics_port, metrics_host)
     settings = lapor.settings
     servers = bootstrap or settings.kafka_bootstrap
     if not servers:

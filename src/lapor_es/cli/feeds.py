@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from lapor_es import bootstrap as boot
+from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.feeds.router import FeedSettings
 from lapor_es.kafka.settings import KafkaSettings
 
@@ -65,10 +66,13 @@ def route(
     ] = False,
     bootstrap: Bootstrap = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = DEFAULT_HOST,
 ) -> None:
     """Route the complaints topic into per-agency feed topics, exactly once."""
     from lapor_es.feeds.router import AgencyRouter
 
+    start_worker("router", metrics_port, metrics_host)
     router = AgencyRouter(feed_settings(bootstrap), batch_size=batch_size)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: router.stop.set())

@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
+
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
 
@@ -26,6 +28,8 @@ def notify(
     kafka: Annotated[
         bool, typer.Option("--kafka", help="consume from Kafka (LAPOR_KAFKA_BOOTSTRAP)")
     ] = False,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = DEFAULT_HOST,
 ) -> None:
     """Send reporters a message on verification, postponement, responses, escalation and
     closure, by e-mail and SMS, once per event and channel."""
@@ -52,6 +56,7 @@ def notify(
             err=True,
         )
         raise typer.Exit(2)
+    start_worker("notifier", metrics_port, metrics_host)
     lapor = boot.open_app(settings)
     engine = boot.projection_engine(settings)
     try:

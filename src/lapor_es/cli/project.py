@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from lapor_es import bootstrap as boot
+from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.config import Settings
 from lapor_es.readmodels.registry import MODEL_NAMES
 
@@ -81,6 +82,8 @@ def project(
     idle_timeout: Annotated[
         float, typer.Option(help="--from-kafka --until-caught-up: stop after this idle time (s)")
     ] = 5.0,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = DEFAULT_HOST,
 ) -> None:
     """Apply stored events to the read models: in-process from the store (default) or from
     Kafka. Exactly once: each batch and its tracking commit in one SQL transaction."""
@@ -95,6 +98,7 @@ def project(
         return
     names = _names(only)
     stop = _stop_on_signals()
+    start_worker("projector", metrics_port, metrics_host)
     with boot.read_model_service(settings) as read_models:
         if from_kafka:
             stats = read_models.run_projector(

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
+
 app = typer.Typer()
 
 
@@ -42,6 +44,8 @@ def timers(
     poll_interval: Annotated[
         float, typer.Option(min=0.1, help="longest sleep between passes, seconds")
     ] = 60.0,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = DEFAULT_HOST,
 ) -> None:
     """Issue every due SLA ladder step (warn, breach + escalate, national, auto-close)."""
     from lapor_es import bootstrap as boot
@@ -55,6 +59,7 @@ def timers(
         typer.echo(json.dumps({"ok": False, "error": f"--now: {exc}"}), err=True)
         raise typer.Exit(2) from exc
     settings = boot.load_settings()
+    start_worker("timers", metrics_port, metrics_host)
     lapor = boot.open_app(settings)
     engine = boot.projection_engine(settings)
     try:

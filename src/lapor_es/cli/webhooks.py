@@ -16,6 +16,7 @@ import typer
 
 from lapor_es import bootstrap as boot
 from lapor_es.cli.feeds import Bootstrap, feed_settings
+from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 
 app = typer.Typer(help="Agency feeds delivered to HTTPS endpoints", no_args_is_help=True)
 
@@ -31,6 +32,8 @@ def deliver(
         bool, typer.Option("--follow/--until-caught-up", help="keep running, or one pass")
     ] = False,
     bootstrap: Bootstrap = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = DEFAULT_HOST,
 ) -> None:
     """Send every subscribed agency feed to its endpoints: signed CloudEvents, in order per
     complaint, retried with backoff, parked after LAPOR_WEBHOOKS_MAX_ATTEMPTS."""
@@ -47,6 +50,7 @@ def deliver(
             store.endpoints(s.id for s in store.active())
         except ValueError as exc:
             _fail(str(exc))
+        start_worker("webhooks", metrics_port, metrics_host)
         worker = WebhookWorker(feeds, store, boot.webhook_policy(settings), clock=utc_now)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: worker.stop.set())

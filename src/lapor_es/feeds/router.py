@@ -35,6 +35,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
+from lapor_es import observability
 from lapor_es.contract import topics
 from lapor_es.contract.cloudevents import (
     CONTENT_TYPE,
@@ -60,6 +61,7 @@ from lapor_es.kafka.loop import (
     UpTo,
     bounded_opener,
     partitions_of,
+    pending_records,
 )
 from lapor_es.kafka.settings import KafkaSecurity
 
@@ -241,6 +243,7 @@ class AgencyRouter:
         self.liveness = liveness or feeds.liveness
         self.stop = threading.Event()
         self.stats = RouterStats()
+        self.metrics = observability.current()
         self.state: dict[str, ComplaintRoute] = {}
         self._known_feeds: set[str] = set()
 
@@ -257,6 +260,7 @@ class AgencyRouter:
                 # The last commit's outcome is unknown: a new session reloads the committed
                 # state and offsets, so nothing is lost or repeated.
                 self.stats.restarts += 1
+                self.metrics.restarted()
                 log.warning(
                     "router.restart", error=f"{type(exc).__name__}: {exc}", backoff_s=backoff
                 )
@@ -347,6 +351,7 @@ class AgencyRouter:
     def _transaction(
         self, producer: KafkaProducer, consumer: KafkaConsumer, polled: dict[Any, Any]
     ) -> None:
+        started = time.monotonic()
         batch = _Batch()
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in polled.items():
@@ -379,6 +384,7 @@ class AgencyRouter:
         self.stats.delivered += batch.delivered
         self.stats.parked += batch.parked
         self.stats.batches += 1
+        self._observe(consumer, count, time.monotonic() - started, batch.parked)
         log.info(
             "router.committed",
             consumed=count,
@@ -386,6 +392,14 @@ class AgencyRouter:
             parked=batch.parked,
             offsets={f"{tp.topic}:{tp.partition}": o.offset for tp, o in offsets.items()},
         )
+
+    def _observe(self, consumer: KafkaConsumer, count: int, seconds: float, parked: int) -> None:
+        self.metrics.batch(count, seconds)
+        self.metrics.parked(parked)
+        try:  # the gauge may miss a batch; the routing must not fail for it
+            self.metrics.lag(pending_records(consumer, consumer.assignment()))
+        except KafkaError as exc:
+            log.debug("router.lag_unknown", error=str(exc))
 
     def _process(self, rec: InRecord, batch: _Batch) -> None:
         if rec.key is None:

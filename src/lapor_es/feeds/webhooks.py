@@ -54,6 +54,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
+from lapor_es import observability
 from lapor_es.backoff import exponential
 from lapor_es.contract.cloudevents import Headers, header_map
 from lapor_es.feeds.router import FeedSettings
@@ -184,6 +185,7 @@ class FeedQueue:
                 backoff = 0.5
             except (KafkaError, OSError, TimeoutError, SQLAlchemyError) as exc:
                 self.stats.restarts += 1
+                observability.current().restarted()
                 log.warning(
                     "webhooks.queue_restart",
                     error=f"{type(exc).__name__}: {exc}",
@@ -233,7 +235,10 @@ class FeedQueue:
                 self.stop.wait(self.policy.refresh_s)
                 return False
             for polled in loop.batches(until=until):
+                started = time.monotonic()
                 self._queue(plan, polled)
+                records = sum(len(rs) for rs in polled.values())
+                observability.current().batch(records, time.monotonic() - started)
         return caught_up
 
     def _open(self, plan: _Plan) -> KafkaConsumer:
@@ -400,6 +405,9 @@ class WebhookSender:
             outcomes = self._pool.map(self._attempt, due, [endpoints] * len(due))
             for outcome in outcomes:
                 report.merge(outcome)
+        metrics = observability.current()
+        metrics.retried(report.retrying)
+        metrics.parked(report.parked)
         return report
 
     def _attempt(self, delivery: Delivery, endpoints: Mapping[str, tuple[str, str]]) -> SendReport:

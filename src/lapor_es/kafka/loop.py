@@ -39,6 +39,8 @@ import structlog
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from lapor_es import observability
+
 log = structlog.get_logger("lapor_es.kafka.loop")
 
 Polled = dict[TopicPartition, list[Any]]  # what KafkaConsumer.poll returns
@@ -91,6 +93,7 @@ class ConsumerLoop:
         self.stop = stop or threading.Event()
         self.max_records = max_records
         self.restarts = 0
+        self.metrics = observability.current()
         self.positions: dict[TopicPartition, int] = {}  # next offset after what was yielded
         self.last_poll_empty = False
         self._consumer: KafkaConsumer | None = None
@@ -194,6 +197,7 @@ class ConsumerLoop:
     def _restart(self, watch: _Watch, waited_for: str) -> None:
         self._waiting_for = waited_for
         self.restarts += 1
+        self.metrics.restarted()
         if self.stats is not None:
             self.stats.restarts += 1
         log.warning(

@@ -36,6 +36,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from lapor_es import observability
 from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract.cloudevents import header_map, to_record
@@ -153,6 +154,7 @@ class Relay:
         self.stop = threading.Event()
         self.stats = RelayStats()
         self.waker: Waker | None = None
+        self.metrics = observability.current()
 
     # ------------------------------------------------------------------ running
     def run(self, *, follow: bool) -> RelayStats:
@@ -182,6 +184,7 @@ class Relay:
                 # The outcome of the last commit is unknown: start a new session, which
                 # re-reads the committed tail and so neither loses nor repeats a batch.
                 self.stats.restarts += 1
+                self.metrics.restarted()
                 log.warning(
                     "relay.restart",
                     error=f"{type(exc).__name__}: {exc}",
@@ -243,6 +246,7 @@ class Relay:
         )
 
     def _publish(self, producer: KafkaProducer, batch: Sequence[Notification]) -> None:
+        started = time.monotonic()
         producer.begin_transaction()
         try:
             for notification in batch:
@@ -264,12 +268,10 @@ class Relay:
         self.stats.position = batch[-1].id
         self.stats.published += len(batch)
         self.stats.batches += 1
-        log.info(
-            "relay.published",
-            count=len(batch),
-            position=self.stats.position,
-            lag=max(0, self._head() - self.stats.position),
-        )
+        lag = max(0, self._head() - self.stats.position)
+        self.metrics.batch(len(batch), time.monotonic() - started)
+        self.metrics.lag(lag)
+        log.info("relay.published", count=len(batch), position=self.stats.position, lag=lag)
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import Engine
 
+from lapor_es import observability
 from lapor_es.aggregates import DomainError
 from lapor_es.application import LaporApp, utc_now
 from lapor_es.backoff import exponential
@@ -153,6 +154,9 @@ class Notifier:
                 break
             for notification in due:
                 self.send_one(notification, report)
+        metrics = observability.current()  # consumed events are counted by the runner
+        metrics.retried(report.retrying)
+        metrics.parked(report.parked)
         return report
 
     # ------------------------------------------------------------------ one send

@@ -17,6 +17,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from lapor_es import observability
 from lapor_es.kafka import clients
 from lapor_es.kafka.loop import ConsumerLoop, Liveness, decode_batch, pending_records
 from lapor_es.kafka.relay import complaint_event_topics
@@ -76,6 +77,7 @@ class LocalRunner:
         self.topics = complaint_event_topics()
         self.stop = threading.Event()
         self.stats = RunStats()
+        self.metrics = observability.current()
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -108,13 +110,21 @@ class LocalRunner:
                     break
                 wait()
                 continue
+            started = time.monotonic()
             events = [from_notification(n, self.mapper) for n in batch]
             result = self.projector.process(events)
             self.stats.add(len(events), result)
             position = batch[-1].id
+            head = self.head()
+            self._observe(len(events), time.monotonic() - started, head - position, result)
             if progress:
-                progress(len(events), self.head())
+                progress(len(events), head)
         return self.stats
+
+    def _observe(self, count: int, seconds: float, lag: int, result: BatchResult) -> None:
+        self.metrics.batch(count, seconds)
+        self.metrics.lag(lag)
+        self.metrics.parked(result.parked)
 
 
 def decode_record(tp: TopicPartition, record: Any) -> ProjectedEvent:
@@ -186,6 +196,7 @@ class KafkaRunner:
         self.projector = projector
         self.batch_size = batch_size
         self.stats = RunStats()
+        self.metrics = observability.current()
         self.loop = ConsumerLoop(
             f"projector group {group_id} on {kafka.topic}",
             self._open,
@@ -242,6 +253,7 @@ class KafkaRunner:
 
         try:
             for polled in self.loop.batches(until=None if follow else caught_up):
+                started = time.monotonic()
                 decoded = decode_batch(polled, decode_record)
                 result = self.projector.process(decoded.items)
                 for bad in decoded.undecodable:  # off-contract records: parked, go on
@@ -255,11 +267,25 @@ class KafkaRunner:
                     {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in polled.items()}
                 )
                 last_events = time.monotonic()
+                self.metrics.batch(len(decoded.items), last_events - started)
+                self.metrics.parked(result.parked + len(decoded.undecodable))
+                lag = self._lag_for_metrics()  # one broker round trip per batch
+                if lag is not None:
+                    self.metrics.lag(lag)
                 if progress:
-                    progress(len(decoded.items), self.lag())
+                    progress(len(decoded.items), lag if lag is not None else self.lag())
         finally:
             self.loop.close()
         return self.stats
+
+    def _lag_for_metrics(self) -> int | None:
+        """The lag, or None when the broker does not answer in time: a gauge left at its
+        last value is better than a batch failed for a metric."""
+        try:
+            return self.lag()
+        except KafkaError as exc:
+            log.debug("projector.lag_unknown", error=str(exc))
+            return None
 
     def _commit_for_monitoring(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         try:
