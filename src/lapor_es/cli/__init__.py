@@ -32,6 +32,7 @@ app = typer.Typer(help="lapor-es: event-sourced complaint workflow engine", no_a
 agencies_app = typer.Typer(help="The agency directory", no_args_is_help=True)
 app.add_typer(agencies_app, name="agencies")
 log = structlog.get_logger("lapor_es.cli")
+EXIT_STARTUP_FAILED = 3  # a worker could not start (broker unreachable, ...)
 
 
 def _open_app() -> LaporApp:
@@ -464,4 +465,10 @@ app.add_typer(webhooks_cli.app, name="webhooks")  # agency feeds over HTTPS (iss
 
 
 def main() -> None:
-    app()
+    from lapor_es.logging import StartupError
+
+    try:
+        app()
+    except StartupError as exc:  # one clear line, not a traceback (docs/operations.md)
+        log.error("startup.failed", error=str(exc))
+        sys.exit(EXIT_STARTUP_FAILED)

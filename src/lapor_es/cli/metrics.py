@@ -40,7 +40,7 @@ DEFAULT_HOST = "127.0.0.1"
 
 def start_worker(role: str, port: int | None, host: str = DEFAULT_HOST) -> MetricsServer | None:
     """Bind `role` into the logs and serve the worker metrics when `port` is set."""
-    structlog.contextvars.bind_contextvars(role=role)
+    structlog.contextvars.bind_contextvars(process=role)
     if port is None:
         return None
     server = serve_worker_metrics(role, port, host)

@@ -64,6 +64,7 @@ from lapor_es.kafka.loop import (
     pending_records,
 )
 from lapor_es.kafka.settings import KafkaSecurity
+from lapor_es.logging import startup_probe
 
 log = structlog.get_logger("lapor_es.feeds.router")
 
@@ -249,7 +250,8 @@ class AgencyRouter:
 
     def run(self, *, follow: bool) -> RouterStats:
         """Route until caught up (follow=False) or until `stop` is set (follow=True)."""
-        ensure_router_topics(self.feeds)
+        with startup_probe("the agency router", self.feeds.bootstrap):
+            ensure_router_topics(self.feeds)  # the first call to the broker
         backoff = 0.5
         while not self.stop.is_set():
             try:

@@ -42,6 +42,7 @@ from lapor_es.aggregates.complaint import complaint_event_classes
 from lapor_es.contract.cloudevents import header_map, to_record
 from lapor_es.kafka import clients
 from lapor_es.kafka.settings import KafkaSettings
+from lapor_es.logging import startup_probe
 from lapor_es.wake import LISTEN_FALLBACK_S, Waker, waker_for
 
 log = structlog.get_logger("lapor_es.kafka.relay")
@@ -163,7 +164,8 @@ class Relay:
         Following on PostgreSQL, the relay sleeps until a commit NOTIFYs it (wake.py); the
         poll is then only a fallback. On SQLite it polls every `poll_interval`.
         """
-        ensure_topic(self.kafka)
+        with startup_probe("the relay", self.kafka.bootstrap):
+            ensure_topic(self.kafka)  # the first call to the broker
         if follow:
             self.waker = waker_for(self.recorder)
         try:
