@@ -447,6 +447,7 @@ def demo(
 # Imported last: the group modules use helpers defined above in this module.
 from lapor_es.cli import audit, feeds, inbox, principals, project, serve, stats, timers  # noqa: E402
 from lapor_es.cli import notify as notify_cli  # noqa: E402
+from lapor_es.cli import report as report_cli  # noqa: E402
 from lapor_es.cli import webhooks as webhooks_cli  # noqa: E402
 from lapor_es.cli.simulate import simulate_command  # noqa: E402
 
@@ -461,6 +462,8 @@ app.command("simulate")(simulate_command)
 app.command("serve")(serve.serve)  # the HTTP door
 app.add_typer(notify_cli.app, name="notify")  # tell reporters (issue 10 item 19)
 app.add_typer(webhooks_cli.app, name="webhooks")  # agency feeds over HTTPS (issue 12)
+app.command("report")(report_cli.report)  # analysts' charts (issue 12)
+app.command("export")(report_cli.export)  # analysts' tables as CSV/Parquet
 # --- registrations: end
 
 
