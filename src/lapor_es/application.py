@@ -21,6 +21,7 @@ proper (lists, inboxes, statistics) lives in lapor_es.readmodels.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,9 +53,10 @@ from lapor_es.aggregates import (
     complaint_id_for,
     reporter_id_for,
 )
-from lapor_es.aggregates.registry import idempotency_id, tracking_sequence_id
+from lapor_es.aggregates.registry import format_tracking_id, idempotency_id
 from lapor_es.config import Settings, eventsourcing_env
 from lapor_es.privacy import KeyStore, ReporterIdentity, open_vault
+from lapor_es.tracking import TrackingNumbers
 from lapor_es.unit_of_work import Batch, Immediate, UnitOfWork
 from lapor_es.workflow import JAKARTA, ClockKind, SlaClock, WorkingCalendar, clock_status
 
@@ -129,13 +131,15 @@ class LaporApp(Application[UUID]):
         self.now = clock
         self._agency_refs: dict[str, AgencyRef] = {}
         self.vault = open_vault(keys, settings.reporter_pepper)
-        self.immediate = Immediate(self)
+        self.immediate = Immediate(self, keys)
+        self.tracking = TrackingNumbers(self, settings.tracking_block_size)
         self._last_batch_head: int | None = None  # store head after our last committed batch
         self.agency_log: EventSourcedLog[AgencyListed] = EventSourcedLog(
             self.events, AGENCY_LOG_ID, AgencyListed
         )
 
     def close(self) -> None:
+        self.tracking.release()  # before the store closes: it records the unused numbers
         self.vault.keys.close()
         super().close()
 
@@ -190,51 +194,35 @@ class LaporApp(Application[UUID]):
             return earlier
         if cmd.target_agency:
             self._agency_ref(cmd.target_agency, uow)
-        known = uow.get(reporter_id_for(reporter_ref), Reporter) is not None
-        sealed = self.vault.seal(reporter_ref, identity, new_reporter=not known)
         year = at.astimezone(JAKARTA).year
         for attempt in range(MAX_ATTEMPTS):
-            sequence = uow.get(tracking_sequence_id(year), TrackingSequence)
-            sequence = sequence or TrackingSequence(year=year)
-            tracking_id = sequence.issue()
-            complaint = Complaint.file(
-                actor=actor,
-                at=at,
-                tracking_id=tracking_id,
-                kind=cmd.kind,
-                channel=cmd.channel,
-                title=cmd.title,
-                description=cmd.description,
-                category=cmd.category,
-                location=cmd.location,
-                reporter_ref=reporter_ref,
-                sealed_identity=sealed,
-                visibility=cmd.visibility,
-                target_agency=cmd.target_agency,
-                verification_due_at=self.calendar.add_working_days(
-                    at, self.policy.verification_days
-                ),
-            )
-            reporter = uow.get(reporter_id_for(reporter_ref), Reporter)
-            reporter = reporter or Reporter(reporter_ref=reporter_ref, at=at)
-            reporter.link(complaint.id)
-            claim = (
-                IdempotencyKey(
-                    key=cmd.idempotency_key, complaint_id=complaint.id, tracking_id=tracking_id
-                )
-                if cmd.idempotency_key
-                else None
-            )
+            # Usually a new reporter: one read. Read again after a lost race (the race may
+            # have been for this very reporter, filing twice at once).
+            reporter = uow.get_new(reporter_id_for(reporter_ref), Reporter)
+            # A new reporter's key is staged and stored with this save (lapor_es.privacy).
+            sealed = self.vault.seal(reporter_ref, identity, new_reporter=reporter is None)
+            # From this writer's block (lapor_es.tracking): no shared aggregate is saved.
+            number = self.tracking.take(year)
+            tracking_id = format_tracking_id(year, number)
             try:
-                uow.save(complaint, sequence, reporter, claim)
+                complaint, reporter, claim = self._filing(
+                    cmd, actor, at, tracking_id, reporter_ref, sealed, reporter
+                )
+                uow.save(complaint, reporter, claim)
             except IntegrityError:
+                self.tracking.give_back(year, number)
                 backoff(attempt)
-                # Lost a race: for the tracking number, the reporter, or the key itself.
+                # Lost a race: for the reporter, or the idempotency key itself.
                 if cmd.idempotency_key and (
                     earlier := self._idempotent_result(cmd.idempotency_key, actor, uow)
                 ):
                     return earlier
                 continue
+            except BaseException:
+                self.tracking.give_back(year, number)
+                raise
+            # A batch that does not commit gives the number back too.
+            uow.on_rollback(functools.partial(self.tracking.give_back, year, number))
             log.info(
                 "complaint.filed",
                 complaint_id=str(complaint.id),
@@ -243,7 +231,45 @@ class LaporApp(Application[UUID]):
                 kind=str(cmd.kind),
             )
             return self._outcome(cmd, complaint, reporter_ref=reporter_ref, duplicate=False)
-        raise Conflict("could not allocate a tracking number: too much contention, retry")
+        raise Conflict("could not file: the reporter's records stayed too busy, retry")
+
+    def _filing(
+        self,
+        cmd: c.FileComplaint,
+        actor: Actor,
+        at: datetime,
+        tracking_id: str,
+        reporter_ref: str,
+        sealed: str,
+        reporter: Reporter | None,
+    ) -> tuple[Complaint, Reporter, IdempotencyKey | None]:
+        """The new complaint, its reporter linked to it, and the key's claim if any."""
+        complaint = Complaint.file(
+            actor=actor,
+            at=at,
+            tracking_id=tracking_id,
+            kind=cmd.kind,
+            channel=cmd.channel,
+            title=cmd.title,
+            description=cmd.description,
+            category=cmd.category,
+            location=cmd.location,
+            reporter_ref=reporter_ref,
+            sealed_identity=sealed,
+            visibility=cmd.visibility,
+            target_agency=cmd.target_agency,
+            verification_due_at=self.calendar.add_working_days(at, self.policy.verification_days),
+        )
+        reporter = reporter or Reporter(reporter_ref=reporter_ref, at=at)
+        reporter.link(complaint.id)
+        claim = (
+            IdempotencyKey(
+                key=cmd.idempotency_key, complaint_id=complaint.id, tracking_id=tracking_id
+            )
+            if cmd.idempotency_key
+            else None
+        )
+        return complaint, reporter, claim
 
     def _idempotent_result(self, key: str, actor: Actor, uow: UnitOfWork) -> c.Outcome | None:
         """The earlier filing under `key`, for an actor already allowed to file.
@@ -251,7 +277,7 @@ class LaporApp(Application[UUID]):
         A reporter's retry is the same reporter's (same pseudonym): another reporter
         reusing the key is refused rather than told whose filing it was.
         """
-        claim = uow.get(idempotency_id(key), IdempotencyKey)
+        claim = uow.get_new(idempotency_id(key), IdempotencyKey)
         if claim is None:
             return None
         complaint = uow.get(claim.complaint_id, Complaint)

@@ -55,8 +55,14 @@ def load_settings(*, log_level: str | None = None, log_format: LogFormat | None 
 
 
 def event_store_engine(settings: Settings) -> Engine:
-    """SQLAlchemy engine on the event store's database (where the reporter keys live too)."""
-    return create_engine(sqlalchemy_url(settings.database_url), pool_pre_ping=True)
+    """SQLAlchemy engine on the event store's database (where the reporter keys live too).
+
+    No ping per checkout (a round trip on every read): connections are replaced after
+    `database_pool_recycle_s`, and a read that meets a connection the server dropped is
+    retried (lapor_es.privacy.retry_dead_connection) once SQLAlchemy has invalidated the pool."""
+    return create_engine(
+        sqlalchemy_url(settings.database_url), pool_recycle=settings.database_pool_recycle_s
+    )
 
 
 def projection_engine(settings: Settings) -> Engine:

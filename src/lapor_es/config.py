@@ -42,6 +42,19 @@ class Settings(BaseSettings):
     aggregate_cache_size: int = Field(
         10_000, ge=0, description="aggregates kept in memory per process (0 = none)"
     )
+    tracking_block_size: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="tracking numbers a writer reserves at a time (one save of the year's "
+        "sequence per block; unused numbers are released, and listed, on close)",
+    )
+    database_pool_recycle_s: int = Field(
+        1800,
+        ge=1,
+        description="seconds after which a pooled connection to the event store's database "
+        "is replaced (no ping per checkout; a dead connection is retried)",
+    )
 
     projection_database_url: str | None = Field(
         None, description="where read models live; unset = the event store's database"
@@ -321,7 +334,12 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     if settings.is_sqlite:
         path = sqlite_path(settings.database_url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        env.update(PERSISTENCE_MODULE="eventsourcing.sqlite", SQLITE_DBNAME=str(path))
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(path),
+            # Our recorder also writes new reporter keys in the events' transaction.
+            APPLICATION_RECORDER_TOPIC="lapor_es.recorders:SqliteRecorder",
+        )
         return env
     parts = urlsplit(settings.database_url.replace("postgresql+psycopg", "postgresql", 1))
     env.update(
@@ -333,5 +351,6 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         POSTGRES_PASSWORD=unquote(parts.password or ""),
         POSTGRES_POOL_SIZE="10",
         POSTGRES_MAX_OVERFLOW="10",
+        APPLICATION_RECORDER_TOPIC="lapor_es.recorders:PostgresRecorder",
     )
     return env

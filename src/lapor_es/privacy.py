@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import os
 import stat
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import structlog
 from cryptography.hazmat.primitives import hashes
@@ -97,16 +100,33 @@ def reporter_ref_for(identity: ReporterIdentity, pepper: bytes) -> str:
 
 
 class KeyStore(Protocol):
-    """Per-reporter keys. While a batch of commands runs (lapor_es.unit_of_work.Batch), new
-    keys are deferred: held back, then written just before the batch's events, or dropped."""
+    """Per-reporter keys. A new key is staged, not stored: it is stored with the save of the
+    events sealed under it, in the same transaction (lapor_es.unit_of_work.store, with
+    lapor_es.recorders), or dropped with them. Staging is per thread (the door's threads
+    share one store): a thread's save carries the keys that thread made."""
 
     def active_key(self, reporter_ref: str, *, new: bool = False) -> tuple[str, bytes]: ...
     def key(self, key_id: str) -> bytes | None: ...
     def erase(self, reporter_ref: str) -> int: ...
     def secret(self, name: str) -> bytes: ...
-    def defer_new_keys(self) -> None: ...
-    def write_deferred_keys(self) -> None: ...
-    def discard_deferred_keys(self) -> None: ...
+    def staged_rows(self) -> list[dict[str, Any]]:
+        """This thread's staged keys as rows of the key table, for the save's transaction
+        (empty for a store that keeps no table)."""
+        ...
+
+    def staged_stored(self) -> None:
+        """The save that carried `staged_rows` committed: the staged keys are stored."""
+        ...
+
+    def write_staged_keys(self) -> None:
+        """Store the staged keys in a transaction of their own (for an event store that
+        cannot carry them: before its events, which cannot be read without them)."""
+        ...
+
+    def discard_staged_keys(self) -> None:
+        """The events sealed under the staged keys will not be stored: drop the keys."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -328,6 +348,36 @@ def _vacuum_full(conn: Connection, tables: list[Table]) -> bool:
 
 
 # ---------------------------------------------------------------------- the store
+class _Staged(threading.local):
+    """One thread's new keys: reporter ref -> (key id, key), until its save."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[str, bytes]] = {}
+
+
+_DEAD_CONNECTION_ATTEMPTS = 3
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def retry_dead_connection(read: _F) -> _F:
+    """Run a read again when its pooled connection turned out dead (the server restarted):
+    the engine has no per-checkout ping; SQLAlchemy invalidates the pool on such an error,
+    so the next attempt gets a fresh connection."""
+
+    @functools.wraps(read)
+    def retried(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(_DEAD_CONNECTION_ATTEMPTS):
+            try:
+                return read(*args, **kwargs)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == _DEAD_CONNECTION_ATTEMPTS - 1:
+                    raise
+                log.warning("privacy.dead_connection_retried", attempt=attempt + 1)
+        raise AssertionError("unreachable")
+
+    return cast(_F, retried)
+
+
 class SqlKeyStore:
     """Reporter keys in the same database as the event store (SQLite or PostgreSQL),
     wrapped under a key-encryption key derived from the pepper, which is not stored there.
@@ -340,9 +390,7 @@ class SqlKeyStore:
         self._kek = key_encryption_key(pepper)
         metadata.create_all(engine)
         self._wrap_raw_keys()
-        # While a batch of commands runs, new keys wait here and are written in one
-        # transaction just before the batch's events (see LaporApp.handle_many).
-        self._deferred: dict[str, tuple[str, bytes]] | None = None
+        self._local = _Staged()  # new keys wait here until the save that needs them
 
     @classmethod
     def open(cls, engine: Engine, source: PepperSource) -> SqlKeyStore:
@@ -380,56 +428,53 @@ class SqlKeyStore:
         """The reporter's newest key, created if there is none. `new=True` (a reporter the
         store has never seen) creates one without looking; an orphan key left by a failed
         filing is then simply superseded."""
-        if self._deferred is not None and reporter_ref in self._deferred:
-            return self._deferred[reporter_ref]
-        if new and self._deferred is not None:
-            self._deferred[reporter_ref] = new_key()
-            return self._deferred[reporter_ref]
-        with self.engine.begin() as conn:
-            row = (
-                None
-                if new
-                else conn.execute(
-                    select(reporter_keys.c.key_id, reporter_keys.c.key)
-                    .where(reporter_keys.c.reporter_ref == reporter_ref)
-                    .order_by(reporter_keys.c.created_at.desc())
-                    .limit(1)
-                ).first()
-            )
-            if row is not None:
-                return str(row.key_id), unwrap_key(self._kek, str(row.key_id), bytes(row.key))
-            key_id, key = new_key()
-            if self._deferred is not None:
-                self._deferred[reporter_ref] = (key_id, key)
-                return key_id, key
-            conn.execute(
-                insert(reporter_keys).values(
-                    self._row(key_id, reporter_ref, key, datetime.now(UTC))
-                )
-            )
-            return key_id, key
+        staged = self._local.keys
+        if reporter_ref in staged:
+            return staged[reporter_ref]
+        row = None if new else self._newest_key(reporter_ref)
+        if row is not None:
+            return row
+        staged[reporter_ref] = new_key()
+        return staged[reporter_ref]
 
-    def defer_new_keys(self) -> None:
-        self._deferred = {}
+    @retry_dead_connection
+    def _newest_key(self, reporter_ref: str) -> tuple[str, bytes] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(reporter_keys.c.key_id, reporter_keys.c.key)
+                .where(reporter_keys.c.reporter_ref == reporter_ref)
+                .order_by(reporter_keys.c.created_at.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return str(row.key_id), unwrap_key(self._kek, str(row.key_id), bytes(row.key))
 
-    def write_deferred_keys(self) -> None:
-        """Persist the batch's new keys (before its events, which cannot be read without)."""
-        pending, self._deferred = self._deferred or {}, None
-        if pending:
-            now = datetime.now(UTC)
+    def staged_rows(self) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        return [self._row(kid, ref, key, now) for ref, (kid, key) in self._local.keys.items()]
+
+    def staged_stored(self) -> None:
+        self._local.keys.clear()
+
+    def write_staged_keys(self) -> None:
+        rows = self.staged_rows()
+        if rows:
             with self.engine.begin() as conn:
-                conn.execute(
-                    insert(reporter_keys),
-                    [self._row(key_id, ref, key, now) for ref, (key_id, key) in pending.items()],
-                )
+                conn.execute(insert(reporter_keys), rows)
+        self.staged_stored()
 
-    def discard_deferred_keys(self) -> None:
-        self._deferred = None
+    def discard_staged_keys(self) -> None:
+        self._local.keys.clear()
 
     def key(self, key_id: str) -> bytes | None:
-        for deferred_id, key in (self._deferred or {}).values():
-            if deferred_id == key_id:
+        for staged_id, key in self._local.keys.values():
+            if staged_id == key_id:
                 return key
+        return self._stored_key(key_id)
+
+    @retry_dead_connection
+    def _stored_key(self, key_id: str) -> bytes | None:
         with self.engine.connect() as conn:
             value = conn.execute(
                 select(reporter_keys.c.key).where(reporter_keys.c.key_id == key_id)
@@ -464,28 +509,25 @@ class InMemoryKeyStore:
         self._keys: dict[str, tuple[str, bytes]] = {}  # key id -> (reporter ref, key)
         self._newest: dict[str, str] = {}  # reporter ref -> its newest key id
         self._secrets: dict[str, bytes] = {}
-        self._deferred: dict[str, tuple[str, bytes]] | None = None
+        self._local = _Staged()
 
     def active_key(self, reporter_ref: str, *, new: bool = False) -> tuple[str, bytes]:
-        if self._deferred is not None and reporter_ref in self._deferred:
-            return self._deferred[reporter_ref]
+        staged = self._local.keys
+        if reporter_ref in staged:
+            return staged[reporter_ref]
         newest = None if new else self._newest.get(reporter_ref)
         if newest is not None:
             return newest, self._keys[newest][1]
-        key_id, key = new_key()
-        if self._deferred is not None:
-            self._deferred[reporter_ref] = (key_id, key)
-        else:
-            self._store(reporter_ref, key_id, key)
-        return key_id, key
+        staged[reporter_ref] = new_key()
+        return staged[reporter_ref]
 
     def _store(self, reporter_ref: str, key_id: str, key: bytes) -> None:
         self._keys[key_id] = (reporter_ref, key)
         self._newest[reporter_ref] = key_id
 
     def key(self, key_id: str) -> bytes | None:
-        for deferred_id, key in (self._deferred or {}).values():
-            if deferred_id == key_id:
+        for staged_id, key in self._local.keys.values():
+            if staged_id == key_id:
                 return key
         stored = self._keys.get(key_id)
         return stored[1] if stored is not None else None
@@ -500,16 +542,19 @@ class InMemoryKeyStore:
     def secret(self, name: str) -> bytes:
         return self._secrets.setdefault(name, os.urandom(32))
 
-    def defer_new_keys(self) -> None:
-        self._deferred = {}
+    def staged_rows(self) -> list[dict[str, Any]]:
+        return []  # no table: `staged_stored` keeps them once the events are saved
 
-    def write_deferred_keys(self) -> None:
-        pending, self._deferred = self._deferred or {}, None
-        for reporter_ref, (key_id, key) in pending.items():
+    def staged_stored(self) -> None:
+        for reporter_ref, (key_id, key) in self._local.keys.items():
             self._store(reporter_ref, key_id, key)
+        self._local.keys.clear()
 
-    def discard_deferred_keys(self) -> None:
-        self._deferred = None
+    def write_staged_keys(self) -> None:
+        self.staged_stored()
+
+    def discard_staged_keys(self) -> None:
+        self._local.keys.clear()
 
     def close(self) -> None:
         """Nothing to release."""

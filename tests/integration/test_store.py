@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from structlog.testing import capture_logs
 
 from lapor_es.aggregates import ArchiveReason, ComplaintState
 from lapor_es.application import Conflict, LaporApp
+from lapor_es.audit import store as store_pass
 from lapor_es.bootstrap import open_app
 from lapor_es.commands import parse_command
 from lapor_es.config import Settings
@@ -177,16 +179,23 @@ def test_concurrent_retries_of_one_filing_create_one_complaint(settings: Setting
     try:
         assert errors == []
         assert len(results) == 8 and len(set(results)) == 1
-        # One complaint, one tracking number issued.
-        assert apps[0].complaint("LAP-2026-0000001").id.hex == results[0].replace("-", "")
-        with pytest.raises(Exception, match="no complaint"):
-            apps[0].complaint("LAP-2026-0000002")
     finally:
         for app in apps:
             app.close()
+    # One complaint; the numbers the losers took were given back and released unused.
+    with closing(open_app(settings)) as auditor:
+        stored = store_pass.scan(auditor.recorder, auditor.mapper, gaps_are_findings=False)
+        winner = auditor.complaint(results[0])
+    filed = [n + 1 for n, position in enumerate(stored.filed[2026]) if position >= 0]
+    assert [f"LAP-2026-{n:07d}" for n in filed] == [winner.tracking_id]
+    assert [f for f in stored.all_findings if f.kind == "tracking_gap"] == []
 
 
-def test_concurrent_filings_get_unique_consecutive_tracking_ids(settings: Settings) -> None:
+def test_concurrent_filings_get_unique_tracking_ids_every_one_accounted_for(
+    settings: Settings,
+) -> None:
+    """Three writers issue from their own blocks (lapor_es.tracking): no number twice, and
+    once they have closed, the store accounts for every number: filed, or released unused."""
     apps = [open_app(settings) for _ in range(3)]
     tracking: list[str] = []
     lock = threading.Lock()
@@ -208,7 +217,17 @@ def test_concurrent_filings_get_unique_consecutive_tracking_ids(settings: Settin
         t.join()
     for app in apps:
         app.close()
-    assert sorted(tracking) == [f"LAP-2026-{n:07d}" for n in range(1, 31)]
+    assert len(set(tracking)) == 30
+    with closing(open_app(settings)) as auditor:
+        stored = store_pass.scan(auditor.recorder, auditor.mapper, gaps_are_findings=False)
+    assert [f for f in stored.all_findings if f.kind == "tracking_gap"] == []
+    filed = {int(t.rsplit("-", 1)[1]) for t in tracking}
+    explained = {
+        n for e in stored.explained_numbers for n in range(e.first, e.last + 1) if e.year == 2026
+    }
+    size = settings.tracking_block_size
+    assert filed | explained == set(range(1, 3 * size + 1)) and not filed & explained
+    assert {e.reason for e in stored.explained_numbers} == {"released unused by its writer"}
 
 
 def test_long_histories_are_snapshotted_and_reload_identically(

@@ -10,9 +10,15 @@ What one pass over the notification log checks (design.md section 6, docs/audit.
   `unknown_topic`; so is a creation event naming another aggregate class;
 - the other streams (tracking sequences, reporters, idempotency keys, the directory's
   index log) are not chained, but their versions must run 1..n: a hole is `missing`;
-- tracking numbers: per year every number up to the highest issued or filed has its
-  complaint, and every complaint's number was issued (`tracking_gap`), so deleting a
-  whole complaint shows;
+- tracking numbers: per year every number up to the highest issued, reserved or filed has
+  its complaint or is explained, and every complaint's number was issued (`tracking_gap`),
+  so deleting a whole complaint shows. Numbers come one `NumberIssued` each (before
+  blocks) or in writers' blocks (`BlockReserved`, lapor_es.tracking); a number of a block
+  is explained when its writer released it unused (`BlockReleased`), or, in a block its
+  writer never closed (still running, or stopped without closing), when it is above the
+  block's highest filed number: a writer issues in ascending order. A block is closed by
+  its release, or by the same writer's next reservation of that year (it only reserves
+  again when the block is used up). Explained numbers are listed, not reported;
 - positions: a hole in the notification log is a `position_gap` where the database never
   leaves one (SQLite and the in-memory store: a rolled-back insert gives its rowid back).
   PostgreSQL's `bigserial` does leave holes: a transaction that loses an
@@ -21,11 +27,12 @@ What one pass over the notification log checks (design.md section 6, docs/audit.
   a deleted chained event shows anyway (`missing`, `tracking_gap`, or against a checkpoint).
 
 Memory: the chain state of `chainstate.py` per complaint and agency, one small integer per
-other stream, one byte per tracking number and eight per issued number.
+other stream, eight bytes per filed and eight per issued number, a few per block.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from array import array
 from collections.abc import Callable
@@ -62,6 +69,33 @@ class Gap:
 
 
 @dataclass
+class NumberBlock:
+    """A block of tracking numbers a writer reserved, and what became of it."""
+
+    writer: str
+    first: int
+    last: int
+    closed: bool = False  # released, or followed by the writer's next reservation
+    unused: list[tuple[int, int]] = field(default_factory=list)  # released unused, inclusive
+
+    def released_unused(self, number: int) -> bool:
+        return any(start <= number <= end for start, end in self.unused)
+
+
+@dataclass(frozen=True)
+class ExplainedNumbers:
+    """Tracking numbers of a year absent for a reason the store records (not findings)."""
+
+    year: int
+    first: int
+    last: int
+    reason: str
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {"year": self.year, "first": self.first, "last": self.last, "reason": self.reason}
+
+
+@dataclass
 class StoreScan:
     """One pass over the store. Feed it notifications in order, then `finish()`."""
 
@@ -79,9 +113,11 @@ class StoreScan:
     events: int = 0
     # Unchained streams: originator id -> version * 8 + index of its owner in OWNERS.
     streams: dict[str, int] = field(default_factory=dict)
-    filed: dict[int, bytearray] = field(default_factory=dict)  # year -> number-1 -> 0/1
+    filed: dict[int, array[int]] = field(default_factory=dict)  # year -> position/-1
     issued_at: dict[int, array[int]] = field(default_factory=dict)  # year -> position/-1
     sequence_years: dict[str, int] = field(default_factory=dict)  # sequence id -> year
+    blocks: dict[int, list[NumberBlock]] = field(default_factory=dict)  # year -> by `first`
+    explained_numbers: list[ExplainedNumbers] = field(default_factory=list)
 
     # ------------------------------------------------------------- one event
     def add(self, notification: Notification) -> None:
@@ -114,7 +150,7 @@ class StoreScan:
             self.agencies.observe(payload, where)
         else:
             self._unchained(stream_id, owner, version, where)
-            if isinstance(event, TrackingSequence.Started | TrackingSequence.NumberIssued):
+            if isinstance(event, TrackingSequence.Event):
                 self._issued(stream_id, event, position)
 
     def _position(self, position: int) -> None:
@@ -195,10 +231,10 @@ class StoreScan:
             )
             return
         year, number = int(parsed[1]), int(parsed[2])
-        bits = self.filed.setdefault(year, bytearray())
-        if len(bits) < number:
-            bits.extend(bytes(number - len(bits)))
-        bits[number - 1] = 1
+        positions = self.filed.setdefault(year, array("q"))
+        while len(positions) < number:
+            positions.append(-1)
+        positions[number - 1] = position
 
     def _issued(self, stream_id: str, event: Any, position: int) -> None:
         if isinstance(event, TrackingSequence.Started):
@@ -207,43 +243,129 @@ class StoreScan:
         year = self.sequence_years.get(stream_id)
         if year is None:
             return  # its Started event is missing: reported as a version hole
+        if isinstance(event, TrackingSequence.BlockReserved):
+            self._reserved(year, event)
+            return
+        if isinstance(event, TrackingSequence.BlockReleased):
+            self._released(year, event)
+            return
+        if not isinstance(event, TrackingSequence.NumberIssued):
+            return
         positions = self.issued_at.setdefault(year, array("q"))
         while len(positions) < event.number:
             positions.append(-1)
         positions[event.number - 1] = position
 
+    def _reserved(self, year: int, event: TrackingSequence.BlockReserved) -> None:
+        blocks = self.blocks.setdefault(year, [])
+        for block in blocks:  # a writer reserves again only when its block is used up
+            if block.writer == event.writer:
+                block.closed = True
+        bisect.insort(blocks, NumberBlock(event.writer, event.first, event.last), key=_first)
+
+    def _released(self, year: int, event: TrackingSequence.BlockReleased) -> None:
+        for block in self.blocks.get(year, []):
+            if (block.writer, block.first, block.last) == (event.writer, event.first, event.last):
+                block.closed = True
+                block.unused.extend((int(a), int(b)) for a, b in event.unused)
+
+    def _block_of(self, year: int, number: int) -> NumberBlock | None:
+        blocks = self.blocks.get(year, [])
+        index = bisect.bisect_right(blocks, number, key=_first) - 1
+        if index >= 0 and blocks[index].first <= number <= blocks[index].last:
+            return blocks[index]
+        return None
+
     def tracking_high_water(self, upto: int | None = None) -> dict[str, int]:
-        """Per year, the highest number issued at or before position `upto`."""
+        """Per year, the highest number issued (one by one, before blocks) or filed at or
+        before position `upto`: deleting the year's latest complaints lowers it."""
         marks: dict[str, int] = {}
-        for year, positions in self.issued_at.items():
-            issued = [
-                n for n, p in enumerate(positions, 1) if p >= 0 and (upto is None or p <= upto)
-            ]
-            if issued:
-                marks[str(year)] = max(issued)
+        for year in set(self.issued_at) | set(self.filed):
+            for positions in (self.issued_at.get(year, ()), self.filed.get(year, ())):
+                seen = [
+                    n for n, p in enumerate(positions, 1) if p >= 0 and (upto is None or p <= upto)
+                ]
+                if seen:
+                    marks[str(year)] = max(marks.get(str(year), 0), max(seen))
         return marks
 
     def _check_tracking(self) -> None:
-        for year in sorted(set(self.filed) | set(self.issued_at)):
-            filed = self.filed.get(year, bytearray())
+        for year in sorted(set(self.filed) | set(self.issued_at) | set(self.blocks)):
+            filed = self.filed.get(year, array("q"))
             issued = self.issued_at.get(year, array("q"))
-            for number in range(1, max(len(filed), len(issued)) + 1):
-                was_filed = number <= len(filed) and filed[number - 1] == 1
+            top_filed = self._top_filed_per_block(year, filed)
+            highest = max(len(filed), len(issued))
+            for number in range(1, highest + 1):
+                was_filed = number <= len(filed) and filed[number - 1] >= 0
                 was_issued = number <= len(issued) and issued[number - 1] >= 0
-                if was_filed and was_issued:
+                block = self._block_of(year, number)
+                if was_filed and (was_issued or block is not None):
                     continue
-                tracking_id = f"LAP-{year}-{number:07d}"
-                detail = (
-                    "filed, but the year's sequence never issued it"
-                    if was_filed
-                    else "issued, but no complaint is stored under it (deleted?)"
-                    if was_issued
-                    else "below the year's highest number, but neither issued nor filed"
-                )
-                position = issued[number - 1] if was_issued else None
-                self._report(
-                    "tracking_gap", detail, Where(position=position), tracking_id=tracking_id
-                )
+                if not was_filed and not was_issued and block is not None:
+                    reason = self._unused_reason(block, number, top_filed)
+                    if reason is not None:
+                        self._explain(year, number, reason)
+                        continue
+                self._report_number(year, number, was_filed, was_issued, block, issued)
+            for block in self.blocks.get(year, []):  # numbers above every filed one
+                for number in range(max(block.first, highest + 1), block.last + 1):
+                    reason = self._unused_reason(block, number, top_filed)
+                    if reason is not None:
+                        self._explain(year, number, reason)
+                    else:  # a closed block's tail, issued, with no complaint
+                        self._report_number(year, number, False, False, block, issued)
+
+    def _top_filed_per_block(self, year: int, filed: array[int]) -> dict[int, int]:
+        """Block (by first number) -> its highest filed number."""
+        top: dict[int, int] = {}
+        for number, position in enumerate(filed, 1):
+            if position >= 0 and (block := self._block_of(year, number)) is not None:
+                top[block.first] = number
+        return top
+
+    @staticmethod
+    def _unused_reason(block: NumberBlock, number: int, top_filed: dict[int, int]) -> str | None:
+        """Why a number of `block` with no complaint is not a finding, or None."""
+        if block.released_unused(number):
+            return "released unused by its writer"
+        if not block.closed and number > top_filed.get(block.first, block.first - 1):
+            return "not yet issued: its writer has not released its block"
+        return None
+
+    def _explain(self, year: int, number: int, reason: str) -> None:
+        last = self.explained_numbers[-1] if self.explained_numbers else None
+        if last and (last.year, last.last + 1, last.reason) == (year, number, reason):
+            self.explained_numbers[-1] = ExplainedNumbers(year, last.first, number, reason)
+        else:
+            self.explained_numbers.append(ExplainedNumbers(year, number, number, reason))
+
+    def _report_number(
+        self,
+        year: int,
+        number: int,
+        was_filed: bool,
+        was_issued: bool,
+        block: NumberBlock | None,
+        issued: array[int],
+    ) -> None:
+        detail = (
+            "filed, but the year's sequence never issued it"
+            if was_filed
+            else "issued, but no complaint is stored under it (deleted?)"
+            if was_issued
+            else f"issued from writer {block.writer}'s block {block.first}..{block.last} "
+            "(below a number it filed, or in a block it closed), but no complaint is stored "
+            "under it (deleted?)"
+            if block is not None
+            else "below the year's highest number, but neither issued nor filed"
+        )
+        position = issued[number - 1] if was_issued else None
+        self._report(
+            "tracking_gap",
+            detail,
+            Where(position=position),
+            tracking_id=f"LAP-{year}-{number:07d}",
+        )
 
     # ------------------------------------------------------------- the end
     def _report(
@@ -272,6 +394,10 @@ class StoreScan:
     def all_findings(self) -> list[Finding]:
         """Every finding of the pass: complaint chains, directory chains, the rest."""
         return self.complaints.findings + self.agencies.findings + self.findings
+
+
+def _first(block: NumberBlock | int) -> int:
+    return block if isinstance(block, int) else block.first
 
 
 def _owner_of_topic(topic: str) -> str | None:

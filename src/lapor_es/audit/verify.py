@@ -74,6 +74,8 @@ class AuditReport:
     seconds: float = 0.0
     # Holes in PostgreSQL's notification log: positions drawn by rolled-back inserts.
     explained_gaps: list[store_pass.Gap] = field(default_factory=list)
+    # Tracking numbers with no complaint that the store explains (unused numbers of blocks).
+    explained_numbers: list[store_pass.ExplainedNumbers] = field(default_factory=list)
     snapshots_checked: int | None = None  # None: not checked
     checkpoint_position: int | None = None  # the checkpoint compared with, if any
 
@@ -95,6 +97,7 @@ class AuditReport:
             "not_yet_published": self.not_yet_published,
             "topic_head_position": self.topic_head,
             "explained_position_gaps": [g.as_dict() for g in self.explained_gaps],
+            "explained_tracking_numbers": [n.as_dict() for n in self.explained_numbers],
             "snapshots_checked": self.snapshots_checked,
             "checkpoint_position": self.checkpoint_position,
             "seconds": round(self.seconds, 3),
@@ -425,6 +428,7 @@ def verify(
         report.store_events = stored.complaints.events
         report.findings += stored.all_findings
         report.explained_gaps = stored.explained_gaps
+        report.explained_numbers = stored.explained_numbers
         if snapshots is not None:
             findings, report.snapshots_checked = check_snapshots(snapshots)
             report.findings += findings

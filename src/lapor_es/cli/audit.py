@@ -39,6 +39,7 @@ from lapor_es.audit.bundle import (
 )
 from lapor_es.audit.replay import Selection, replay_store, replay_topic
 from lapor_es.audit.snapshots import SnapshotSource
+from lapor_es.cli.formats import TextOrJson
 from lapor_es.config import Settings
 from lapor_es.kafka.settings import KafkaSettings
 
@@ -104,7 +105,7 @@ def _progress(label: str, total: int | None) -> Iterator[verifier.Progress]:
 def verify(
     topic_only: Annotated[bool, typer.Option("--topic-only", help="only the topic")] = False,
     store_only: Annotated[bool, typer.Option("--store-only", help="only the event store")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="output format")] = TextOrJson.TEXT,
     bootstrap: Annotated[str | None, typer.Option(help="else LAPOR_KAFKA_BOOTSTRAP")] = None,
     topic: Annotated[str | None, typer.Option(help="else LAPOR_KAFKA_TOPIC")] = None,
     checkpoint: Annotated[
@@ -194,6 +195,11 @@ def _print_report(report: verifier.AuditReport) -> None:
         console.print(
             f"note: positions {gap.first}..{gap.last} absent: PostgreSQL draws positions "
             "for inserts that then roll back (a lost concurrency race); not a finding"
+        )
+    for numbers in report.explained_numbers:
+        console.print(
+            f"note: tracking numbers {numbers.first}..{numbers.last} of {numbers.year} have no "
+            f"complaint: {numbers.reason}; not a finding"
         )
 
 

@@ -77,15 +77,25 @@ def test_a_client_naming_an_old_version_gets_a_conflict(lapor: LaporApp) -> None
     assert lapor.complaint(tid).state == "POSTPONED"
 
 
-def test_concurrent_filings_get_consecutive_tracking_numbers(lapor: LaporApp) -> None:
+def test_concurrent_writers_issue_tracking_numbers_from_their_own_blocks(
+    lapor: LaporApp,
+) -> None:
+    """Two writers never save the same aggregate to number a filing (lapor_es.tracking):
+    each issues, in order, from the block it reserved; no number is issued twice."""
     other = Twin(lapor)
+    size = lapor.settings.tracking_block_size
     numbers = [
         app.handle(
             parse_command(file_cmd(reporter={"name": f"Warga {i}", "phone": f"0813{i:08d}"}))
         ).tracking_id
         for i, app in enumerate([lapor, other, lapor, other])
     ]
-    assert numbers == [f"LAP-2026-000000{i}" for i in range(1, 5)]
+    assert numbers == [
+        "LAP-2026-0000001",
+        f"LAP-2026-{size + 1:07d}",
+        "LAP-2026-0000002",
+        f"LAP-2026-{size + 2:07d}",
+    ]
 
 
 # ------------------------------------------------- "now" under retries (issue 10, item 11)
