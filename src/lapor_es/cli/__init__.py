@@ -6,6 +6,7 @@ Typer `app`, registered in the block at the end of this file.
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from lapor_es import bootstrap as boot
 from lapor_es import commands as c
 from lapor_es.aggregates import DomainError
 from lapor_es.application import LaporApp
+from lapor_es.cli.formats import TableFormat, TextOrJson
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.directory import parse_rows, read_rows
 from lapor_es.views import Viewer, complaint_view
@@ -174,7 +176,7 @@ def exec_command(
 @app.command()
 def show(
     ref: Annotated[str, typer.Argument(help="tracking id (LAP-2026-0000123) or complaint id")],
-    fmt: Annotated[str, typer.Option("--format", help="json or text")] = "text",
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="text or json")] = TextOrJson.TEXT,
     viewer: Annotated[
         str, typer.Option("--as", help="public, national, agency:CODE or reporter:REF")
     ] = "public",
@@ -290,9 +292,12 @@ def agencies_load(
     raise typer.Exit(1 if parsed.errors else 0)
 
 
+AGENCY_COLUMNS = ("code", "name", "kind", "parent", "region")
+
+
 @agencies_app.command("list")
 def agencies_list(
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    fmt: Annotated[TableFormat, typer.Option("--format", help="output format")] = TableFormat.TABLE,
     kind: Annotated[str | None, typer.Option(help="only agencies of this kind")] = None,
     parent: Annotated[str | None, typer.Option(help="only children of this code")] = None,
 ) -> None:
@@ -309,21 +314,14 @@ def agencies_list(
     if fmt == "json":
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     elif fmt == "csv":
-        typer.echo("code,name,kind,parent,region")
-        for r in rows:
-            typer.echo(
-                ",".join(_csv_cell(r[k]) for k in ("code", "name", "kind", "parent", "region"))
-            )
+        writer = csv.DictWriter(sys.stdout, fieldnames=AGENCY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     else:
         table = Table("code", "name", "kind", "parent", title=f"{len(rows)} agencies")
         for r in rows:
             table.add_row(r["code"], r["name"], r["kind"], r["parent"] or "")
         Console().print(table)
-
-
-def _csv_cell(value: str | None) -> str:
-    text = value or ""
-    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(ch in text for ch in ',"\n') else text
 
 
 # ----------------------------------------------------------------------- relay

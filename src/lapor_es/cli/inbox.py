@@ -16,6 +16,7 @@ from rich.table import Column, Table
 
 from lapor_es import bootstrap as boot
 from lapor_es.aggregates import DomainError
+from lapor_es.cli.formats import TableFormat, TableOrJson
 from lapor_es.commands import ErrorModel
 from lapor_es.config import Settings
 from lapor_es.projections.core import ReadModel
@@ -49,7 +50,7 @@ def inbox(
         bool, typer.Option("--units/--no-units", help="include what its units hold")
     ] = True,
     state: Annotated[str | None, typer.Option("--state", help="only this state")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    fmt: Annotated[TableFormat, typer.Option("--format", help="output format")] = TableFormat.TABLE,
     refresh: Annotated[
         bool, typer.Option("--refresh/--no-refresh", help="catch the projection up first")
     ] = True,
@@ -62,8 +63,6 @@ def inbox(
     from lapor_es.readmodels.inbox import InboxModel, InboxRow
     from lapor_es.readmodels.queries import inbox_page
 
-    if fmt not in ("table", "json", "csv"):
-        raise _fail("validation_error", f"unknown format {fmt!r}: use table, json or csv")
     settings = boot.load_settings()
     calendar = settings.calendar
     desk = agency == NATIONAL_DESK
@@ -168,7 +167,7 @@ def _print_queue(console: Console, page: InboxPage) -> None:
 @app.command("timeline")
 def timeline(
     tracking_id: Annotated[str, typer.Argument(help="tracking id, e.g. LAP-2026-0000001")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[TableOrJson, typer.Option("--format", help="output format")] = TableOrJson.TABLE,
     refresh: Annotated[
         bool, typer.Option("--refresh/--no-refresh", help="catch the projection up first")
     ] = True,
@@ -177,8 +176,6 @@ def timeline(
     from lapor_es.readmodels.queries import timeline_json
     from lapor_es.readmodels.timeline import TimelineModel, timeline_for
 
-    if fmt not in ("table", "json"):
-        raise _fail("validation_error", f"unknown format {fmt!r}: use table or json")
     settings = boot.load_settings()
     model = TimelineModel(calendar=settings.calendar)
     with boot.read_model_service(settings) as read_models:

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from lapor_es import bootstrap as boot
+from lapor_es.cli.formats import TableOrJson
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.config import Settings
 from lapor_es.readmodels.registry import MODEL_NAMES
@@ -236,7 +237,7 @@ def _scratch_engine(url: str | None) -> Iterator[Engine]:
 @dlq_app.command("list")
 def dlq_list(
     projection: Annotated[str | None, typer.Option(help="only this read model")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[TableOrJson, typer.Option("--format", help="output format")] = TableOrJson.TABLE,
 ) -> None:
     """Open dead letters, oldest first per complaint."""
     with boot.read_model_service(_settings()) as read_models:
@@ -301,7 +302,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------- status
 @app.command("status")
 def status(
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Annotated[TableOrJson, typer.Option("--format", help="output format")] = TableOrJson.TABLE,
     group_id: Annotated[
         str, typer.Option("--group-id", help="consumer group whose lag to show")
     ] = "lapor-es-projector",
