@@ -16,6 +16,7 @@ as timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +37,43 @@ JAKARTA: Final = ZoneInfo("Asia/Jakarta")
 _ONE_DAY: Final = timedelta(days=1)
 _EPSILON: Final = timedelta(microseconds=1)
 _EXTRA_HOLIDAY_NAME: Final = "Extra holiday"
+
+log = logging.getLogger(__name__)
+# Years already warned about (once per process, whatever the number of calendars).
+_UNDECREED_WARNED: set[int] = set()
+_UNDECREED_LOCK: Final = threading.Lock()
+
+
+def warn_if_undecreed(year: int) -> bool:
+    """Log once per process when the ``holidays`` package has no cuti bersama for ``year``.
+
+    Collective leave is decreed year by year (SKB of three ministers, usually the autumn
+    before), so a release knows only the years decreed when it was cut; for a later year
+    those days silently count as working days. The warning names the fix: a newer
+    ``holidays`` release, or the days in LAPOR_CALENDAR_EXTRA_HOLIDAYS. Returns whether
+    ``year`` lacks the data.
+    """
+    if Indonesia(years=year, categories=("government",)):
+        return False
+    with _UNDECREED_LOCK:
+        first = year not in _UNDECREED_WARNED
+        _UNDECREED_WARNED.add(year)
+    if first:
+        log.warning(
+            "calendar: the holidays package (%s) has no cuti bersama decreed for %d; "
+            "collective leave days of %d count as working days until holidays is upgraded "
+            "or they are listed in LAPOR_CALENDAR_EXTRA_HOLIDAYS",
+            _holidays_version(),
+            year,
+            year,
+        )
+    return True
+
+
+def _holidays_version() -> str:
+    from importlib.metadata import version
+
+    return version("holidays")
 
 
 def ensure_aware(value: datetime, name: str) -> datetime:
@@ -142,6 +180,8 @@ class WorkingCalendar:
         with self._lock:
             cached = self._cache.get(year)
             if cached is None:
+                if self._include_collective_leave:
+                    warn_if_undecreed(year)
                 source = Indonesia(years=year, categories=self._categories)
                 cached = {d: "; ".join(source.get_list(d)) for d in source}
                 self._cache[year] = cached
