@@ -6,7 +6,7 @@ Deterministic and re-runnable: the same script always writes the same bytes.
 
 The published SP4N-LAPOR! figure is 679 connected agencies below the national desk
 (34 ministries, 101 institutions, 544 local governments; see
-/work/shared/reference/lapor-domain.md, S22). This script reproduces exactly those counts:
+the team's LAPOR! domain notes, lapor-domain.md, S22). This script reproduces exactly those counts:
 
 - 34 ministries of the Kabinet Indonesia Maju (2019-2024), hand-curated below;
 - 101 institutions (non-ministerial bodies, state commissions, courts, SOEs, state

@@ -1,10 +1,11 @@
 """The traffic mix as data: volumes, categories, channels, kinds, visibility and outcomes.
 
-Every published figure is cited from /work/shared/reference/lapor-domain.md (section 2,
-"Published statistics", and section 1). LAPOR! publishes its category *ranking* but not
-the shares, so the category shares below are assumptions that keep the published order;
-the same holds for channels, kinds, visibility and paths, which LAPOR! does not publish at
-all. Tests check the generated traffic against these numbers, not against constants.
+Every published figure is cited from the team's LAPOR! domain notes, lapor-domain.md
+(section 2, "Published statistics", and section 1; kept outside this repository).
+LAPOR! publishes its category *ranking* but not the shares, so the category shares below
+are assumptions that keep the published order; the same holds for channels, kinds,
+visibility and paths, which LAPOR! does not publish at all. Tests check the generated
+traffic against these numbers, not against constants.
 """
 
 from __future__ import annotations
