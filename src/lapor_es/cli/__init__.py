@@ -27,6 +27,7 @@ from lapor_es.aggregates import DomainError
 from lapor_es.application import LaporApp
 from lapor_es.cli.formats import TableFormat, TextOrJson
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
+from lapor_es.cli.progress import ProgressOption, events_bar, wanted
 from lapor_es.directory import parse_rows, read_rows
 from lapor_es.views import Viewer, complaint_view
 
@@ -335,8 +336,10 @@ def relay(
     ] = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = DEFAULT_HOST,
+    progress: ProgressOption = None,
 ) -> None:
-    """Publish every stored complaint event to Kafka, exactly once, in order per complaint."""
+    """Publish every stored complaint event to Kafka, exactly once, in order per complaint.
+    --until-caught-up shows a progress bar (on a terminal, unless logs are JSON)."""
     import signal
 
     from lapor_es.kafka.relay import Relay
@@ -359,7 +362,10 @@ def relay(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop.set())
     try:
-        stats = worker.run(follow=follow)
+        # A bar only for a catch-up: a follower runs for months.
+        with events_bar("publishing", not follow and wanted(progress, settings)) as bar:
+            worker.on_batch = bar
+            stats = worker.run(follow=follow)
     finally:
         lapor.close()
     typer.echo(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -40,6 +39,7 @@ from lapor_es.audit.bundle import (
 from lapor_es.audit.replay import Selection, replay_store, replay_topic
 from lapor_es.audit.snapshots import SnapshotSource
 from lapor_es.cli.formats import TextOrJson
+from lapor_es.cli.progress import ProgressOption, wanted
 from lapor_es.config import Settings
 from lapor_es.kafka.settings import KafkaSettings
 
@@ -75,9 +75,9 @@ def _when(text: str) -> datetime:
 
 
 @contextmanager
-def _progress(label: str, total: int | None) -> Iterator[verifier.Progress]:
-    """A progress bar with events/s on stderr when it is a terminal; silent otherwise."""
-    if not sys.stderr.isatty():
+def _progress(label: str, total: int | None, show: bool) -> Iterator[verifier.Progress]:
+    """A progress bar with events/s on stderr when `show` (cli/progress.py); silent otherwise."""
+    if not show:
         yield verifier._no_progress
         return
     bar = Progress(
@@ -118,6 +118,7 @@ def verify(
         int | None,
         typer.Option("--jobs", min=1, help="processes reading the topic (default: cores)"),
     ] = None,
+    progress_bar: ProgressOption = None,
 ) -> None:
     """Replay the topic from offset 0 and the store; check every chain and their agreement,
     every stored topic, tracking numbers, positions, snapshots, and a checkpoint if given.
@@ -148,7 +149,7 @@ def verify(
         total = (verifier.topic_totals(kafka) if kafka else 0) + (
             verifier.store_total(lapor.recorder) if lapor else 0
         )
-        with _progress("verifying", total or None) as progress:
+        with _progress("verifying", total or None, wanted(progress_bar, settings)) as progress:
             report = verifier.verify(
                 kafka=kafka,
                 recorder=lapor.recorder if lapor else None,

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from lapor_es import bootstrap as boot
 from lapor_es.cli.formats import TableOrJson
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
+from lapor_es.cli.progress import ProgressOption, events_bar, wanted
 from lapor_es.config import Settings
 from lapor_es.readmodels.registry import MODEL_NAMES
 
@@ -85,9 +86,11 @@ def project(
     ] = 5.0,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = DEFAULT_HOST,
+    progress: ProgressOption = None,
 ) -> None:
     """Apply stored events to the read models: in-process from the store (default) or from
-    Kafka. Exactly once: each batch and its tracking commit in one SQL transaction."""
+    Kafka. Exactly once: each batch and its tracking commit in one SQL transaction.
+    --until-caught-up shows a progress bar (on a terminal, unless logs are JSON)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings()
@@ -100,17 +103,23 @@ def project(
     names = _names(only)
     stop = _stop_on_signals()
     start_worker("projector", metrics_port, metrics_host)
-    with boot.read_model_service(settings) as read_models:
+    show = not follow and wanted(progress, settings)  # a follower runs for months: no bar
+    with boot.read_model_service(settings) as read_models, events_bar("projecting", show) as bar:
         if from_kafka:
             stats = read_models.run_projector(
-                group_id, follow, names=names, stop=stop, idle_timeout=idle_timeout
+                group_id,
+                follow,
+                names=names,
+                stop=stop,
+                idle_timeout=idle_timeout,
+                progress=bar,
             )
             source = settings.kafka_topic
         else:
             lapor = boot.open_app(settings)
             try:
                 stats = read_models.catch_up(
-                    lapor.recorder, lapor.mapper, names, follow=follow, stop=stop
+                    lapor.recorder, lapor.mapper, names, follow=follow, stop=stop, progress=bar
                 )
             finally:
                 lapor.close()
@@ -145,7 +154,7 @@ def _rebuild(settings: Settings, name: str, from_kafka: bool) -> None:
             feed = rb.StoreFeed(lapor.recorder, lapor.mapper, settings.projector_batch_size)
         try:
             with boot.read_model_service(settings) as read_models:
-                if rb.ProgressBar.wanted():
+                if wanted(None, settings):  # a terminal, unless logs are JSON
                     with rb.ProgressBar(f"rebuild {name}") as bar:
                         result = read_models.rebuild(name, feed, advance=bar)
                 else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 import typer
@@ -19,6 +18,7 @@ from rich.progress import (
 
 from lapor_es import bootstrap as boot
 from lapor_es.application import LaporApp
+from lapor_es.cli.progress import ProgressOption, wanted
 from lapor_es.simulation import PlanError, PlanParams, RunReport, mix, simulate
 
 # The simulator touches every open complaint of the last weeks each day: keep them cached.
@@ -37,9 +37,7 @@ def simulate_command(
         typer.Option(help="file over the last D days up to the 10 Dec cut-off"),
     ] = mix.FILING_DAYS,
     batch_size: Annotated[int, typer.Option(min=1, help="most commands per transaction")] = 5_000,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="progress bar (on a terminal)")
-    ] = False,
+    progress: ProgressOption = None,
 ) -> None:
     """File a year of realistic LAPOR! traffic (seeded) through LaporApp commands."""
     # A million "command done" lines help no one.
@@ -52,7 +50,7 @@ def simulate_command(
     )
     lapor = boot.open_app(settings)
     try:
-        if progress and sys.stderr.isatty():
+        if wanted(progress, settings):
             report = _with_progress(lapor, params, batch_size)
         else:
             _, report = simulate(lapor, params, batch_size=batch_size)

@@ -156,6 +156,9 @@ class Relay:
         self.stats = RelayStats()
         self.waker: Waker | None = None
         self.metrics = observability.current()
+        # Called after each published batch with (events published, events still behind the
+        # store head): the CLI's progress bar.
+        self.on_batch: Callable[[int, int], None] | None = None
 
     # ------------------------------------------------------------------ running
     def run(self, *, follow: bool) -> RelayStats:
@@ -274,6 +277,8 @@ class Relay:
         self.metrics.batch(len(batch), time.monotonic() - started)
         self.metrics.lag(lag)
         log.info("relay.published", count=len(batch), position=self.stats.position, lag=lag)
+        if self.on_batch is not None:
+            self.on_batch(len(batch), lag)
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0

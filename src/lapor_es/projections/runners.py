@@ -28,7 +28,8 @@ from lapor_es.wake import LISTEN_FALLBACK_S, waker_for
 
 log = structlog.get_logger("lapor_es.projections.runner")
 
-Progress = Callable[[int, int], None]  # (events done in this batch, store head or lag)
+# (events done in this batch, events still behind: store head - position, or topic lag)
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -118,7 +119,7 @@ class LocalRunner:
             head = self.head()
             self._observe(len(events), time.monotonic() - started, head - position, result)
             if progress:
-                progress(len(events), head)
+                progress(len(events), max(0, head - position))
         return self.stats
 
     def _observe(self, count: int, seconds: float, lag: int, result: BatchResult) -> None:
