@@ -47,7 +47,9 @@ def wanted(flag: bool | None, settings: HasLogFormat) -> bool:
 
 class EventsBar:
     """Call with (events just done, events still behind): the bar's total is what is done
-    plus what is behind, so it grows when new events arrive during a catch-up."""
+    plus what is behind, so it grows when new events arrive during a catch-up. "Behind" is
+    counted in store positions, which other streams (the directory, tracking blocks) share:
+    an estimate until `finish` sets the total to what was done."""
 
     def __init__(self, progress: Progress, label: str) -> None:
         self._progress = progress
@@ -61,6 +63,10 @@ class EventsBar:
         self._progress.update(
             self._task, completed=self.done, total=self.done + max(0, behind), rate=rate
         )
+
+    def finish(self) -> None:
+        """Caught up: what was done is the whole."""
+        self._progress.update(self._task, completed=self.done, total=self.done)
 
 
 @contextmanager
@@ -78,4 +84,6 @@ def events_bar(label: str, show: bool) -> Iterator[EventsBar | None]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        yield EventsBar(progress, label)
+        bar = EventsBar(progress, label)
+        yield bar
+        bar.finish()  # not reached on an exception: the bar stays where it stopped
