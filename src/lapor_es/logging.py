@@ -16,7 +16,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TextIO
 
 import structlog
 from structlog.typing import Processor
@@ -67,7 +67,18 @@ def _probe(what: str, bootstrap: str) -> Iterator[None]:
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Marks the root handler we installed, so configuring again replaces only ours."""
+    """The root handler we installed (configuring again replaces only ours). It writes to
+    whatever `sys.stderr` is when a line is logged, not the stream of the moment it was
+    made: test runners and CliRunner swap stderr, and a handler left holding a closed one
+    would fail every later line."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass  # always sys.stderr
 
 
 def configure_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
@@ -105,7 +116,7 @@ def _install_root_handler(formatter: logging.Formatter, level_no: int) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _OurHandler)]:
         root.removeHandler(handler)
-    handler = _OurHandler(sys.stderr)
+    handler = _OurHandler()
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level_no)

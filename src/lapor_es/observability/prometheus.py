@@ -77,10 +77,26 @@ class PrometheusWorkerMetrics:
         self._restarts.inc()
 
 
-def family_names() -> set[str]:
-    """Every metric name a scrape of a worker can show (counters gain `_total`)."""
-    sample = PrometheusWorkerMetrics("relay")
-    return {s.name for fam in sample.registry.collect() for s in fam.samples}
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+}
+
+
+def exposed_names(registry: CollectorRegistry) -> set[str]:
+    """Every sample name a scrape of `registry` can show, labelled or not yet observed
+    (a counter `x` is scraped as `x_total`, a histogram as `x_bucket`, `x_sum`, ...)."""
+    return {
+        family.name + suffix
+        for family in registry.collect()
+        for suffix in SUFFIXES.get(family.type, ("",))
+    }
+
+
+def worker_names() -> set[str]:
+    """The sample names of the worker families (what deploy/grafana may refer to)."""
+    return exposed_names(PrometheusWorkerMetrics("relay").registry)
 
 
 @dataclass
@@ -107,4 +123,17 @@ def serve_worker_metrics(role: str, port: int, host: str = "127.0.0.1") -> Metri
     metrics = PrometheusWorkerMetrics(role)
     server, thread = start_http_server(port, addr=host, registry=metrics.registry)
     observability.install(metrics)
-    return MetricsServer(metrics, server, thread)
+    serving = MetricsServer(metrics, server, thread)
+    _serving.append(serving)
+    return serving
+
+
+_serving: list[MetricsServer] = []
+
+
+def stop_serving() -> None:
+    """Close every metrics server of this process and go back to the no-op recorder (a
+    command run in-process, as tests do, must not leave its port open)."""
+    while _serving:
+        _serving.pop().close()
+    observability.install(observability.NoMetrics())
