@@ -639,7 +639,11 @@ class LaporApp(Application[UUID]):
         actor = self._actor(cmd)
         complaint = self._complaint(cmd.complaint, uow)
         with structlog.contextvars.bound_contextvars(
-            complaint_id=str(complaint.id), tracking_id=complaint.tracking_id
+            complaint_id=str(complaint.id),
+            tracking_id=complaint.tracking_id,
+            # Staff principals by name; a reporter's id is their pseudonymous reference,
+            # which logs must not carry (it links a reporter's complaints).
+            principal=None if actor.role == Role.REPORTER else actor.id,
         ):
             saved = self._save_retrying(
                 uow,
