@@ -45,7 +45,8 @@ def _rates_figure(title: str, rows: Sequence[st.CompletionRow], axis: str) -> An
 
 
 def _sla_figure(rows: Sequence[st.SlaRow]) -> Any:
-    judged = [r for r in rows if r.judged]
+    # Worst first: the agencies an analyst looks at are on the left.
+    judged = sorted((r for r in rows if r.judged), key=lambda r: (r.compliance or 0.0, r.agency))
     figure = go.Figure(
         go.Bar(
             x=[r.agency for r in judged],
@@ -93,8 +94,9 @@ def _slowest_figure(rows: Sequence[st.SlowRow]) -> Any:
 
 
 def figures(data: ReportData) -> list[Any]:
-    """The charts, in the order of `CHART_TITLES`."""
-    return [
+    """The charts, in the order of `CHART_TITLES`. Every x axis is categorical: plotly would
+    read "2026-02" as a date and label it "Feb 1"."""
+    charts = [
         _rates_figure(CHART_TITLES[0], data.by_month, "month"),
         _rates_figure(CHART_TITLES[1], data.by_category, "category"),
         _rates_figure(CHART_TITLES[2], data.by_tier, "tier"),
@@ -102,6 +104,9 @@ def figures(data: ReportData) -> list[Any]:
         _backlog_figure(data),
         _slowest_figure(data.slowest),
     ]
+    for figure in charts:
+        figure.update_xaxes(type="category")
+    return charts
 
 
 def render(data: ReportData) -> str:
