@@ -9,8 +9,14 @@ Cases (each on a fresh database, lapor and raw measured alternately in the same 
   lifecycle   N complaints: file -> verify -> forward (to a unit) -> start -> respond final
               -> reply confirm (6 commands, 8 complaint events)
 The raw baseline is a minimal eventsourcing Application with a trivial aggregate, on the
-same persistence env, writing the same complaint events in the same number of saves.
-The figure reported per case is the median over the repeats.
+same persistence env (eventsourcing's own recorder), writing the same complaint events in
+the same number of saves. The figure reported per case is the median over the repeats.
+
+    .venv/bin/python bench/commands.py --concurrent 1,2,4,8 [--complaints N]
+
+Concurrent filers (PostgreSQL): P processes each file N complaints at once into one fresh
+database, beside P processes each saving N new trivial aggregates; reports filings/s,
+retries (lost optimistic-concurrency races, each a back-off) and refusals per P.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -258,8 +264,15 @@ def run_lapor(settings: Settings, case: str, n: int, profile: cProfile.Profile |
         lapor.close()
 
 
+def raw_env(settings: Settings) -> dict[str, str]:
+    """eventsourcing's own recorder: the baseline does not write reporter keys."""
+    env = eventsourcing_env(settings)
+    env.pop("APPLICATION_RECORDER_TOPIC", None)
+    return env
+
+
 def run_raw(settings: Settings, case: str, n: int) -> Run:
-    raw = RawApp(env=eventsourcing_env(settings))
+    raw = RawApp(env=raw_env(settings))
     try:
         if case == "lifecycle":
             body: Callable[[int], None] = lambda i: raw_lifecycle(raw, i)  # noqa: E731
@@ -352,6 +365,89 @@ def profile_store(store: Store, n: int, top: int) -> str:
     return out.getvalue()
 
 
+# ------------------------------------------------------------------ concurrent filers
+def _filer(args: tuple[Settings, str, int, int, Any]) -> dict[str, float]:
+    """One process: file `n` complaints (or save n raw aggregates) after the start signal."""
+    settings, side, worker, n, start = args
+    import lapor_es.application as application
+    import lapor_es.tracking as tracking
+
+    configure_logging("json", "warning")
+    retries = 0
+    real_backoff, real_block_backoff = application.backoff, tracking._backoff
+
+    def counted(attempt: int) -> None:
+        nonlocal retries
+        retries += 1
+        real_backoff(attempt)
+
+    def counted_block(attempt: int) -> None:
+        nonlocal retries
+        retries += 1
+        real_block_backoff(attempt)
+
+    application.backoff = counted
+    tracking._backoff = counted_block
+    refusals = 0
+    if side == "lapor":
+        lapor = open_app(settings)
+
+        def body(i: int) -> None:
+            lapor.handle(parse_command(file_cmd(worker * 1_000_000 + i)))
+
+        close = lapor.close
+    else:
+        raw = RawApp(env=raw_env(settings))
+
+        def body(i: int) -> None:
+            raw.create(f"thing-{worker}-{i}")
+
+        close = raw.close
+    body(900_000 + 0)  # warm: connections, the first block
+    start.wait()
+    began = time.perf_counter()
+    for i in range(n):
+        try:
+            body(i)
+        except Exception:  # a refusal (Conflict) of a valid filing: spurious
+            refusals += 1
+    ended = time.perf_counter()
+    close()
+    return {"began": began, "ended": ended, "retries": retries, "refusals": refusals}
+
+
+def concurrent(store: Store, processes: list[int], n: int) -> list[dict[str, Any]]:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    rows: list[dict[str, Any]] = []
+    for p in processes:
+        row: dict[str, Any] = {"processes": p, "filings_per_process": n}
+        for side in ("lapor", "raw"):
+            with store.fresh() as settings, ctx.Manager() as manager:
+                if side == "lapor":  # the year's sequence and directory exist, as in service
+                    with closing(open_app(settings)) as first:
+                        first.handle(parse_command(file_cmd(999_999)))
+                start = manager.Barrier(p + 1)
+                with ctx.Pool(p) as pool:
+                    pending = pool.map_async(
+                        _filer, [(settings, side, w, n, start) for w in range(p)]
+                    )
+                    start.wait()
+                    began = time.perf_counter()
+                    results = pending.get(timeout=900)
+                    seconds = time.perf_counter() - began
+            total = p * n
+            row[f"{side}_per_s"] = round(total / seconds, 1)
+            row[f"{side}_retries"] = int(sum(r["retries"] for r in results))
+            row[f"{side}_refusals"] = int(sum(r["refusals"] for r in results))
+        row["ratio"] = round(row["lapor_per_s"] / row["raw_per_s"], 2)
+        row["retry_share"] = round(row["lapor_retries"] / (p * n), 4)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 # ------------------------------------------------------------------ reporting
 def machine(pg_url: str | None) -> dict[str, str]:
     return {
@@ -386,7 +482,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
     parser.add_argument("--profile", action="store_true", help="cProfile lapor, top functions")
     parser.add_argument("--profile-top", type=int, default=25)
+    parser.add_argument(
+        "--concurrent", help="PostgreSQL: concurrent filer processes, e.g. 1,2,4,8 (only this)"
+    )
     args = parser.parse_args(argv)
+    if args.concurrent:
+        configure_logging("json", "warning")
+        pg = Store("postgres", postgres_url(args.database_url))
+        concurrent(pg, [int(p) for p in args.concurrent.split(",")], args.complaints)
+        return 0
 
     # Production logs at info; the benchmark drops info lines so stderr I/O is not timed.
     configure_logging("json", "warning")

@@ -645,6 +645,25 @@ def test_a_deleted_whole_complaint_is_a_missing_tracking_number(
     assert {k for k, _ in kinds(report)} <= {"tracking_gap", "position_gap"}
 
 
+def test_a_deleted_last_complaint_of_a_released_block_is_a_missing_tracking_number(
+    lapor: LaporApp, settings: Settings
+) -> None:
+    """Numbers come in writers' blocks (lapor_es.tracking). Once the writer has released its
+    block (listing the numbers it never used), its last filing is accounted for too: the
+    complaint deleted, its number is neither filed nor released unused."""
+    tracking = populate(lapor)
+    lapor.tracking.release()
+    Tamper(settings, lapor).delete_stream(complaint_id_for(tracking[-1]))
+
+    status, report = verify_store(settings)
+
+    assert status == 1
+    assert ("tracking_gap", tracking[-1]) in kinds(report)
+    assert {k for k, _ in kinds(report)} <= {"tracking_gap", "position_gap"}
+    explained = report["summary"]["explained_tracking_numbers"]
+    assert explained and {e["reason"] for e in explained} == {"released unused by its writer"}
+
+
 @pytest.mark.parametrize(
     "topic",
     [

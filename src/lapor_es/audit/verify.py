@@ -330,7 +330,9 @@ def store_total(recorder: ApplicationRecorder) -> int:
 
 def gaps_are_findings(recorder: ApplicationRecorder) -> bool:
     """False on PostgreSQL, whose sequences leave holes (see audit/store.py)."""
-    return "postgres" not in type(recorder).__module__
+    from eventsourcing.postgres import PostgresApplicationRecorder  # ours subclasses it
+
+    return not isinstance(recorder, PostgresApplicationRecorder)
 
 
 # ------------------------------------------------------------------ agreement
