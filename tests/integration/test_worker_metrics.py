@@ -1,9 +1,11 @@
 """Worker metrics from real processes on the shared PostgreSQL and Kafka: `lapor-es relay
 --follow`, `project --from-kafka --follow` and `feeds route --follow` serve their families on
---metrics-port, and the counters and the lag follow the traffic they handle."""
+--metrics-port, and the counters and the lag follow the traffic they handle; `webhooks
+deliver` (in-process) serves them too."""
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -15,15 +17,19 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
 from lapor_es.application import LaporApp
 from lapor_es.bootstrap import open_app
+from lapor_es.cli import app
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import Relay
 from lapor_es.kafka.settings import KafkaSettings
+from lapor_es.observability.prometheus import stop_serving
 from tests.conftest import NOW, fresh_postgres_database
 from tests.support.builders import small_directory, traffic
 from tests.support.kafka import free_port, read_topic, stored_events
@@ -201,3 +207,27 @@ def test_the_kafka_projector_and_the_router_serve_their_families(
         assert served_families(port) == FAMILIES
     assert samples["lapor_worker_batch_duration_seconds_count"] >= 1
     assert samples["lapor_worker_lag_records"] == 0
+
+
+def test_webhooks_deliver_serves_its_families_in_process(
+    tmp_path: Path, kafka: KafkaSettings
+) -> None:
+    """`webhooks deliver` run in-process (no endpoint registered: it catches up at once)."""
+    port = free_port()
+    env = {
+        "LAPOR_DATABASE_URL": f"sqlite:///{tmp_path}/lapor.sqlite3",
+        "LAPOR_REPORTER_PEPPER": "test-pepper",
+        "LAPOR_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "LAPOR_KAFKA_TOPIC": kafka.topic,
+        "LAPOR_WEBHOOKS_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "LAPOR_LOG_FORMAT": "json",
+        "LAPOR_METRICS_PORT": str(port),
+    }
+    try:
+        done = CliRunner().invoke(app, ["webhooks", "deliver", "--until-caught-up"], env=env)
+        assert done.exit_code == 0, done.output
+        assert served_families(port) == FAMILIES
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            assert 'lapor_worker_retries_total{role="webhooks"} 0.0' in answer.read().decode()
+    finally:
+        stop_serving()
