@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
@@ -33,6 +34,7 @@ from lapor_es.observability.prometheus import stop_serving
 from tests.conftest import NOW, fresh_postgres_database
 from tests.support.builders import small_directory, traffic
 from tests.support.kafka import free_port, read_topic, stored_events
+from tests.support.server import start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -231,3 +233,20 @@ def test_webhooks_deliver_serves_its_families_in_process(
             assert 'lapor_worker_retries_total{role="webhooks"} 0.0' in answer.read().decode()
     finally:
         stop_serving()
+
+
+def test_serve_project_shows_its_projector_on_the_doors_metrics(tmp_path: Path) -> None:
+    """`serve --project`: the in-process projector's families are on the door's /metrics."""
+    running = start_server(f"sqlite:///{tmp_path}/lapor.sqlite3", tmp_path, "--project")
+    try:
+        deadline = time.monotonic() + 60
+        text = ""
+        while time.monotonic() < deadline and "lapor_worker_" not in text:
+            text = httpx.get(f"{running.base_url}/metrics", timeout=5).text
+            time.sleep(0.2)  # the projector thread installs its recorder as it starts
+        families = {f.name for f in text_string_to_metric_families(text) if f.name in FAMILIES}
+        assert families == FAMILIES, running.log_tail()
+        assert 'lapor_worker_processed_records_total{role="projector"}' in text
+        assert "lapor_http_requests_total" in text  # the door's own, beside them
+    finally:
+        running.stop()

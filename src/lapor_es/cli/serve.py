@@ -27,8 +27,12 @@ if TYPE_CHECKING:  # imported when serving: other commands start without the web
 
 def _projector(door: Door) -> Background:
     def follow(stop: threading.Event) -> None:
+        from lapor_es import observability
+        from lapor_es.observability.prometheus import PrometheusWorkerMetrics
         from lapor_es.readmodels.service import ReadModelService
 
+        # The in-process projector's families go on the door's own /metrics.
+        observability.install(PrometheusWorkerMetrics("projector", door.metrics.registry))
         lapor = door.lapor
         read_models = ReadModelService(door.read_models, door.settings)  # the door disposes it
         read_models.catch_up(lapor.recorder, lapor.mapper, follow=True, stop=stop)
