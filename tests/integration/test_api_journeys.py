@@ -97,7 +97,12 @@ def test_channel_desk_agency_and_reporter_journey(
         verified = http.post("/v1/commands", json=verify, headers=bearer(token["desk"]))
         assert verified.status_code == 200 and verified.json()["state"] == "FORWARDED"
 
-        respond = {"command": "respond", "complaint": tracking, "kind": "final", "text": "Sudah kami tangani."}
+        respond = {
+            "command": "respond",
+            "complaint": tracking,
+            "kind": "final",
+            "text": "Sudah kami tangani.",
+        }
         responded = http.post("/v1/commands", json=respond, headers=bearer(token["kemenkes"]))
         assert responded.status_code == 200 and responded.json()["state"] == "RESPONDED"
 

@@ -172,7 +172,13 @@ def test_a_poison_event_parks_its_complaint_and_retry_applies_in_order(
         to_agency="KEMENKES",
         **common,
     )
-    run(command="respond", actor=agency_actor("KEMENKES"), complaint=tid, kind="final", text="Oke, sudah kami tangani")
+    run(
+        command="respond",
+        actor=agency_actor("KEMENKES"),
+        complaint=tid,
+        kind="final",
+        text="Oke, sudah kami tangani",
+    )
     traffic(lapor, 6, NOW - timedelta(days=5), seed="after")
     poisoned_id = lapor.complaint(tid).id
     model = EventCounts()

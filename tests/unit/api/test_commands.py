@@ -164,7 +164,12 @@ def test_the_reporter_journey_with_the_access_code(fx: Fixture) -> None:
     other = fx.post("portal", filing(title="Laporan lain sekali")).json()
     tracking, code = filed["tracking_id"], filed["access_code"]
     fx.post("desk", verify(tracking))
-    respond = {"command": "respond", "complaint": tracking, "kind": "final", "text": "Selesai ditangani petugas."}
+    respond = {
+        "command": "respond",
+        "complaint": tracking,
+        "kind": "final",
+        "text": "Selesai ditangani petugas.",
+    }
     assert fx.post("kemenkes", respond).status_code == 200
     mine = reporter_headers(tracking, code)
     confirm = {"command": "reply", "complaint": tracking, "kind": "confirm", "text": "Terima kasih"}

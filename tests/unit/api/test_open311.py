@@ -275,7 +275,9 @@ def test_a_request_follows_the_complaint_to_closed(fx: Fixture) -> None:
     }
     assert fx.post("kemenkes", respond).status_code == 200
     responded = one(fx, tracking_id)
-    assert responded["status"] == "open" and responded["status_notes"] == "Pipa diganti oleh petugas."
+    assert (
+        responded["status"] == "open" and responded["status_notes"] == "Pipa diganti oleh petugas."
+    )
     confirm = {
         "command": "reply",
         "complaint": tracking_id,
@@ -322,9 +324,22 @@ def test_the_list_filters_as_the_spec_says(fx: Fixture) -> None:
         },
     ).json()["tracking_id"]
     fx.post("desk", verify(school, category="Pendidikan dan Kebudayaan"))
-    respond = {"command": "respond", "complaint": school, "kind": "final", "text": "Diperbaiki oleh petugas."}
+    respond = {
+        "command": "respond",
+        "complaint": school,
+        "kind": "final",
+        "text": "Diperbaiki oleh petugas.",
+    }
     fx.post("kemenkes", respond)
-    fx.post("desk", {"command": "resolve", "complaint": school, "mode": "by_admin", "note": "Ditutup admin setelah konfirmasi."})
+    fx.post(
+        "desk",
+        {
+            "command": "resolve",
+            "complaint": school,
+            "mode": "by_admin",
+            "note": "Ditutup admin setelah konfirmasi.",
+        },
+    )
     fx.project()
 
     everything = listed(fx)

@@ -48,7 +48,9 @@ def test_reopen_within_the_window() -> None:
         follow_up_due_at=at + 6 * D,
         auto_resolve_due_at=at + 9 * D,
     )
-    c.resolve(ADMIN, at + 2 * H, mode=ResolutionMode.BY_ADMIN, note="ditutup admin dengan alasan jelas")
+    c.resolve(
+        ADMIN, at + 2 * H, mode=ResolutionMode.BY_ADMIN, note="ditutup admin dengan alasan jelas"
+    )
     c.reopen(ADMIN, at + 3 * H, reason="lagi", window_days=30, follow_up_due_at=at + 6 * D)
     assert c.reopen_count == 2
 

@@ -223,4 +223,6 @@ def test_the_desk_resolves_by_admin(build: Callable[[], Complaint]) -> None:
 def test_only_the_desk_resolves_by_admin(actor: Actor) -> None:
     c = in_progress()
     with pytest.raises(NotAuthorized):
-        c.resolve(actor, NOW, mode=ResolutionMode.BY_ADMIN, note="ditutup admin dengan alasan jelas")
+        c.resolve(
+            actor, NOW, mode=ResolutionMode.BY_ADMIN, note="ditutup admin dengan alasan jelas"
+        )

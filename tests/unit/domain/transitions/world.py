@@ -279,7 +279,9 @@ ACTIONS: dict[str, Action] = {
     ),
     "resolve_by_admin": Action(
         "resolve",
-        lambda c, at: c.resolve(ADMIN, at, mode=ResolutionMode.BY_ADMIN, note="selesai, dikonfirmasi admin"),
+        lambda c, at: c.resolve(
+            ADMIN, at, mode=ResolutionMode.BY_ADMIN, note="selesai, dikonfirmasi admin"
+        ),
     ),
     "reopen": Action(
         "reopen",
