@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from lapor_es.workflow import JAKARTA
 from tests.unit.api.conftest import Fixture
 from tests.unit.api.test_commands import filing, reporter_headers, verify
 
@@ -135,7 +136,8 @@ def test_the_desk_queue_orders_its_work_by_urgency(fx: Fixture) -> None:
 def test_statistics_for_analysts_with_the_cli_parameters(fx: Fixture) -> None:
     forwarded(fx)
     fx.project()
-    today = datetime.now(UTC).date().isoformat()
+    # Cohorts are WIB filing days: from 17:00 UTC a filing made now is already tomorrow in WIB.
+    today = datetime.now(JAKARTA).date().isoformat()
     url = f"/v1/stats/completion?from=2026-01-01&to={today}"
     rows = fx.client.get(url + "&by=channel", headers=fx.headers("analyst"))
     assert rows.status_code == 200, rows.text
