@@ -22,30 +22,12 @@ from lapor_es.bootstrap import principal_store
 from lapor_es.config import Settings
 from tests.conftest import fresh_postgres_database
 from tests.support.cli import cli
+from tests.support.open311 import REQUEST_FIELDS
 from tests.support.server import Server, server_env, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 LIST_DEADLINE = 60.0  # seconds for the server's projector to reach the last event
-REQUEST_FIELDS = {
-    "service_request_id",
-    "status",
-    "status_notes",
-    "service_name",
-    "service_code",
-    "description",
-    "agency_responsible",
-    "service_notice",
-    "requested_datetime",
-    "updated_datetime",
-    "expected_datetime",
-    "address",
-    "address_id",
-    "zipcode",
-    "lat",
-    "long",
-    "media_url",
-}
 DESK_NAME = "Admin Nasional SP4N-LAPOR! (KemenPANRB)"  # data/agencies.csv
 KEMENKES_NAME = "Kementerian Kesehatan"
 

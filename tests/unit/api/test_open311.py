@@ -11,6 +11,7 @@ import httpx
 
 from lapor_es.readmodels.open311 import SERVICES
 from lapor_es.workflow import JAKARTA
+from tests.support.open311 import REQUEST_FIELDS
 from tests.unit.api.conftest import Fixture
 
 SERVICE_FIELDS = {
@@ -22,26 +23,7 @@ SERVICE_FIELDS = {
     "keywords",
     "group",
 }
-REQUEST_FIELDS = {
-    "service_request_id",
-    "status",
-    "status_notes",
-    "service_name",
-    "service_code",
-    "description",
-    "agency_responsible",
-    "service_notice",
-    "requested_datetime",
-    "updated_datetime",
-    "expected_datetime",
-    "address",
-    "address_id",
-    "zipcode",
-    "lat",
-    "long",
-    "media_url",
-}
-TRACKING = re.compile(r"^LAP-\d{4}-\d{7}$")
+TRACKING = re.compile(r"^LAP-[0-9]{4}-[0-9]{7}$")
 BASE = "/open311/v2"
 
 
