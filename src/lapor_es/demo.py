@@ -13,6 +13,7 @@ from datetime import time as clock_time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lapor_es.application import LaporApp
@@ -246,7 +247,7 @@ def print_stories(lapor: LaporApp, console: Console, tracking: list[str]) -> Non
             view["state"],
             view["bucket"],
             str(view["version"]),
-            view["holder"] or "-",
+            escape(view["holder"] or "-"),
             view["resolution_mode"] or view["archive_reason"] or "-",
         )
     console.print(table)
@@ -324,7 +325,7 @@ def print_headlines(
         title="Slowest agencies to a first response (working days)",
     )
     for row in slow:
-        table.add_row(row.agency, str(row.count), str(row.median), str(row.p90))
+        table.add_row(escape(row.agency), str(row.count), str(row.median), str(row.p90))
     console.print(table)
     if best:
         top, bottom = best[0], best[-1]

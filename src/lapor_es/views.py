@@ -5,19 +5,26 @@ Visibility rules (design.md section 3):
 - anonymous: the report is public, the reporter is hidden from all but the national desk.
 - confidential: the whole report is hidden from the public.
 The reporter always sees their own identity; an erased identity shows as "[erased]".
+
+Times are shown in WIB (ISO 8601 with +07:00), agencies by code and name. The public sees
+only the public texts of the history (aggregates.disclosure), never the staff's notes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from lapor_es.aggregates import Complaint, NotAuthorized, Role
+from lapor_es.aggregates import Complaint, DomainError, NotAuthorized, Role
 from lapor_es.aggregates.chain import PRIVATE_FIELDS, STORE_FIELDS
+from lapor_es.aggregates.disclosure import INTERNAL_TEXT_FIELDS, PUBLIC_TEXT_FIELDS, shows_text
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState, Visibility
 from lapor_es.application import LaporApp
 from lapor_es.privacy import ERASED
+from lapor_es.workflow import JAKARTA
 
 ANONYMOUS_NAME = "Anonim"
 # Shown in the entry's header, kept in the store only, or personal data.
@@ -81,9 +88,23 @@ def reporter_view(app: LaporApp, complaint: Complaint, viewer: Viewer) -> dict[s
     return identity.model_dump(exclude_none=True) | {"reporter_ref": complaint.reporter_ref}
 
 
+def agency_names(app: LaporApp) -> Callable[[str], str | None]:
+    """An agency code's name in the directory (None for an unknown code), each code read
+    once: make one per page."""
+
+    @cache
+    def name_of(code: str) -> str | None:
+        try:
+            return app.agency(code).name
+        except DomainError:
+            return None
+
+    return name_of
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.astimezone(JAKARTA).isoformat()  # WIB, +07:00
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
@@ -93,20 +114,44 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def event_view(event: Complaint.Event, complaint: Complaint, viewer: Viewer) -> dict[str, Any]:
+def event_view(
+    event: Complaint.Event,
+    complaint: Complaint,
+    viewer: Viewer,
+    name_of: Callable[[str], str | None] | None = None,
+) -> dict[str, Any]:
     by_reporter = event.role == Role.REPORTER
     show_actor = not by_reporter or may_see_identity(viewer, complaint)
     entry: dict[str, Any] = {
         "version": event.originator_version,
         "event": type(event).__name__,
-        "at": event.at.isoformat(),
+        "at": _jsonable(event.at),
         "role": event.role,
         "agency": event.actor_agency,
+        "agency_name": name_of(event.actor_agency) if name_of and event.actor_agency else None,
         "actor": event.actor_id if show_actor and viewer.kind != "public" else None,
         "event_hash": event.event_hash,
     }
-    details = {k: _jsonable(v) for k, v in vars(event).items() if k not in HIDDEN_EVENT_FIELDS}
+    hidden = HIDDEN_EVENT_FIELDS | _texts_hidden_from(viewer, event, complaint)
+    details = {k: _jsonable(v) for k, v in vars(event).items() if k not in hidden}
     return entry | {"details": details}
+
+
+def _texts_hidden_from(viewer: Viewer, event: Complaint.Event, complaint: Complaint) -> set[str]:
+    """The event's free-text fields this viewer may not read: for the public, the staff's
+    notes, and the public text too where aggregates.disclosure withholds it."""
+    if viewer.kind != "public":
+        return set()
+    kind = type(event).__name__
+    hidden = set(INTERNAL_TEXT_FIELDS.get(kind, ()))
+    shown = shows_text(
+        confidential=complaint.visibility == Visibility.CONFIDENTIAL,
+        reporter_erased=complaint.identity_erased,
+        by_reporter=event.role == Role.REPORTER,
+    )
+    if kind in PUBLIC_TEXT_FIELDS and not shown:
+        hidden.add(PUBLIC_TEXT_FIELDS[kind])
+    return hidden
 
 
 def complaint_view(
@@ -114,6 +159,7 @@ def complaint_view(
 ) -> dict[str, Any]:
     check_access(viewer, complaint)
     clock = app.clock_view(complaint, now)
+    name_of = agency_names(app)
     return {
         "complaint_id": str(complaint.id),
         "tracking_id": complaint.tracking_id,
@@ -129,8 +175,9 @@ def complaint_view(
         "visibility": complaint.visibility,
         "verified": complaint.verified,
         "reporter": reporter_view(app, complaint, viewer),
-        "filed_at": complaint.filed_at.isoformat(),
+        "filed_at": _jsonable(complaint.filed_at),
         "holder": complaint.holder,
+        "holder_name": name_of(complaint.holder) if complaint.holder else None,
         "holder_chain": list(complaint.holder_chain),
         "forwarding_path": list(complaint.forwarding_path),
         "first_response_at": _jsonable(complaint.first_response_at),
@@ -141,5 +188,5 @@ def complaint_view(
         "archive_reason": complaint.archive_reason,
         "merged_into": complaint.merged_into,
         "sla": _jsonable(asdict(clock)) if clock else None,
-        "history": [event_view(e, complaint, viewer) for e in app.history(complaint.id)],
+        "history": [event_view(e, complaint, viewer, name_of) for e in app.history(complaint.id)],
     }

@@ -56,7 +56,10 @@ def test_inbox_and_timeline_commands(tmp_path: Path) -> None:
     assert rows == []
 
     page = json.loads(cli(tmp_path, "timeline", "LAP-2026-0000001", "--format", "json").stdout)
-    assert [e["summary"] for e in page["entries"]][-1] == "Laporan diteruskan ke KEMENKES"
+    assert [e["summary"] for e in page["entries"]][-1] == (
+        "Laporan diteruskan ke Kementerian Kesehatan (KEMENKES)"
+    )
+    assert page["entries"][-1]["at"].endswith("+07:00")
 
     refused = cli(tmp_path, "timeline", "LAP-2026-0000002")
     assert refused.returncode == 1

@@ -21,7 +21,6 @@ from lapor_es.workflow import WorkingCalendar
 from tests.support.builders import (
     DESK,
     NIK,
-    PHONE,
     agency_actor,
     file_cmd,
     reporter_actor,
@@ -135,13 +134,18 @@ def test_public_page_follows_the_complaint_and_disappears_when_made_confidential
     ]
     assert page.entries[0].at == datetime(2026, 2, 23, 2, tzinfo=UTC)
 
-    # Nothing on the page names the reporter: not the identity, not the pseudonym, not the
-    # free text that quoted them.
+    # The page carries the public texts (issue 10 item 4): the agency's answer and the
+    # reporter's reply, as they wrote them for the public; never the identity, the pseudonym,
+    # the staff's ids or an internal note (the decline's reason).
+    assert [e.text for e in page.entries][5:7] == [
+        "Sudah kami hubungi Ibu Dewi Lestari di 081298765432",
+        "Terima kasih, Dewi",
+    ]
     with scene.engine.connect() as conn:
         stored = " ".join(
             str(v) for t in scene.model.own_tables for r in conn.execute(select(t)) for v in r
         )
-    for secret in ("Dewi", PHONE, NIK, ref, "staff-"):
+    for secret in ("hubungi Dewi Lestari", NIK, ref, "staff-"):
         assert secret not in stored
 
     # Made confidential after the fact: the public page is refused, staff still see it.

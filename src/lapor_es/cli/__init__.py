@@ -19,7 +19,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from lapor_es import bootstrap as boot
 from lapor_es import commands as c
@@ -28,6 +28,7 @@ from lapor_es.application import LaporApp
 from lapor_es.cli.formats import TableFormat, TextOrJson
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.cli.progress import ProgressOption, events_bar, wanted
+from lapor_es.cli.text import named, plain, wib
 from lapor_es.directory import parse_rows, read_rows
 from lapor_es.views import Viewer, complaint_view
 
@@ -225,24 +226,30 @@ def refuse(code: str, message: str, details: Any = None) -> NoReturn:
 
 
 def print_view(view: dict[str, Any]) -> None:
+    """The text view of `show`: every stored string escaped (plain), times in WIB."""
     console = Console()
-    console.print(f"[bold]{view['tracking_id']}[/bold]  {view['title']}")
+    console.print(f"[bold]{plain(view['tracking_id'])}[/bold]  {plain(view['title'])}")
     console.print(
-        f"state {view['state']} ({view['bucket']}), v{view['version']}, "
-        f"{view['visibility']}, holder {view['holder'] or '-'}"
+        f"state {plain(view['state'])} ({plain(view['bucket'])}), v{view['version']}, "
+        f"{plain(view['visibility'])}, "
+        f"holder {named(view['holder'], view.get('holder_name')) or '-'}"
     )
-    console.print(f"reporter: {view['reporter'].get('name')}")
+    console.print(f"reporter: {plain(view['reporter'].get('name'))}")
     if view["sla"]:
         sla = view["sla"]
         console.print(
-            f"SLA {sla['kind']}: due {sla['due_at']}, "
+            f"SLA {plain(sla['kind'])}: due {wib(sla['due_at'])}, "
             f"{sla['working_days_left']} working days left"
             + (" [red]OVERDUE[/red]" if sla["overdue"] else "")
         )
-    table = Table("v", "event", "at", "role", "agency")
+    table = Table("v", "event", Column("at", no_wrap=True), "role", "agency")
     for entry in view["history"]:
         table.add_row(
-            str(entry["version"]), entry["event"], entry["at"], entry["role"], entry["agency"] or ""
+            str(entry["version"]),
+            plain(entry["event"]),
+            wib(entry["at"]),
+            plain(entry["role"]),
+            named(entry["agency"], entry.get("agency_name")),
         )
     console.print(table)
 
@@ -321,7 +328,7 @@ def agencies_list(
     else:
         table = Table("code", "name", "kind", "parent", title=f"{len(rows)} agencies")
         for r in rows:
-            table.add_row(r["code"], r["name"], r["kind"], r["parent"] or "")
+            table.add_row(plain(r["code"]), plain(r["name"]), plain(r["kind"]), plain(r["parent"]))
         Console().print(table)
 
 

@@ -40,6 +40,7 @@ from lapor_es.audit.replay import Selection, replay_store, replay_topic
 from lapor_es.audit.snapshots import SnapshotSource
 from lapor_es.cli.formats import TextOrJson
 from lapor_es.cli.progress import ProgressOption, wanted
+from lapor_es.cli.text import plain
 from lapor_es.config import Settings
 from lapor_es.kafka.settings import KafkaSettings
 
@@ -181,9 +182,8 @@ def _print_report(report: verifier.AuditReport) -> None:
     if report.findings:
         table = Table("kind", "source", "complaint", "v", "where", "detail")
         for f in report.findings:
-            table.add_row(
-                f.kind, f.source, f.tracking_id or f.complaint_id, str(f.version), f.where, f.detail
-            )
+            row = (f.kind, f.source, f.tracking_id or f.complaint_id, f.version, f.where, f.detail)
+            table.add_row(*(plain(cell) for cell in row))  # details quote stored data
         console.print(table)
     s = report.summary()
     console.print(

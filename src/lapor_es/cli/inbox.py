@@ -17,6 +17,7 @@ from rich.table import Column, Table
 from lapor_es import bootstrap as boot
 from lapor_es.aggregates import DomainError
 from lapor_es.cli.formats import TableFormat, TableOrJson
+from lapor_es.cli.text import named, plain, wib
 from lapor_es.commands import ErrorModel
 from lapor_es.config import Settings
 from lapor_es.projections.core import ReadModel
@@ -24,8 +25,10 @@ from lapor_es.projections.core import ReadModel
 if TYPE_CHECKING:
     from lapor_es.readmodels.queries import InboxPage
     from lapor_es.readmodels.service import ReadModelService
+    from lapor_es.readmodels.timeline import Timeline
 
 app = typer.Typer(help="Agency inbox and public tracking page")
+MESSAGE_LIMIT = 200  # characters of an error message that quotes the caller
 
 
 def _refresh(read_models: ReadModelService, models: list[ReadModel]) -> None:
@@ -72,6 +75,8 @@ def inbox(
             ComplaintsModel(calendar=calendar),
             DeadlinesModel(calendar=calendar, policy=settings.sla_policy),
         ]
+    if not desk:
+        _require_agency(settings, agency)
     top_level = _top_level_agencies(settings) if desk else frozenset()
     with boot.read_model_service(settings) as read_models:
         if refresh:
@@ -101,6 +106,17 @@ def inbox(
         _print_inbox(page)
 
 
+def _require_agency(settings: Settings, code: str) -> None:
+    """Refuse a code the directory does not know (an empty inbox would hide the typo)."""
+    lapor = boot.open_app(settings)
+    try:
+        lapor.agency(code)  # raises unknown_agency (or not_found)
+    except DomainError as exc:
+        raise _fail(exc.code, exc.message[:MESSAGE_LIMIT]) from exc  # the code is the caller's
+    finally:
+        lapor.close()
+
+
 def _top_level_agencies(settings: Settings) -> frozenset[str]:
     """Codes of the agencies right under the desk (parent LAPOR, or none): a parent
     escalation from them reaches the desk."""
@@ -117,7 +133,7 @@ def _print_inbox(page: InboxPage) -> None:
     console = Console()
     counts, rows = page.buckets, page.complaints
     console.print(
-        f"[bold]{page.agency}[/bold] inbox ({len(rows)}): "
+        f"[bold]{plain(page.agency)}[/bold] inbox ({len(rows)}): "
         f"belum ditindaklanjuti {counts.terdisposisi_belum_ditindaklanjuti}, "
         f"sedang diproses {counts.terdisposisi_sedang_diproses}, "
         f"selesai {counts.terdisposisi_selesai}, "
@@ -131,14 +147,14 @@ def _print_inbox(page: InboxPage) -> None:
     for r in rows:
         left = "" if r.working_days_left is None else str(r.working_days_left)
         table.add_row(
-            r.tracking_id,
-            r.title,
-            r.state,
-            r.holder + ("" if r.held_directly else " (unit)"),
-            r.forwarding_path,
-            r.due_at.isoformat() if r.due_at else "",
+            plain(r.tracking_id),
+            plain(r.title),
+            plain(r.state),
+            plain(r.holder + ("" if r.held_directly else " (unit)")),
+            plain(r.forwarding_path),
+            wib(r.due_at),
             left + (" OVERDUE" if r.overdue else ""),
-            r.last_action + (" *reply*" if r.reply_pending else ""),
+            plain(r.last_action + (" *reply*" if r.reply_pending else "")),
         )
     console.print(table)
     if page.queue:
@@ -152,12 +168,12 @@ def _print_queue(console: Console, page: InboxPage) -> None:
     for item in page.queue:
         left = "" if item.working_days_left is None else str(item.working_days_left)
         table.add_row(
-            item.tracking_id,
-            item.reason,
-            item.title,
-            item.state,
-            item.holder or "",
-            item.due_at.isoformat() if item.due_at else "",
+            plain(item.tracking_id),
+            plain(item.reason),
+            plain(item.title),
+            plain(item.state),
+            plain(item.holder),
+            wib(item.due_at),
             left + (" OVERDUE" if item.overdue else ""),
             str(item.waited_working_days),
         )
@@ -172,27 +188,39 @@ def timeline(
         bool, typer.Option("--refresh/--no-refresh", help="catch the projection up first")
     ] = True,
 ) -> None:
-    """The public tracking page of a complaint (refused for confidential ones)."""
+    """The public tracking page of a complaint (refused for confidential ones): times in
+    WIB, agencies named, the responses and replies."""
     from lapor_es.readmodels.queries import timeline_json
     from lapor_es.readmodels.timeline import TimelineModel, timeline_for
+    from lapor_es.views import agency_names
 
     settings = boot.load_settings()
     model = TimelineModel(calendar=settings.calendar)
     with boot.read_model_service(settings) as read_models:
         if refresh:
             _refresh(read_models, [model])
+        lapor = boot.open_app(settings)  # the directory: the agencies' names
         try:
             with read_models.engine.connect() as conn:
-                page = timeline_for(conn, tracking_id, public=True)
+                page = timeline_for(
+                    conn, tracking_id, public=True, agency_names=agency_names(lapor)
+                )
         except DomainError as exc:
             raise _fail(exc.code, exc.message) from exc
+        finally:
+            lapor.close()
     if fmt == "json":
         typer.echo(json.dumps(timeline_json(page), ensure_ascii=False, indent=2))
         return
+    _print_timeline(page)
+
+
+def _print_timeline(page: Timeline) -> None:
     console = Console()
-    console.print(f"[bold]{page.tracking_id}[/bold]  {page.title}")
-    console.print(f"{page.state} ({page.bucket})")
-    table = Table("v", "at", "agency", "summary")
+    console.print(f"[bold]{plain(page.tracking_id)}[/bold]  {plain(page.title)}")
+    console.print(f"{plain(page.state)} ({plain(page.bucket)}), dilaporkan {wib(page.filed_at)}")
+    table = Table("v", Column("waktu", no_wrap=True), "instansi", "keterangan")
     for e in page.entries:
-        table.add_row(str(e.version), e.at.isoformat(), e.agency or "", e.summary)
+        said = plain(e.summary) + (f"\n“{plain(e.text)}”" if e.text else "")
+        table.add_row(str(e.version), wib(e.at), named(e.agency, e.agency_name), said)
     console.print(table)

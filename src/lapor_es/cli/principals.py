@@ -26,6 +26,7 @@ from lapor_es.auth.principals import (
     PrincipalStore,
     UnknownPrincipal,
 )
+from lapor_es.cli.text import plain
 
 T = TypeVar("T")
 app = typer.Typer(help="Principals of the HTTP door and their bearer tokens", no_args_is_help=True)
@@ -151,12 +152,12 @@ def list_principals(fmt: FormatOption = Format.TEXT) -> None:
     )
     for row in rows:
         table.add_row(
-            row["id"],
-            row["name"],
-            row["role"],
-            row["agency"] or row["channel"] or "",
-            row["status"],
-            row["expires_at"] or "",
+            plain(row["id"]),
+            plain(row["name"]),
+            plain(row["role"]),
+            plain(row["agency"] or row["channel"]),
+            plain(row["status"]),
+            plain(row["expires_at"]),
         )
     Console().print(table)
 

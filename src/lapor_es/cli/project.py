@@ -21,6 +21,7 @@ from lapor_es import bootstrap as boot
 from lapor_es.cli.formats import TableOrJson
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.cli.progress import ProgressOption, events_bar, wanted
+from lapor_es.cli.text import plain
 from lapor_es.config import Settings
 from lapor_es.readmodels.registry import MODEL_NAMES
 
@@ -267,18 +268,21 @@ def dlq_list(
         title=f"{len(rows)} open dead letters",
     )
     for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["projection"],
-            r["complaint_id"],
-            str(r["version"]),
-            r["event_type"],
-            r["source"],
-            str(r["partition"]),
-            str(r["offset"]),
-            r["error"],
-        )
+        table.add_row(*(plain(r[k]) for k in DLQ_COLUMNS))
     Console().print(table)
+
+
+DLQ_COLUMNS = (
+    "id",
+    "projection",
+    "complaint_id",
+    "version",
+    "event_type",
+    "source",
+    "partition",
+    "offset",
+    "error",
+)
 
 
 @dlq_app.command("retry")
@@ -330,7 +334,7 @@ def status(
     console = Console()
     schema = report["schema"]
     console.print(
-        f"read models: {report['read_model_database']}  schema {schema['revision']} "
+        f"read models: {plain(report['read_model_database'])}  schema {schema['revision']} "
         f"(code: {schema['head']})  store head {report['store_head']}"
     )
     if report.get("relay"):

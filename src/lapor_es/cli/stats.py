@@ -21,25 +21,19 @@ from rich.table import Table
 from sqlalchemy import Connection
 
 from lapor_es import bootstrap as boot
+from lapor_es.cli.text import plain
 from lapor_es.readmodels import stats as st
 from lapor_es.readmodels import stats_query as sq
 from lapor_es.readmodels.complaints import ComplaintsModel
 from lapor_es.readmodels.stats_query import MetricName
+from lapor_es.workflow.instants import parse_instant
 
 T = TypeVar("T")
 
 
 def parse_as_of(text: str | None) -> datetime:
-    """An ISO date-time (naive: UTC) or a date (its 00:00 WIB, the end of the day before)."""
-    from lapor_es.workflow import JAKARTA
-
-    if text is None:
-        return datetime.now(UTC)
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        return datetime(day.year, day.month, day.day, tzinfo=JAKARTA).astimezone(UTC)
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """--as-of as every command reads a time (workflow.instants); default: now."""
+    return datetime.now(UTC) if text is None else parse_instant(text)
 
 
 def _fail(message: str) -> None:
@@ -137,7 +131,7 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.2%}"
-    return str(value)
+    return plain(value)  # agency names and categories are text, not Rich markup
 
 
 class Format(StrEnum):

@@ -2,8 +2,10 @@
 
 One pass by default (`--once`, e.g. from cron); `--follow` keeps running, waking at the next
 due time, at the poll interval, or as soon as new events are stored. `--now` fixes the
-service's clock for drills and tests (it must not be in the future: the engine refuses
-commands dated ahead of real time).
+service's clock for drills and tests. It is read as every command reads a time
+(workflow.instants: a bare date is 00:00 WIB of that day), and it must not be in the future:
+the engine refuses commands dated ahead of real time, so a later --now is refused up front in
+one line instead of failing on the first due step.
 """
 
 from __future__ import annotations
@@ -16,14 +18,20 @@ from typing import Annotated
 import typer
 
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
+from lapor_es.workflow.instants import parse_instant
 
 app = typer.Typer()
 
 
-def parse_now(text: str) -> datetime:
-    """An ISO 8601 date-time; without a zone it is taken as UTC."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def parse_now(text: str, *, real_now: datetime) -> datetime:
+    """--now as every command reads a time; ValueError if it is later than `real_now`."""
+    value = parse_instant(text)
+    if value > real_now:
+        raise ValueError(
+            f"{value.isoformat()} is in the future (now {real_now.isoformat(timespec='seconds')}):"
+            " the timers act at real time or before, never ahead of it"
+        )
+    return value
 
 
 @app.command("timers")
@@ -54,7 +62,7 @@ def timers(
     from lapor_es.timers import TimerService
 
     try:
-        fixed = parse_now(now) if now else None
+        fixed = parse_now(now, real_now=datetime.now(UTC)) if now else None
     except ValueError as exc:
         typer.echo(json.dumps({"ok": False, "error": f"--now: {exc}"}), err=True)
         raise typer.Exit(2) from exc

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from lapor_es.readmodels.desk import NATIONAL_DESK, DeskItem, desk_queue
 from lapor_es.readmodels.inbox import AgencyBuckets, InboxRow, bucket_counts, inbox_rows
-from lapor_es.readmodels.timeline import Timeline, timeline_for
+from lapor_es.readmodels.timeline import AgencyNames, Timeline, timeline_for
 from lapor_es.workflow import SlaPolicy, WorkingCalendar
 
 
@@ -99,7 +99,10 @@ def timeline_json(page: Timeline) -> dict[str, Any]:
     return out | {"entries": [jsonable(asdict(e)) for e in page.entries]}
 
 
-def public_timeline(conn: Connection, tracking_id: str) -> dict[str, Any]:
-    """The public tracking page as JSON; raises not_found, or not_authorized while the
-    complaint is confidential (readmodels.timeline.timeline_for)."""
-    return timeline_json(timeline_for(conn, tracking_id, public=True))
+def public_timeline(
+    conn: Connection, tracking_id: str, agency_names: AgencyNames
+) -> dict[str, Any]:
+    """The public tracking page as JSON (times in WIB, agencies named, public texts); raises
+    not_found, or not_authorized while the complaint is confidential
+    (readmodels.timeline.timeline_for)."""
+    return timeline_json(timeline_for(conn, tracking_id, public=True, agency_names=agency_names))

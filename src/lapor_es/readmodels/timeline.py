@@ -2,14 +2,20 @@
 
 Tables (documented in docs/data-dictionary.md):
 - `complaint_timeline`: one row per (complaint, version): when, what, which role, which
-  agency, and a short Indonesian sentence that never carries identity or free text.
+  agency, a short Indonesian sentence that never carries identity or free text, and the
+  event's public text (a response, a reply, ...: aggregates.disclosure), if it has one.
 - `timeline_complaints`: one row per complaint with its CURRENT visibility, so the public page
   of a confidential complaint is refused, including one made confidential after the fact.
+
+The page is rendered for its readers when it is read (`timeline_for`): times in WIB, each
+agency's name beside its code, and the texts only where aggregates.disclosure allows them
+(none for a confidential complaint, none of an erased reporter's own words), so a change of
+visibility, an erasure or an agency's new name applies to pages already projected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -34,15 +40,21 @@ from sqlalchemy import (
 )
 
 from lapor_es.aggregates import DomainError, NotAuthorized
-from lapor_es.aggregates.values import ComplaintState
+from lapor_es.aggregates.disclosure import shows_text
+from lapor_es.aggregates.values import ComplaintState, Role, Visibility
 from lapor_es.contract.payloads import AnyPayload, Filed, Verified, VisibilityChanged
 from lapor_es.projections.core import ReadModel
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import bucket, state_after
-from lapor_es.readmodels.timeline_text import event_agency, summarize
+from lapor_es.readmodels.timeline_text import (
+    event_agency,
+    public_text,
+    summarize,
+    with_agency_names,
+)
 from lapor_es.readmodels.timestamps import as_utc
-from lapor_es.workflow import WorkingCalendar
+from lapor_es.workflow import JAKARTA, WorkingCalendar
 
 ENTRIES = "complaint_timeline"
 COMPLAINTS = "timeline_complaints"
@@ -64,6 +76,7 @@ def define_tables(md: MetaData, prefix: str = "") -> dict[str, Table]:
         Column("actor_role", String(20), nullable=False),
         Column("agency", String(80)),
         Column("summary", Text, nullable=False),
+        Column("text", Text, comment="the event's public text (aggregates.disclosure)"),
         keep_existing=True,
     )
     complaints = Table(
@@ -189,6 +202,7 @@ class TimelineModel(ReadModel):
                 "actor_role": p.role,
                 "agency": event_agency(p),
                 "summary": summarize(p),
+                "text": public_text(p),
             },
         )
 
@@ -201,14 +215,23 @@ def _state_set_by(p: AnyPayload) -> str | None:
         return None
 
 
+AgencyNames = Callable[[str], str | None]  # an agency code -> its name (None: unknown)
+
+
+def _no_names(_code: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     version: int
-    at: datetime
+    at: datetime  # in WIB (Asia/Jakarta)
     event_type: str
     actor_role: str
     agency: str | None
+    agency_name: str | None
     summary: str
+    text: str | None  # the public text, where aggregates.disclosure allows it
 
 
 @dataclass(frozen=True)
@@ -219,13 +242,21 @@ class Timeline:
     visibility: str
     state: str
     bucket: str
-    filed_at: datetime
+    filed_at: datetime  # in WIB
     entries: list[TimelineEntry]
 
 
-def timeline_for(conn: Connection, tracking_id: str, *, public: bool, prefix: str = "") -> Timeline:
+def timeline_for(
+    conn: Connection,
+    tracking_id: str,
+    *,
+    public: bool,
+    agency_names: AgencyNames = _no_names,
+    prefix: str = "",
+) -> Timeline:
     """The tracking page. `public`: refused (not_authorized) while the complaint is
-    confidential; staff (public=False) always see it. Unknown ids raise not_found."""
+    confidential; staff (public=False) always see it, without its texts while it is
+    confidential. Unknown ids raise not_found. `agency_names` names the agencies."""
     tables = define_tables(live_metadata if not prefix else MetaData(), prefix)
     entries, complaints = tables[ENTRIES], tables[COMPLAINTS]
     head = (
@@ -235,13 +266,17 @@ def timeline_for(conn: Connection, tracking_id: str, *, public: bool, prefix: st
     )
     if head is None:
         raise TimelineNotFound(f"no complaint {tracking_id} on the tracking pages")
-    if public and head["visibility"] == "confidential":
+    confidential = head["visibility"] == Visibility.CONFIDENTIAL
+    if public and confidential:
         raise NotAuthorized(f"complaint {tracking_id} is confidential")
-    rows = conn.execute(
-        select(entries)
-        .where(entries.c.complaint_id == head["complaint_id"])
-        .order_by(entries.c.version)
-    ).mappings()
+    rows = list(
+        conn.execute(
+            select(entries)
+            .where(entries.c.complaint_id == head["complaint_id"])
+            .order_by(entries.c.version)
+        ).mappings()
+    )
+    erased = any(r["event_type"] == "ReporterErased" for r in rows)
     return Timeline(
         tracking_id=head["tracking_id"],
         complaint_id=head["complaint_id"],
@@ -249,16 +284,29 @@ def timeline_for(conn: Connection, tracking_id: str, *, public: bool, prefix: st
         visibility=head["visibility"],
         state=head["state"],
         bucket=bucket(ComplaintState(head["state"])),
-        filed_at=as_utc(head["filed_at"]),
+        filed_at=in_wib(head["filed_at"]),
         entries=[
             TimelineEntry(
                 version=r["version"],
-                at=as_utc(r["at"]),
+                at=in_wib(r["at"]),
                 event_type=r["event_type"],
                 actor_role=r["actor_role"],
                 agency=r["agency"],
-                summary=r["summary"],
+                agency_name=agency_names(r["agency"]) if r["agency"] else None,
+                summary=with_agency_names(r["summary"], agency_names),
+                text=r["text"]
+                if shows_text(
+                    confidential=confidential,
+                    reporter_erased=erased,
+                    by_reporter=r["actor_role"] == Role.REPORTER,
+                )
+                else None,
             )
             for r in rows
         ],
     )
+
+
+def in_wib(value: datetime) -> datetime:
+    """A stored time (SQLite drops the zone) as Jakarta's wall clock, WIB (UTC+7)."""
+    return as_utc(value).astimezone(JAKARTA)

@@ -1,14 +1,18 @@
-"""One short Indonesian sentence per event, for the public tracking page. Pure.
+"""One short Indonesian sentence per event, for the public tracking page, and the event's
+public text. Pure.
 
-Sentences are built from codes and fixed phrases only, never from free text (reasons,
-responses, replies, notes): free text may name people, and the page is public. Agency
-codes are not personal data; actor ids never appear.
+Sentences are built from codes and fixed phrases only, never from free text: the page shows
+an event's public text beside its sentence (`public_text`, chosen by
+aggregates.disclosure), and internal notes never. Agency codes are not personal data (the
+page puts each agency's name beside its code when it is read); actor ids never appear.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from lapor_es.aggregates.disclosure import PUBLIC_TEXT_FIELDS
 from lapor_es.contract.payloads import (
     AnyPayload,
     Archived,
@@ -136,3 +140,23 @@ def event_agency(payload: AnyPayload) -> str | None:
         case ForwardingDeclined() | WorkStarted() | Responded():
             return payload.agency
     return payload.actor_agency
+
+
+def public_text(payload: AnyPayload) -> str | None:
+    """The event's text the public may read (a response, a reply, ...), or None."""
+    field = PUBLIC_TEXT_FIELDS.get(payload.type)
+    text = getattr(payload, field, None) if field else None
+    return text if isinstance(text, str) and text.strip() else None
+
+
+def with_agency_names(summary: str, name_of: Callable[[str], str | None]) -> str:
+    """The sentence with each agency code in it shown as "Name (CODE)".
+
+    Sentences are fixed lower-case phrases with agency codes as whole words, so a word that
+    `name_of` knows is a code (tracking ids and dates are not agency codes)."""
+    return " ".join(_named(word, name_of) for word in summary.split(" "))
+
+
+def _named(word: str, name_of: Callable[[str], str | None]) -> str:
+    name = name_of(word) if word.isupper() else None
+    return f"{name} ({word})" if name else word

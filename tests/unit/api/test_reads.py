@@ -68,7 +68,8 @@ def test_the_public_timeline_hides_confidential_complaints(fx: Fixture) -> None:
     fx.project()
     page = fx.client.get(f"/v1/complaints/{c['tracking_id']}/timeline")
     assert page.status_code == 200
-    assert page.json()["entries"][-1]["summary"] == "Laporan diteruskan ke KEMENKES"
+    forwarded_to = page.json()["entries"][-1]
+    assert forwarded_to["summary"] == "Laporan diteruskan ke Agency KEMENKES (KEMENKES)"
     hidden = fx.client.get(f"/v1/complaints/{secret}/timeline")
     missing = fx.client.get("/v1/complaints/LAP-2026-0999999/timeline")
     assert hidden.status_code == missing.status_code == 404

@@ -18,7 +18,7 @@ from lapor_es.api.deps import CallerDep, DoorDep, public_client
 from lapor_es.api.problems import Problem
 from lapor_es.auth.policy import ReporterCaller, kind_of, viewer_for
 from lapor_es.readmodels.queries import public_timeline
-from lapor_es.views import complaint_view
+from lapor_es.views import agency_names, complaint_view
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
@@ -52,12 +52,13 @@ def get_complaint(tracking_id: TrackingId, door: DoorDep, caller: CallerDep) -> 
 
 @router.get(
     "/{tracking_id}/timeline",
-    summary="The public tracking page (no credentials; confidential complaints: 404)",
+    summary="The public tracking page: times in WIB, agencies named, the public texts "
+    "(no credentials; confidential complaints: 404)",
     dependencies=[Depends(public_client)],
 )
 def get_timeline(tracking_id: TrackingId, door: DoorDep) -> dict[str, Any]:
     try:
         with door.read_models.connect() as conn:
-            return public_timeline(conn, tracking_id)
+            return public_timeline(conn, tracking_id, agency_names(door.lapor))
     except DomainError as exc:  # not_found, or not_authorized while confidential
         raise _not_found(tracking_id) from exc

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -16,7 +16,7 @@ from lapor_es.auth.principals import PrincipalRole
 from lapor_es.readmodels import stats as st
 from lapor_es.readmodels import stats_query as sq
 from lapor_es.readmodels.complaints import ComplaintsModel
-from lapor_es.workflow import JAKARTA
+from lapor_es.workflow.instants import parse_instant
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
@@ -30,18 +30,13 @@ RATES = (
 
 
 def parse_as_of(text: str | None, now: datetime) -> datetime:
-    """An ISO date-time (naive: UTC) or a date (its 00:00 WIB, the end of the day before),
-    as `lapor-es stats --as-of` reads it."""
+    """`as_of` as `lapor-es stats --as-of` reads it (workflow.instants); default: now."""
     if text is None:
         return now
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=JAKARTA).astimezone(UTC)
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_instant(text)
     except ValueError as exc:
-        raise _bad("as_of", "format", f"not an ISO date or date-time: {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        raise _bad("as_of", "format", str(exc)) from exc
 
 
 def _bad(field: str, rule: str, message: str) -> Problem:
