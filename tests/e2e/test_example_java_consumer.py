@@ -2,16 +2,22 @@
 broker of the test's own (Kafka 4, SASL/SCRAM-SHA-512 over TLS, deny by default), the agency's
 user reads its feed, as written by the real relay and router, with kafka-clients of the
 brokers' version, and prints every record once as a JSON line; a second run in the same group
-prints nothing (the offsets were committed). In CI a missing `java` or `mvn` fails the test."""
+prints nothing (the offsets were committed). In CI a missing `java` or `mvn` fails the test.
+
+On the same feed, examples/kcat-feed.sh: kcat with librdkafka 2.6.1 or later reads it; with an
+older librdkafka (Debian 12's 2.0.2) the script refuses and kcat itself fails the SCRAM login.
+kcat is an agency's tool, not the project's: these two skip where it (or a librdkafka of the
+version they need) is missing, in CI too."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +32,7 @@ from lapor_es.kafka.relay import Relay
 from lapor_es.kafka.settings import KafkaSecurity, KafkaSettings
 from tests.conftest import NOW
 from tests.support.builders import small_directory, traffic
-from tests.support.kafka import OwnBroker, own_broker, read_topic
+from tests.support.kafka import OwnBroker, Read, own_broker, read_topic
 from tests.support.services import ci_mode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
@@ -83,14 +89,23 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
         yield broker
 
 
-def write_feed(broker: OwnBroker, store: Path) -> KafkaSettings:
+@dataclass(frozen=True)
+class Feed:
+    """The agency's feed topic, readable by the admin, and its records as the admin reads them."""
+
+    admin: KafkaSettings
+    records: list[Read]
+
+
+@pytest.fixture(scope="module")
+def feed(secured: OwnBroker, tmp_path_factory: pytest.TempPathFactory) -> Feed:
     """Complaints filed and forwarded in a store, relayed and routed to the agencies' feeds
-    over TLS as the admin; returns the admin's settings for reading the agency's feed."""
-    assert broker.tls_bootstrap is not None and broker.cafile is not None
+    over TLS as the admin; then the agency's user and its grants (`lapor-es feeds grant`)."""
+    assert secured.tls_bootstrap is not None and secured.cafile is not None
     admin = KafkaSettings(
-        bootstrap=broker.tls_bootstrap,
+        bootstrap=secured.tls_bootstrap,
         topic="java.complaints.v1",
-        security=KafkaSecurity.scram("admin", ADMIN_PASSWORD, tls_cafile=broker.cafile),
+        security=KafkaSecurity.scram("admin", ADMIN_PASSWORD, tls_cafile=secured.cafile),
     )
     feeds = FeedSettings(
         bootstrap=admin.bootstrap,
@@ -99,8 +114,10 @@ def write_feed(broker: OwnBroker, store: Path) -> KafkaSettings:
         router_id="java-router",
         security=admin.security,
     )
-    settings = Settings(database_url=f"sqlite:///{store}", reporter_pepper="p")
-    app = open_app(settings, clock=lambda: NOW)
+    store = tmp_path_factory.mktemp("java-store") / "store.sqlite3"
+    app = open_app(
+        Settings(database_url=f"sqlite:///{store}", reporter_pepper="p"), clock=lambda: NOW
+    )
     try:
         small_directory(app)
         traffic(app, 8, NOW - timedelta(days=5))
@@ -108,22 +125,28 @@ def write_feed(broker: OwnBroker, store: Path) -> KafkaSettings:
         assert AgencyRouter(feeds).run(follow=False).delivered > 0
     finally:
         app.close()
-    return KafkaSettings(
-        bootstrap=admin.bootstrap, topic=feeds.feed(AGENCY), security=admin.security
-    )
+    assert grant_agency(admin, AGENCY, AGENCY_PASSWORD) == f"agency-{AGENCY}"
+    agency_feed = replace(admin, topic=feeds.feed(AGENCY))
+    records = read_topic(agency_feed)
+    assert len(records) > 1, "the traffic forwarded nothing to the agency"
+    return Feed(agency_feed, records)
 
 
-def run_example(built: Built, broker: OwnBroker, *args: str) -> list[dict[str, Any]]:
+def agency_env(broker: OwnBroker) -> dict[str, str]:
+    """The environment of an agency's client: its settings only, none of the test run's."""
     assert broker.tls_bootstrap is not None and broker.cafile is not None
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("LAPOR_")}
-    env = inherited | {
+    return inherited | {
         "LAPOR_KAFKA_BOOTSTRAP": broker.tls_bootstrap,
         "LAPOR_KAFKA_SASL_PASSWORD": AGENCY_PASSWORD,  # user: agency-KEMENKES, the default
         "LAPOR_KAFKA_SSL_CAFILE": str(broker.cafile),
     }
+
+
+def run_example(built: Built, broker: OwnBroker, *args: str) -> list[dict[str, Any]]:
     done = subprocess.run(
-        built.command(AGENCY, *args), env=env, capture_output=True, text=True, timeout=240,
-        check=False,
+        built.command(AGENCY, *args), env=agency_env(broker), capture_output=True, text=True,
+        timeout=240, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return [json.loads(line) for line in done.stdout.splitlines()]
@@ -131,18 +154,13 @@ def run_example(built: Built, broker: OwnBroker, *args: str) -> list[dict[str, A
 
 @pytest.mark.timeout(1200)  # a first Maven build downloads its plugins; the broker starts
 def test_the_java_example_reads_the_agency_feed_over_tls_with_scram(
-    built: Built, secured: OwnBroker, tmp_path: Path
+    built: Built, secured: OwnBroker, feed: Feed
 ) -> None:
-    feed = write_feed(secured, tmp_path / "store.sqlite3")
-    expected = read_topic(feed)
-    assert len(expected) > 1, "the traffic forwarded nothing to the agency"
-    admin_endpoint = KafkaSettings(bootstrap=feed.bootstrap, security=feed.security)
-    assert grant_agency(admin_endpoint, AGENCY, AGENCY_PASSWORD) == f"agency-{AGENCY}"
-
+    expected = feed.records
     printed = run_example(built, secured, "--max-records", str(len(expected)))
 
     assert len(printed) == len(expected)
-    assert {r["topic"] for r in printed} == {feed.topic}
+    assert {r["topic"] for r in printed} == {feed.admin.topic}
     by_position = {(r["partition"], r["offset"]): r for r in printed}
     assert sorted(by_position) == [(r.partition, r.offset) for r in expected], "each once"
     for record in expected:
@@ -158,3 +176,88 @@ def test_the_java_example_reads_the_agency_feed_over_tls_with_scram(
 
     # The same group again: the offsets were committed after printing, nothing comes twice.
     assert run_example(built, secured, "--idle-seconds", "3") == []
+
+
+# ------------------------------------------------------------------- kcat, on the same feed
+KCAT_SCRIPT = EXAMPLE.parent / "kcat-feed.sh"
+# A folder with a librdkafka.so.1 of 2.6.1 or later for kcat (e.g. the one bundled in the
+# confluent-kafka wheel), for a machine whose kcat links an older one: Debian 12's has 2.0.2.
+LIBRDKAFKA_DIR = "LAPOR_TEST_LIBRDKAFKA_DIR"
+SCRAM_REFUSED = (
+    "SASL authentication error: Authentication failed during authentication due to invalid "
+    "credentials with SASL mechanism SCRAM-SHA-512"
+)
+
+
+def kcat_env(broker: OwnBroker, library_dir: str | None) -> dict[str, str]:
+    env = agency_env(broker)
+    if library_dir:
+        env["LD_LIBRARY_PATH"] = f"{library_dir}:{env.get('LD_LIBRARY_PATH', '')}"
+    return env
+
+
+def librdkafka_version(env: dict[str, str]) -> tuple[int, ...]:
+    """The librdkafka that kcat loads with this environment (`kcat -V`)."""
+    if shutil.which("kcat") is None:
+        pytest.skip("kcat is not installed (Debian: apt-get install kcat)")
+    shown = subprocess.run(
+        ["kcat", "-V"], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    found = re.search(r"librdkafka (\d+(?:\.\d+)*)", shown.stdout + shown.stderr)
+    assert found is not None, shown.stdout + shown.stderr
+    return tuple(int(part) for part in found.group(1).split("."))
+
+
+def test_kcat_with_librdkafka_2_6_1_or_later_reads_the_feed_with_the_example_script(
+    secured: OwnBroker, feed: Feed
+) -> None:
+    env = kcat_env(secured, os.environ.get(LIBRDKAFKA_DIR))
+    if librdkafka_version(env) < (2, 6, 1):
+        pytest.skip(f"kcat's librdkafka is older than 2.6.1; set {LIBRDKAFKA_DIR}")
+    done = subprocess.run(
+        ["bash", str(KCAT_SCRIPT), AGENCY, "-e"], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    printed = {(r["partition"], r["offset"]): r for r in lines}
+    assert len(lines) == len(printed), "a record printed twice"
+    assert sorted(printed) == [(r.partition, r.offset) for r in feed.records]
+    for record in feed.records:
+        line = printed[(record.partition, record.offset)]
+        assert line["key"] == record.key.decode()
+        headers = line["headers"]  # kcat -J: [name, value, name, value, ...]
+        assert list(zip(headers[::2], headers[1::2], strict=True)) == [
+            (k, v.decode()) for k, v in record.headers
+        ]
+        assert json.loads(line["payload"]) == json.loads(record.value)
+
+
+def test_kcat_with_an_older_librdkafka_fails_every_scram_login_to_kafka_4(
+    secured: OwnBroker, feed: Feed
+) -> None:
+    """What docs/agency-integration.md warns of: same user, same password, refused."""
+    env = kcat_env(secured, None)
+    if librdkafka_version(env) >= (2, 6, 1):
+        pytest.skip("this kcat's librdkafka has the SCRAM fix (2.6.1 or later)")
+    refused = subprocess.run(
+        ["bash", str(KCAT_SCRIPT), AGENCY, "-e"], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "SCRAM against Kafka 4 needs 2.6.1 or later" in refused.stderr
+    # The script's check is not the only obstacle: kcat itself, given the settings, fails.
+    settings = [
+        "security.protocol=SASL_SSL",
+        "sasl.mechanism=SCRAM-SHA-512",
+        f"sasl.username=agency-{AGENCY}",
+        f"sasl.password={AGENCY_PASSWORD}",
+        f"ssl.ca.location={secured.cafile}",
+    ]
+    direct = subprocess.run(
+        ["kcat", "-b", env["LAPOR_KAFKA_BOOTSTRAP"], "-C", "-t", feed.admin.topic, "-e",
+         *[arg for s in settings for arg in ("-X", s)]],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert direct.returncode != 0 and direct.stdout == ""
+    assert SCRAM_REFUSED in direct.stderr, direct.stderr[-2000:]
