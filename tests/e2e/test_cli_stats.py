@@ -69,7 +69,7 @@ def test_the_same_options_serve_every_metric(store: Path) -> None:
     assert keys == {"KEMENKES": 2, "(none)": 1}
 
     sla = json.loads(cli(store, "stats", "sla", *COHORT, "--format", "json").stdout)["rows"]
-    assert [(r["agency"], r["forwardings"]) for r in sla] == [("KEMENKES", 2)]
+    assert [(r["agency"], r["clocks"]) for r in sla] == [("KEMENKES", 2)]
 
     ranked = cli(store, "stats", "ranking", *COHORT, "--min-sample", "1", "--format", "json")
     assert [r["agency"] for r in json.loads(ranked.stdout)["rows"]] == ["KEMENKES"]

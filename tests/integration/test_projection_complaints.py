@@ -385,6 +385,9 @@ def test_state_intervals_and_forwardings(story: Story, engine: Engine) -> None:
         (3, "PROV-JABAR", "PROV-JABAR", "agency", jan(15), due(23), None, None, "open", None),
         (7, "KEMENKES", "KEMENKES", "agency", jan(20), due(27), jan(29), jan(29), "responded",
          False),
+        # The dispute restarts KEMENKES's follow-up clock: a clock of its own (issue 10 item 5).
+        (12, "KEMENKES", "KEMENKES", "dispute", jan(30), datetime(2026, 2, 6, 17, tzinfo=UTC),
+         None, None, "open", None),
     ]  # fmt: skip
 
 
@@ -453,23 +456,29 @@ def test_sla_compliance_ranking_and_slowest(story: Story, engine: Engine) -> Non
         ranked = st.ranking(conn, model, cohort(END), min_sample=2)
         slow = st.slowest(conn, model, cohort(END), min_sample=1)
         default_ranked = st.ranking(conn, model, cohort(END))
-    # KEMENKES: C1 (agency + unit) and C7 in time, C6 late. KEMENSOS: C2 in time; C6's
-    # two declined before their due times are not judged. PROV-JABAR: C5 in time, C8 overdue.
+    # Every follow-up clock counts (issue 10 item 5): SlaRow(agency, clocks, met, breached,
+    # running, withdrawn). KEMENKES: C1 (agency + unit), C7 and C7's reopen (26 -> final 28,
+    # due 2 Feb) in time, C6 late, C6's dispute (30 Jan, due 6 Feb) running. KEMENSOS: C2 and
+    # the clock C2's interim response restarted (due 15T17, final 12) in time; C6's two
+    # declined before their due times withdrawn. PROV-JABAR: C5 in time, then silent after
+    # its interim response (due 28T17); C8 overdue.
     assert end == [
-        st.SlaRow("KEMENKES", 4, 4, 3),
-        st.SlaRow("KEMENSOS", 3, 1, 1),
-        st.SlaRow("PROV-JABAR", 2, 2, 1),
+        st.SlaRow("KEMENKES", 6, 4, 1, 1, 0),
+        st.SlaRow("KEMENSOS", 4, 2, 0, 0, 2),
+        st.SlaRow("PROV-JABAR", 3, 1, 2, 0, 0),
     ]
-    assert end[0].compliance == 0.75
-    # Middle: C6 at KEMENKES is not due yet (27T17), nor C8 at PROV-JABAR (23T17).
+    assert end[0].compliance == 0.8
+    # Middle: C6 at KEMENKES is not due yet (27T17), nor C8 at PROV-JABAR (23T17), nor C5's
+    # restarted clock (28T17); C7's reopen is still to come.
     assert middle == [
-        st.SlaRow("KEMENKES", 4, 3, 3),
-        st.SlaRow("KEMENSOS", 3, 1, 1),
-        st.SlaRow("PROV-JABAR", 2, 1, 1),
+        st.SlaRow("KEMENKES", 4, 3, 0, 1, 0),
+        st.SlaRow("KEMENSOS", 4, 2, 0, 0, 2),
+        st.SlaRow("PROV-JABAR", 3, 1, 0, 2, 0),
     ]
     assert ranked == [
-        st.RankingRow(1, "KEMENKES", 4, 3, 0.75),
-        st.RankingRow(2, "PROV-JABAR", 2, 1, 0.5),
+        st.RankingRow(1, "KEMENSOS", 2, 2, 1.0),
+        st.RankingRow(2, "KEMENKES", 5, 4, 0.8),
+        st.RankingRow(3, "PROV-JABAR", 3, 1, 1 / 3),
     ]
     assert default_ranked == []  # nobody has 20 judged forwardings
     # First response by agency: PROV-JABAR [4]; KEMENKES [2, 3, 11] median 3; KEMENSOS [1].
@@ -524,8 +533,9 @@ def test_views_agree_with_the_functions(story: Story, engine: Engine) -> None:
             assert float(row["completion_rate"]) == pytest.approx(fn.completion_rate)
             seen += 1
         assert seen == len(by_agency) == 4
-    assert {r["agency"]: (r["forwardings"], r["judged"], r["within_sla"]) for r in view_sla} == {
-        a: (r.forwardings, r.judged, r.within_sla) for a, r in sla.items()
+    counts = ("clocks", "met", "breached", "running", "withdrawn")
+    assert {r["agency"]: tuple(r[c] for c in counts) for r in view_sla} == {
+        a: tuple(getattr(r, c) for c in counts) for a, r in sla.items()
     }
     for r in view_sla:
         assert float(r["compliance"]) == pytest.approx(sla[r["agency"]].compliance)

@@ -180,7 +180,7 @@ def stats(
 
     completion: resolved / filed, follow-up rate and the rate over verified.
     durations: working days to verification, first response and resolution (median, p90).
-    sla: per agency, forwardings followed up within their due time, among those judged.
+    sla: per agency, every follow-up clock held: met / (met + breached), with the counts.
     ranking: agencies by SLA compliance (at least --min-sample judged).
     slowest: the agencies slowest to a first response (median working days).
     """

@@ -2,9 +2,10 @@
 
 `complaint_facts` is the current picture of each complaint; `complaint_states` keeps every
 state it has been in, as half-open intervals [since, until), so any statistic can be asked
-"as of" any instant; `complaint_forwardings` keeps every forwarding with its follow-up
-deadline and what ended it, for SLA compliance. No reporter identity is ever stored here:
-the published events do not carry it.
+"as of" any instant; `complaint_forwardings` keeps every follow-up clock an agency held
+(each forwarding, and each restart of the holder's clock by an interim response, a dispute
+or a reopen) with its deadline and what ended it, for SLA compliance. No reporter identity
+is ever stored here: the published events do not carry it.
 
 Working-day durations are computed once, when the event is projected, with the calendar the
 model was built with (the same calendar the engine uses for its clocks).
@@ -52,6 +53,15 @@ S = ComplaintState
 
 # The holder chain is kept as agency codes joined by this (codes never contain it).
 CHAIN_SEPARATOR = ">"
+
+# The `level` of a forwardings row: how its follow-up clock started. A forwarding is
+# "agency" (from the desk) or "unit" (passed down); the holder's clock restarted in place is
+# one of RESTARTS, so an agency that answered once and then sat on a reopened or disputed
+# complaint is judged on that clock too (issue 10 item 5).
+INTERIM = "interim"
+DISPUTE = "dispute"
+REOPEN = "reopen"
+RESTARTS = (INTERIM, DISPUTE, REOPEN)
 
 # Outcomes of a forwarding row; "open" until something ends it.
 OPEN = "open"
@@ -397,6 +407,8 @@ class ComplaintsModel(ReadModel):
                 }
             case p.Responded():
                 self._end_open(conn, cid, at, RESPONDED, followed_up=True)
+                if payload.follow_up_due_at is not None:  # interim: the next follow-up is due
+                    self._restart_clock(conn, event, chain, INTERIM, payload.follow_up_due_at)
                 changes = {}
                 if row["first_response_at"] is None:
                     first_fw = as_utc(row["first_forwarded_at"])
@@ -416,6 +428,7 @@ class ComplaintsModel(ReadModel):
                     "wd_to_resolution": self._wd(filed_at, at),
                 }
             case p.Reopened():
+                self._restart_clock(conn, event, chain, REOPEN, payload.follow_up_due_at)
                 return {
                     "resolved_at": None,
                     "resolution_mode": None,
@@ -442,8 +455,41 @@ class ComplaintsModel(ReadModel):
                 return {"sla_breaches": row["sla_breaches"] + 1}
             case p.Escalated():
                 return {"escalations": row["escalations"] + 1}
-            case _:  # Postponed, InformationSupplemented, WorkStarted, ReporterReplied
+            case p.ReporterReplied() if payload.follow_up_due_at is not None:
+                self._restart_clock(conn, event, chain, DISPUTE, payload.follow_up_due_at)
                 return {}
+            case _:  # Postponed, InformationSupplemented, WorkStarted, other replies
+                return {}
+
+    def _restart_clock(
+        self,
+        conn: Connection,
+        event: ProjectedEvent,
+        chain: Sequence[str],
+        level: str,
+        due_at: datetime,
+    ) -> None:
+        """A follow-up clock restarted in place: a new row for the holder, judged on its own
+        (its top-level agency answers for it, as for a forwarding to one of its units)."""
+        if not chain:
+            raise ValueError(
+                f"{event.payload.type} restarted the follow-up clock of "
+                f"{event.payload.tracking_id}, which no agency holds"
+            )
+        conn.execute(
+            self._insert_forwarding,
+            {
+                "complaint_id": event.complaint_id,
+                "version": event.version,
+                "agency": chain[-1],
+                "top_agency": chain[0],
+                "from_agency": None,
+                "level": level,
+                "forwarded_at": event.at.astimezone(UTC),
+                "due_at": due_at.astimezone(UTC),
+                "outcome": OPEN,
+            },
+        )
 
     def _end_open(
         self,
@@ -500,19 +546,29 @@ SELECT filed_day, agency, category, channel, kind,
        SUM(CASE WHEN state = 'ARCHIVED' THEN 1 ELSE 0 END) AS archived
 FROM {facts}
 GROUP BY filed_day, agency, category, channel, kind"""
+        # The same partition of clocks as stats.sla_compliance, with now as T.
+        followed_now = "followed_up_at IS NOT NULL AND followed_up_at <= CURRENT_TIMESTAMP"
         v_agency_sla = f"""
-SELECT agency, forwardings, judged, within_sla,
-       CASE WHEN judged = 0 THEN NULL ELSE 1.0 * within_sla / judged END AS compliance
+SELECT agency, clocks, met, breached, running, withdrawn,
+       CASE WHEN met + breached = 0 THEN NULL ELSE 1.0 * met / (met + breached) END
+         AS compliance
 FROM (
   SELECT top_agency AS agency,
-         COUNT(*) AS forwardings,
-         SUM(CASE WHEN followed_up_at IS NOT NULL
-                    OR (due_at <= CURRENT_TIMESTAMP
-                        AND (ended_at IS NULL OR ended_at >= due_at))
-                  THEN 1 ELSE 0 END) AS judged,
-         SUM(CASE WHEN followed_up_at IS NOT NULL AND followed_up_at <= due_at
-                  THEN 1 ELSE 0 END) AS within_sla
+         COUNT(*) AS clocks,
+         SUM(CASE WHEN {followed_now} AND followed_up_at <= due_at
+                  THEN 1 ELSE 0 END) AS met,
+         SUM(CASE WHEN {followed_now} AND followed_up_at > due_at THEN 1
+                  WHEN NOT ({followed_now}) AND due_at <= CURRENT_TIMESTAMP
+                       AND (ended_at IS NULL OR ended_at >= due_at) THEN 1
+                  ELSE 0 END) AS breached,
+         SUM(CASE WHEN NOT ({followed_now}) AND due_at > CURRENT_TIMESTAMP
+                       AND (ended_at IS NULL OR ended_at > CURRENT_TIMESTAMP)
+                  THEN 1 ELSE 0 END) AS running,
+         SUM(CASE WHEN NOT ({followed_now}) AND ended_at <= CURRENT_TIMESTAMP
+                       AND ended_at < due_at
+                  THEN 1 ELSE 0 END) AS withdrawn
   FROM {fw}
+  WHERE forwarded_at <= CURRENT_TIMESTAMP
   GROUP BY top_agency
 ) AS per_agency"""
         v_completion_by_agency = f"""

@@ -111,14 +111,28 @@ class DurationRow:
 
 @dataclass(frozen=True)
 class SlaRow:
+    """One agency's follow-up clocks as of T; every clock started is in exactly one of
+    met, breached, running and withdrawn."""
+
     agency: str
-    forwardings: int  # forwarded by as_of
-    judged: int  # followed up by as_of, or overdue without a follow-up
-    within_sla: int  # followed up by its due time
+    clocks: int  # started by as_of: forwardings, and restarts (interim, dispute, reopen)
+    met: int  # followed up by its due time
+    breached: int  # followed up late, or due without a follow-up (also if it ended overdue)
+    running: int  # open, not due yet
+    withdrawn: int  # ended before its due time without a follow-up: neither hit nor miss
+
+    @property
+    def judged(self) -> int:
+        return self.met + self.breached
+
+    @property
+    def within_sla(self) -> int:
+        return self.met
 
     @property
     def compliance(self) -> float | None:
-        return ratio(self.within_sla, self.judged)
+        """met / (met + breached); None while nothing is judged."""
+        return ratio(self.met, self.judged)
 
 
 @dataclass(frozen=True)
@@ -317,21 +331,32 @@ def durations(
 def sla_compliance(
     conn: Connection, model: ComplaintsModel, cohort: Cohort, filters: Filters = Filters()
 ) -> list[SlaRow]:
-    """Per top-level agency: its (and its units') forwardings of cohort complaints.
+    """Per top-level agency: every follow-up clock it (or one of its units) held on cohort
+    complaints, started by as_of: each forwarding, and each restart of the holder's clock by
+    an interim response, a dispute or a reopen.
 
-    As of T a forwarding is judged when it was followed up (first response while it was on
-    the holder chain) by T, or its due time passed by T without a follow-up, unless it had
-    ended before its due time (declined, re-forwarded or resolved by the desk while still in
-    time: the agency's clock was taken away, so it is neither a hit nor a miss).
+    As of T a clock is met when it was followed up (a response while its agency was on the
+    holder chain) by its due time; breached when followed up late, or due by T without a
+    follow-up; withdrawn when it ended before its due time without one (declined,
+    re-forwarded or resolved by the desk while still in time: neither a hit nor a miss);
+    running otherwise. Compliance is met / (met + breached).
     """
     f, fw = model.facts, model.forwardings
     t = cohort.as_of
     followed = and_(fw.c.followed_up_at.is_not(None), fw.c.followed_up_at <= t)
-    judged = or_(
-        followed,
-        and_(fw.c.due_at <= t, or_(fw.c.ended_at.is_(None), fw.c.ended_at >= fw.c.due_at)),
+    unanswered = or_(fw.c.followed_up_at.is_(None), fw.c.followed_up_at > t)
+    ended = and_(fw.c.ended_at.is_not(None), fw.c.ended_at <= t)
+    met = and_(followed, fw.c.followed_up_at <= fw.c.due_at)
+    breached = or_(
+        and_(followed, fw.c.followed_up_at > fw.c.due_at),
+        and_(
+            unanswered,
+            fw.c.due_at <= t,
+            or_(fw.c.ended_at.is_(None), fw.c.ended_at >= fw.c.due_at),
+        ),
     )
-    within = and_(followed, fw.c.followed_up_at <= fw.c.due_at)
+    withdrawn = and_(unanswered, ended, fw.c.ended_at < fw.c.due_at)
+    running = and_(unanswered, fw.c.due_at > t, or_(fw.c.ended_at.is_(None), fw.c.ended_at > t))
     conditions: list[ColumnElement[bool]] = [
         f.c.filed_day >= cohort.filed_from,
         f.c.filed_day <= cohort.filed_to,
@@ -350,15 +375,17 @@ def sla_compliance(
         select(
             fw.c.top_agency,
             func.count(),
-            func.sum(case((judged, 1), else_=0)),
-            func.sum(case((within, 1), else_=0)),
+            *(func.sum(case((c, 1), else_=0)) for c in (met, breached, running, withdrawn)),
         )
         .select_from(fw.join(f, f.c.complaint_id == fw.c.complaint_id))
         .where(and_(*conditions))
         .group_by(fw.c.top_agency)
         .order_by(fw.c.top_agency)
     )
-    return [SlaRow(a, int(n), int(j or 0), int(w or 0)) for a, n, j, w in conn.execute(query)]
+    return [
+        SlaRow(agency, int(n), *(int(v or 0) for v in counts))
+        for agency, n, *counts in conn.execute(query)
+    ]
 
 
 def ranking(
@@ -370,7 +397,7 @@ def ranking(
     min_sample: int = 20,
 ) -> list[RankingRow]:
     """Agencies by SLA compliance, best first; those with fewer than `min_sample` judged
-    forwardings are left out, so two lucky forwardings never top the table."""
+    clocks are left out, so two lucky clocks never top the table."""
     eligible = [
         r for r in sla_compliance(conn, model, cohort, filters) if r.judged >= max(1, min_sample)
     ]

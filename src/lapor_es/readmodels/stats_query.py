@@ -83,7 +83,7 @@ METRICS: dict[MetricName, Metric] = {
     ),
     MetricName.SLA: Metric(
         "SLA compliance",
-        "Per agency: forwardings followed up within their due time, among those judged.",
+        "Per agency: every follow-up clock held (forwardings, restarts), met / (met + breached).",
         frozenset({Option.AGENCY}),
         lambda c, m, q: st.sla_compliance(c, m, q.cohort, q.filters),
     ),
