@@ -19,7 +19,7 @@ from rich.progress import (
 from lapor_es import bootstrap as boot
 from lapor_es.application import LaporApp
 from lapor_es.cli.progress import ProgressOption, wanted
-from lapor_es.simulation import PlanError, PlanParams, RunReport, mix, simulate
+from lapor_es.simulation import PlanError, PlanParams, RunReport, mix, simulate_streamed
 
 # The simulator touches every open complaint of the last weeks each day: keep them cached.
 SIMULATION_CACHE_SIZE = 60_000
@@ -53,7 +53,7 @@ def simulate_command(
         if wanted(progress, settings):
             report = _with_progress(lapor, params, batch_size)
         else:
-            _, report = simulate(lapor, params, batch_size=batch_size)
+            report = simulate_streamed(lapor, params, batch_size=batch_size)
     except PlanError as exc:
         typer.echo(json.dumps({"ok": False, "error": str(exc)}), err=True)
         raise typer.Exit(2) from exc
@@ -79,7 +79,7 @@ def _with_progress(lapor: LaporApp, params: PlanParams, batch_size: int) -> RunR
             elapsed = bar.tasks[task].elapsed or 0.0
             bar.update(task, completed=done, total=total, rate=done / elapsed if elapsed else 0.0)
 
-        _, report = simulate(lapor, params, batch_size=batch_size, progress=advance)
+        report = simulate_streamed(lapor, params, batch_size=batch_size, progress=advance)
     return report
 
 

@@ -7,17 +7,27 @@ distributions, `run` turns the plans into LaporApp commands. See docs/simulation
 from lapor_es.simulation.plan import (
     ComplaintPlan,
     DirectoryView,
+    LazyPlan,
     PlanError,
     PlanParams,
     SimulationPlan,
     Step,
     build_plan,
+    draft_plan,
 )
-from lapor_es.simulation.run import RunReport, default_directory, execute, simulate
+from lapor_es.simulation.run import (
+    RunReport,
+    default_directory,
+    execute,
+    simulate,
+    simulate_streamed,
+    steps_in_order,
+)
 
 __all__ = [
     "ComplaintPlan",
     "DirectoryView",
+    "LazyPlan",
     "PlanError",
     "PlanParams",
     "RunReport",
@@ -25,6 +35,9 @@ __all__ = [
     "Step",
     "build_plan",
     "default_directory",
+    "draft_plan",
     "execute",
     "simulate",
+    "simulate_streamed",
+    "steps_in_order",
 ]

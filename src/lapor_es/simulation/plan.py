@@ -345,6 +345,7 @@ TEXTS = {
     "admin": "Diselesaikan oleh Admin Nasional setelah konfirmasi langsung.",
     "visibility": "Identitas pelapor perlu dilindungi.",
 }
+SOCIAL_PLATFORMS = ("twitter", "instagram", "facebook")  # where LAPOR! takes reports
 NAMES = ("Siti", "Budi", "Dewi", "Agus", "Rina", "Andi", "Sri", "Joko", "Nur", "Wahyu", "Ayu")
 SURNAMES = ("Rahayu", "Santoso", "Lestari", "Saputra", "Wijaya", "Hidayat", "Kurniawan", "Putri")
 
@@ -357,9 +358,10 @@ class _Ctx:
     as_of: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
-    """What is known of a complaint before its life is built."""
+    """What is known of a complaint before its life is built (a few hundred bytes: a year's
+    drafts are kept while the lives, ten times larger, are built one at a time)."""
 
     index: int
     filed_at: datetime
@@ -370,9 +372,50 @@ class _Draft:
     target: str
     unit: str | None
     targeted: bool
-    identity: dict[str, str]
+    reporter_no: int
     outcome: str
     into: int | None = None
+
+
+@dataclass(frozen=True)
+class LazyPlan:
+    """A cohort's plan whose lives are built on demand, in any order: each life draws from
+    a generator of its own (seeded by the complaint's index), so `life(i)` is the same
+    ComplaintPlan that `build_plan` holds at index i. What the simulator runs a full year
+    on, holding only the complaints in flight (the whole year's lives take about 400 MiB)."""
+
+    params: PlanParams
+    as_of: datetime
+    _ctx: _Ctx
+    _drafts: Sequence[_Draft]
+
+    def __len__(self) -> int:
+        return len(self._drafts)
+
+    def filed_at(self, index: int) -> datetime:
+        """The filing instant of complaint `index` (non-decreasing with the index)."""
+        return self._drafts[index].filed_at
+
+    def life(self, index: int) -> ComplaintPlan:
+        return _live(self._ctx, self._drafts[index])
+
+
+def draft_plan(
+    params: PlanParams,
+    directory: DirectoryView,
+    calendar: WorkingCalendar,
+    *,
+    now: datetime | None = None,
+) -> LazyPlan:
+    """The cohort drawn (filing times, outcomes, routes, merges), lives not yet built."""
+    params.validate(now or datetime.now(UTC))
+    ctx = _Ctx(params, directory, calendar, params.as_of)
+    rng = random.Random(f"lapor-sim:{params.seed}")
+    times = filing_times(params, calendar, rng)
+    outcomes = draw_outcomes(params, times, rng)
+    drafts = [_draft(ctx, i, t, outcomes[i], rng) for i, t in enumerate(times)]
+    _pick_merge_originals(drafts, rng)
+    return LazyPlan(params, ctx.as_of, ctx, drafts)
 
 
 def build_plan(
@@ -383,15 +426,9 @@ def build_plan(
     now: datetime | None = None,
 ) -> SimulationPlan:
     """The whole cohort's plan. Same inputs, same plan."""
-    params.validate(now or datetime.now(UTC))
-    ctx = _Ctx(params, directory, calendar, params.as_of)
-    rng = random.Random(f"lapor-sim:{params.seed}")
-    times = filing_times(params, calendar, rng)
-    outcomes = draw_outcomes(params, times, rng)
-    drafts = [_draft(ctx, i, t, outcomes[i], rng) for i, t in enumerate(times)]
-    _pick_merge_originals(drafts, rng)
-    plans = tuple(_live(ctx, d) for d in drafts)
-    return SimulationPlan(params=params, as_of=ctx.as_of, complaints=plans)
+    lazy = draft_plan(params, directory, calendar, now=now)
+    plans = tuple(lazy.life(i) for i in range(len(lazy)))
+    return SimulationPlan(params=params, as_of=lazy.as_of, complaints=plans)
 
 
 def draw_outcomes(params: PlanParams, times: Sequence[datetime], rng: random.Random) -> list[str]:
@@ -446,17 +483,26 @@ def _draft(ctx: _Ctx, i: int, filed_at: datetime, outcome: str, rng: random.Rand
         target=target,
         unit=unit,
         targeted=rng.random() < mix.TARGETED_SHARE,
-        identity=_identity(ctx.params.seed, reporter_no),
+        reporter_no=reporter_no,
         outcome=outcome,
     )
 
 
-def _identity(seed: int, reporter_no: int) -> dict[str, str]:
+def _identity(seed: int, reporter_no: int, channel: str) -> dict[str, Any]:
+    """The reporter as the channel knows them: an SMS to 1708 only the sender's phone, a
+    social-media report only the account; the web and the apps the registered person."""
     r = random.Random(f"lapor-sim-reporter:{seed}:{reporter_no}")
+    name = f"{r.choice(NAMES)} {r.choice(SURNAMES)}"
+    phone = f"0812{reporter_no % 10**8:08d}"
+    if channel == "sms-1708":
+        return {"phone": phone}
+    if channel == "social":
+        handle = f"{name.split()[0].lower()}{reporter_no % 10**8:04d}"  # fits every platform
+        return {"social_handle": {"platform": r.choice(SOCIAL_PLATFORMS), "handle": handle}}
     return {
-        "name": f"{r.choice(NAMES)} {r.choice(SURNAMES)}",
+        "name": name,
         "nik": f"{3_100_000_000_000_000 + (seed % 1000) * 10**10 + reporter_no}",
-        "phone": f"0812{reporter_no % 10**8:08d}",
+        "phone": phone,
     }
 
 
@@ -529,7 +575,7 @@ def _script(ctx: _Ctx, d: _Draft, life: _Life, speed: float) -> str:
         "description": f"Laporan tentang {d.category.name.lower()} yang perlu ditindaklanjuti.",
         "category": d.category.name,
         "visibility": d.visibility,
-        "reporter": d.identity,
+        "reporter": _identity(ctx.params.seed, d.reporter_no, d.channel),
         "target_agency": d.target if d.targeted else None,
     }
     life.add(d.filed_at, "file", REPORTER, **file_fields)
