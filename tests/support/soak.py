@@ -383,7 +383,7 @@ class Writer(threading.Thread):
         try:
             for i in range(self.complaints):
                 self._complaint(app, i)
-        except BaseException as exc:  # reported by the full check
+        except BaseException as exc:  # raised again by finish()
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             app.close()
@@ -483,8 +483,17 @@ def run_traffic(
     writer.start()
     mid_traffic(writer, rng)
     recovered = fault()
-    writer.join(timeout=RETRY_S * 3)
+    finish(writer)
     return recovered
+
+
+def finish(writer: Writer) -> None:
+    """Wait for the writer; a command it could not get through is the repeat's failure."""
+    writer.join(timeout=RETRY_S * 3)
+    if writer.is_alive():
+        raise SoakError(f"{writer.name} still writing after {RETRY_S * 3:.0f} s")
+    if writer.errors:
+        raise SoakError(f"{writer.name} failed: {writer.errors}")
 
 
 def relay_sigkill(run: Pipeline, rng: random.Random) -> Injected:
@@ -705,7 +714,7 @@ def timers_sigkill(run: Pipeline, rng: random.Random) -> Injected:
         "the restarted timer to walk the ladders filed before the kill",
         lambda: ladder_complete(run, filed),
     )
-    writer.join(timeout=RETRY_S * 3)
+    finish(writer)
     wait_until("every ladder walked", lambda: ladder_complete(run, run.ladder_complaints))
     return Injected(recovered)
 
