@@ -6,8 +6,9 @@ prints nothing (the offsets were committed). In CI a missing `java` or `mvn` fai
 
 On the same feed, examples/kcat-feed.sh: kcat with librdkafka 2.6.1 or later reads it; with an
 older librdkafka (Debian 12's 2.0.2) the script refuses and kcat itself fails the SCRAM login.
-kcat is an agency's tool, not the project's: these two skip where it (or a librdkafka of the
-version they need) is missing, in CI too."""
+Outside CI these two skip where kcat (or a librdkafka of the version they need) is missing;
+in CI they fail: `.ci/run` installs Debian's kcat and fetches librdkafka 2.6.1+ with
+deploy/kcat/librdkafka."""
 
 from __future__ import annotations
 
@@ -199,7 +200,7 @@ def kcat_env(broker: OwnBroker, library_dir: str | None) -> dict[str, str]:
 def librdkafka_version(env: dict[str, str]) -> tuple[int, ...]:
     """The librdkafka that kcat loads with this environment (`kcat -V`)."""
     if shutil.which("kcat") is None:
-        pytest.skip("kcat is not installed (Debian: apt-get install kcat)")
+        missing("kcat is not installed (Debian: apt-get install kcat)")
     shown = subprocess.run(
         ["kcat", "-V"], env=env, capture_output=True, text=True, timeout=30, check=False
     )
@@ -213,7 +214,7 @@ def test_kcat_with_librdkafka_2_6_1_or_later_reads_the_feed_with_the_example_scr
 ) -> None:
     env = kcat_env(secured, os.environ.get(LIBRDKAFKA_DIR))
     if librdkafka_version(env) < (2, 6, 1):
-        pytest.skip(f"kcat's librdkafka is older than 2.6.1; set {LIBRDKAFKA_DIR}")
+        missing(f"kcat's librdkafka is older than 2.6.1; set {LIBRDKAFKA_DIR}")
     done = subprocess.run(
         ["bash", str(KCAT_SCRIPT), AGENCY, "-e"], env=env, capture_output=True, text=True,
         timeout=120, check=False,
@@ -239,7 +240,8 @@ def test_kcat_with_an_older_librdkafka_fails_every_scram_login_to_kafka_4(
     """What docs/agency-integration.md warns of: same user, same password, refused."""
     env = kcat_env(secured, None)
     if librdkafka_version(env) >= (2, 6, 1):
-        pytest.skip("this kcat's librdkafka has the SCRAM fix (2.6.1 or later)")
+        # Not a missing tool: a distribution whose kcat is already fixed has nothing to show.
+        pytest.skip("this kcat's own librdkafka has the SCRAM fix (2.6.1 or later)")
     refused = subprocess.run(
         ["bash", str(KCAT_SCRIPT), AGENCY, "-e"], env=env, capture_output=True, text=True,
         timeout=60, check=False,
