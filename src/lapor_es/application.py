@@ -296,11 +296,14 @@ class LaporApp(Application[UUID]):
 
     # ================================================================ the desk
     def verify(self, cmd: c.Verify, uow: UnitOfWork) -> c.Outcome:
-        target = self._agency_ref(cmd.to_agency, uow)
-        return self._decide(
-            uow,
-            cmd,
-            lambda comp, actor, at: comp.verify(
+        if cmd.to_agency:
+            self._agency_ref(cmd.to_agency, uow)  # an unknown agency is refused up front
+
+        def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
+            # The desk's agency, else the reporter's choice; the aggregate decides whether
+            # that is allowed (an override needs a reason; no agency at all is refused).
+            code = cmd.to_agency or comp.target_agency
+            comp.verify(
                 actor,
                 at,
                 title=cmd.title,
@@ -308,11 +311,13 @@ class LaporApp(Application[UUID]):
                 kind=cmd.kind,
                 visibility=cmd.visibility,
                 visibility_reason=cmd.visibility_reason,
-                target=target,
+                target=self._agency_ref(code, uow) if code else None,
+                override_reason=cmd.override_reason,
                 note=cmd.note,
                 follow_up_due_at=self._due(at, ClockKind.FOLLOW_UP),
-            ),
-        )
+            )
+
+        return self._decide(uow, cmd, decide)
 
     def postpone(self, cmd: c.Postpone, uow: UnitOfWork) -> c.Outcome:
         def decide(comp: Complaint, actor: Actor, at: datetime) -> None:
@@ -341,10 +346,34 @@ class LaporApp(Application[UUID]):
         )
 
     def merge(self, cmd: c.Merge, uow: UnitOfWork) -> c.Outcome:
+        """The duplicate closes (Merged) and the original records it (DuplicateMerged), in
+        one save: both or neither. A lost race on either reloads both and decides again."""
+        actor = self._actor(cmd)
+        duplicate = self._complaint(cmd.complaint, uow)
         original = self._complaint(cmd.into, uow)
-        return self._decide(
-            uow, cmd, lambda comp, actor, at: comp.merge_into(actor, at, original=original)
-        )
+        with structlog.contextvars.bound_contextvars(
+            complaint_id=str(duplicate.id),
+            tracking_id=duplicate.tracking_id,
+            principal=actor.id,  # only the desk merges: a staff principal, never a reporter
+        ):
+            for attempt in range(MAX_ATTEMPTS):
+                self._require_version(duplicate, cmd.expected_version)
+                duplicate.merge_into(actor, self._at(cmd), original=original)
+                try:
+                    uow.save(duplicate, original)
+                except IntegrityError:
+                    backoff(attempt)
+                    duplicate = self._complaint(cmd.complaint, uow)
+                    original = self._complaint(cmd.into, uow)
+                    continue
+                log.info(
+                    "complaint.merge",
+                    version=duplicate.version,
+                    into=original.tracking_id,
+                    role=str(actor.role),
+                )
+                return self._outcome(cmd, duplicate)
+        raise Conflict(f"complaint {duplicate.tracking_id} is too busy: retry later")
 
     def forward(self, cmd: c.Forward, uow: UnitOfWork) -> c.Outcome:
         target = self._agency_ref(cmd.to_agency, uow)
@@ -673,13 +702,7 @@ class LaporApp(Application[UUID]):
     ) -> Complaint:
         complaint = first
         for attempt in range(MAX_ATTEMPTS):
-            if expected_version is not None and complaint.version != expected_version:
-                raise Conflict(
-                    f"complaint {complaint.tracking_id} is at version {complaint.version}, "
-                    f"not {expected_version}",
-                    current_version=complaint.version,
-                    expected_version=expected_version,
-                )
+            self._require_version(complaint, expected_version)
             decide(complaint)
             try:
                 uow.save(complaint)
@@ -693,6 +716,16 @@ class LaporApp(Application[UUID]):
                 assert fresh is not None, "a complaint is never deleted"
                 complaint = fresh
         raise Conflict(f"complaint {complaint.tracking_id} is too busy: retry later")
+
+    @staticmethod
+    def _require_version(complaint: Complaint, expected_version: int | None) -> None:
+        if expected_version is not None and complaint.version != expected_version:
+            raise Conflict(
+                f"complaint {complaint.tracking_id} is at version {complaint.version}, "
+                f"not {expected_version}",
+                current_version=complaint.version,
+                expected_version=expected_version,
+            )
 
     def _complaint(self, ref: str, uow: UnitOfWork) -> Complaint:
         complaint_id = complaint_id_for(ref) if ref.startswith("LAP-") else UUID(ref)

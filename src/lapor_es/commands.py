@@ -187,7 +187,15 @@ class Verify(OnComplaint):
     visibility_reason: Reason | None = Field(
         None, description="why the visibility is lowered (required to lower it)"
     )
-    to_agency: AgencyCode
+    to_agency: AgencyCode | None = Field(
+        None,
+        description="the agency it goes to; defaults to the agency the reporter chose "
+        "(required when the reporter chose none)",
+    )
+    override_reason: Reason | None = Field(
+        None,
+        description="why it goes elsewhere than the agency the reporter chose (required then)",
+    )
     note: Note = ""
 
 
@@ -247,6 +255,9 @@ class Reopen(OnComplaint):
 
 
 class Merge(OnComplaint):
+    """Close `complaint` as a duplicate of `into` (the original), which records the merge.
+    `expected_version` is the duplicate's."""
+
     command: Literal["merge"]
     into: ComplaintRef
 

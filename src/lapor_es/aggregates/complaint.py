@@ -40,12 +40,16 @@ from lapor_es.aggregates.values import (
     Role,
     Visibility,
 )
+from lapor_es.workflow.targeting import verification_target
 
 COMPLAINT_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/complaint")
 
 S = ComplaintState
 OPEN_AT_AGENCY = frozenset({S.FORWARDED, S.IN_PROGRESS})
 BEFORE_VERIFICATION = frozenset({S.SUBMITTED, S.POSTPONED})
+# Not closed (neither resolved nor archived): a duplicate can be merged away, and an
+# original can take duplicates, in any of these.
+NOT_CLOSED = BEFORE_VERIFICATION | OPEN_AT_AGENCY | {S.RESPONDED}
 # The fewest characters of an answer that closes something: a final response, the desk's
 # reason for resolving by admin ("x" answers nobody). The application passes its setting.
 MIN_ANSWER_CHARS = 20
@@ -165,11 +169,23 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class Verified(Event):
-        class_version = 1
+        class_version = 2
+        added_later = frozenset({"chosen_agency", "override_reason"})
         title: str
         category: str
         kind: str
         visibility: str
+        # The agency the reporter chose at filing (the default target), and the desk's
+        # reason when it sent the complaint elsewhere. None when there was no choice, when
+        # the choice was kept (override_reason), and in v1.
+        chosen_agency: str | None
+        override_reason: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # v1 recorded neither: the desk always named the target.
+            state["chosen_agency"] = None
+            state["override_reason"] = None
 
         def apply(self, aggregate: Any) -> None:
             c: Complaint = aggregate
@@ -316,8 +332,19 @@ class Complaint(Aggregate):
             c.state = S.ARCHIVED
             c.archive_reason = str(ArchiveReason.DUPLICATE)
             c.merged_into = self.into_tracking_id
+            c.holder_chain = []  # a duplicate merged after forwarding leaves the agency
             c.stop_clock()
             c.last_action_at = self.at
+
+    class DuplicateMerged(Event):
+        """Recorded on the original: a duplicate report was merged into it."""
+
+        class_version = 1
+        duplicate_id: UUID
+        duplicate_tracking_id: str
+
+        def apply(self, aggregate: Any) -> None:
+            pass  # a trace on the original's history; its own workflow carries on unchanged
 
     class SlaWarned(Event):
         class_version = 1
@@ -534,22 +561,38 @@ class Complaint(Aggregate):
         self.trigger_event(self.Archived, **_acted(actor, at), reason=str(reason), note=note)
 
     def merge_into(self, actor: Actor, at: datetime, *, original: Complaint) -> None:
-        """Close this report as a duplicate of `original`, which carries on."""
+        """Close this report as a duplicate of `original`, which carries on, and leave the
+        trace on the original (DuplicateMerged). Save both together.
+
+        The desk merges any report not yet closed, verified and forwarded ones too: the
+        agency holding the duplicate loses it and its clock stops. The original must be
+        open as well: a resolved one is answered, and a report merged into it would be
+        answered by nobody (reopen the original first); an archived one is not handled.
+        Every rule is checked before either complaint changes."""
         self._require_national(actor, "merge")
-        self._require_state("merge", BEFORE_VERIFICATION)
-        self._require_time(at)
         if original.id == self.id:
             raise RuleViolation("a complaint cannot be merged into itself")
-        if original.state == S.ARCHIVED:
+        self._require_state("merge", NOT_CLOSED)
+        self._require_time(at)
+        if original.state not in NOT_CLOSED:
             raise RuleViolation(
-                f"cannot merge into {original.tracking_id}: it is archived",
+                f"cannot merge into {original.tracking_id}: it is "
+                f"{str(original.state).lower()}, and only an open complaint takes duplicates",
                 into=original.tracking_id,
+                into_state=str(original.state),
             )
+        original._require_time(at)
         self.trigger_event(
             self.Merged,
             **_acted(actor, at),
             into_id=original.id,
             into_tracking_id=original.tracking_id,
+        )
+        original.trigger_event(
+            original.DuplicateMerged,
+            **_acted(actor, at),
+            duplicate_id=self.id,
+            duplicate_tracking_id=self.tracking_id,
         )
 
     def verify(
@@ -561,18 +604,35 @@ class Complaint(Aggregate):
         category: str,
         kind: str,
         visibility: str,
-        target: AgencyRef,
+        target: AgencyRef | None,
         note: str,
         follow_up_due_at: datetime,
         visibility_reason: str | None = None,
+        override_reason: str | None = None,
     ) -> None:
         """The desk verifies, classifies and forwards in one step, as LAPOR! does.
 
-        A visibility lower than the reporter chose is recorded first as its own
-        VisibilityChanged, with the desk's reason (see `_lowering`)."""
+        `target` is the agency the desk named, or the reporter's chosen agency when it named
+        none (None: neither). Sending it elsewhere than the reporter chose needs an
+        `override_reason` (workflow.targeting). A visibility lower than the reporter chose
+        is recorded first as its own VisibilityChanged, with the desk's reason (see
+        `_lowering`)."""
         self._require_national(actor, "verify")
         self._require_state("verify", {S.SUBMITTED})
         self._require_time(at)
+        targeting = verification_target(
+            self.target_agency, target.code if target else None, override_reason
+        )
+        if not targeting.decided:
+            raise RuleViolation(
+                "the reporter chose no agency: name one in to_agency"
+                if targeting.missing == "to_agency"
+                else f"sending it to {targeting.target} instead of the reporter's chosen "
+                f"agency {self.target_agency} needs a reason (override_reason)",
+                field=targeting.missing,
+                chosen_agency=self.target_agency,
+            )
+        assert target is not None  # decided: there is a target
         self._require_top_level(target)
         self._require_due(at, follow_up_due_at)
         if self._lowering(visibility, visibility_reason, field="visibility_reason"):
@@ -590,6 +650,8 @@ class Complaint(Aggregate):
             category=category,
             kind=kind,
             visibility=visibility,
+            chosen_agency=self.target_agency,
+            override_reason=str(override_reason).strip() if targeting.overridden else None,
         )
         self.trigger_event(
             self.Forwarded,

@@ -133,7 +133,8 @@ def apply_payload(state: AsOfState | None, p: Mapping[str, Any]) -> AsOfState:
             _clock(s, "verification", at, _time(p["verification_due_at"])), state=S.SUBMITTED
         )
     elif kind in ("Archived", "Merged"):
-        s = replace(_stopped(s), state=S.ARCHIVED)
+        # A duplicate merged after forwarding leaves its agency (lifecycle.chain_after).
+        s = replace(_stopped(s), state=S.ARCHIVED, holder_chain=())
     elif kind == "Verified":
         s = replace(s, visibility=p["visibility"])
     elif kind == "Forwarded":

@@ -164,7 +164,9 @@ def _print_inbox(page: InboxPage) -> None:
 def _print_queue(console: Console, page: InboxPage) -> None:
     console.print(f"[bold]desk queue[/bold] ({len(page.queue)}), most urgent first")
     tracking = Column("tracking id", no_wrap=True, min_width=16)
-    table = Table(tracking, "why", "title", "state", "holder", "due", "left", "waited (wd)")
+    table = Table(
+        tracking, "why", "title", "state", "proposed", "holder", "due", "left", "waited (wd)"
+    )
     for item in page.queue:
         left = "" if item.working_days_left is None else str(item.working_days_left)
         table.add_row(
@@ -172,6 +174,7 @@ def _print_queue(console: Console, page: InboxPage) -> None:
             plain(item.reason),
             plain(item.title),
             plain(item.state),
+            plain(item.proposed_agency),
             plain(item.holder),
             wib(item.due_at),
             left + (" OVERDUE" if item.overdue else ""),

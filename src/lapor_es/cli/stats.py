@@ -83,6 +83,7 @@ def _record(item: Any) -> dict[str, Any]:
     for name in (
         "completion_rate",
         "completion_rate_without_admin",
+        "completion_rate_without_duplicates",
         "follow_up_rate",
         "verified_completion_rate",
         "compliance",

@@ -92,6 +92,16 @@ class Verified(EventPayload):
     category: str
     kind: Literal["complaint", "aspiration", "information_request"]
     visibility: Literal["public", "anonymous", "confidential"]
+    chosen_agency: str | None = Field(
+        None,
+        description="the agency the reporter chose at filing, the default target; absent when "
+        "the reporter chose none (and before v2)",
+    )
+    override_reason: str | None = Field(
+        None,
+        description="why the desk sent it elsewhere than the chosen agency (the Forwarded that "
+        "follows names the target); absent when the choice was kept or there was none",
+    )
 
 
 class Forwarded(EventPayload):
@@ -159,6 +169,14 @@ class Merged(EventPayload):
     into_tracking_id: str
 
 
+class DuplicateMerged(EventPayload):
+    """On the original: the duplicate's own Merged is recorded in the same transaction."""
+
+    type: Literal["DuplicateMerged"]
+    duplicate_id: str
+    duplicate_tracking_id: str
+
+
 class SlaWarned(EventPayload):
     type: Literal["SlaWarned"]
     clock: Clock
@@ -207,6 +225,7 @@ PAYLOAD_MODELS: dict[str, type[EventPayload]] = {
         Resolved,
         Reopened,
         Merged,
+        DuplicateMerged,
         SlaWarned,
         SlaBreached,
         Escalated,
@@ -229,6 +248,7 @@ AnyPayload = Annotated[
     | Resolved
     | Reopened
     | Merged
+    | DuplicateMerged
     | SlaWarned
     | SlaBreached
     | Escalated

@@ -14,6 +14,7 @@ from lapor_es.contract.payloads import (
     AnyPayload,
     Archived,
     Escalated,
+    Merged,
     Postponed,
     Resolved,
     Responded,
@@ -21,8 +22,11 @@ from lapor_es.contract.payloads import (
 )
 from lapor_es.workflow import JAKARTA
 
-# The events that notify: verification, postponement, each response, escalation, closure.
-NOTIFYING = frozenset({"Verified", "Postponed", "Responded", "Escalated", "Resolved", "Archived"})
+# The events that notify: verification, postponement, each response, escalation, closure
+# (archiving, or merging into another report: the reporter follows that one instead).
+NOTIFYING = frozenset(
+    {"Verified", "Postponed", "Responded", "Escalated", "Resolved", "Archived", "Merged"}
+)
 
 AgencyName = Callable[[str], str]  # agency code -> its name (the code when unknown)
 
@@ -76,6 +80,14 @@ def message_for(payload: AnyPayload, agency_name: AgencyName) -> Message | None:
         return Message(
             f"Laporan {tid} diarsipkan",
             f"Laporan Anda {tid} diarsipkan: {_ARCHIVE_REASONS[payload.reason]}.",
+        )
+    if isinstance(payload, Merged):
+        into = payload.into_tracking_id
+        return Message(
+            f"Laporan {tid} digabungkan dengan {into}",
+            f"Laporan Anda {tid} menyampaikan masalah yang sama dengan laporan {into} dan "
+            f"telah digabungkan ke laporan tersebut. Tindak lanjutnya dapat dipantau melalui "
+            f"nomor {into}.",
         )
     return None
 

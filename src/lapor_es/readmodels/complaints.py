@@ -66,6 +66,7 @@ RESTARTS = (INTERIM, DISPUTE, REOPEN)
 # Outcomes of a forwarding row; "open" until something ends it.
 OPEN = "open"
 RESPONDED = "responded"
+MERGED = "merged"  # the complaint was merged into another as a duplicate
 DECLINED = "declined"
 REFORWARDED = "reforwarded"
 RESOLVED_BY_ADMIN = "resolved_by_admin"
@@ -439,11 +440,15 @@ class ComplaintsModel(ReadModel):
                 self._end_open(conn, cid, at, ARCHIVED)
                 return {"archived_at": at, "archive_reason": payload.reason}
             case p.Merged():
-                self._end_open(conn, cid, at, ARCHIVED)
+                # Merged after forwarding: the agency's clock ends here (judged only if it
+                # was already overdue), and the duplicate leaves the agency.
+                self._end_open(conn, cid, at, MERGED)
                 return {
                     "archived_at": at,
                     "archive_reason": "duplicate",
                     "merged_into": payload.into_tracking_id,
+                    "holder_chain": "",
+                    "holder": None,
                 }
             case p.VisibilityChanged():
                 return {"visibility": payload.new}

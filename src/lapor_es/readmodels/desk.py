@@ -8,6 +8,8 @@ A read-model query, no table of its own: it reads `complaint_facts` and `complai
   top-level agency: one whose parent in the directory is LAPOR, or none). The directory
   decides, so the caller passes those top-level codes.
 - `unverified`: filed (SUBMITTED), waiting for verification; due by the verification clock.
+  Its `proposed_agency` is the agency the reporter chose: where verifying sends it unless
+  the desk overrides it (with a reason).
 - `postponed`: waiting for the reporter (POSTPONED), with the time waited since.
 
 Urgency: escalations first (already breached and escalated), then unverified ones by due
@@ -56,6 +58,9 @@ class DeskItem:
     channel: str
     visibility: str
     filed_at: datetime
+    # The reporter's chosen agency: verification's default target (None: no choice; the
+    # desk must name one). Kept after verification, to show where it was addressed.
+    proposed_agency: str | None
     holder: str | None  # None: at the desk
     clock: str | None
     due_at: datetime | None
@@ -149,6 +154,7 @@ def _item(row: Any, reason: DeskReason, now: datetime, calendar: WorkingCalendar
         channel=row["channel"],
         visibility=row["visibility"],
         filed_at=as_utc(row["filed_at"]) or now,
+        proposed_agency=row["target_agency"] or None,
         holder=row["holder"] or None,
         clock=row["clock"],
         due_at=due,

@@ -66,6 +66,8 @@ def chain_after(chain: tuple[str, ...], payload: EventPayload) -> tuple[str, ...
     Raises ValueError when the event does not fit the chain (an event is missing): the
     projector parks it rather than show a wrong holder.
     """
+    if isinstance(payload, Archived | Merged):
+        return ()  # closed by the desk: a duplicate merged after forwarding leaves its agency
     if isinstance(payload, Forwarded):
         if payload.from_agency is None:  # the desk disposes it afresh
             return (payload.to_agency,)

@@ -59,10 +59,18 @@ def regroup(
 ) -> list[st.CompletionRow]:
     """Sum completion rows under new keys: `key_of[row.key]` (or `default` when the mapping
     lacks it); with no mapping, the row's month."""
-    sums: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
+    sums: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
     for r in rows:
         key = month_of(r.key) if key_of is None else key_of.get(r.key, default)
-        counts = (r.filed, r.verified, r.followed_up, r.resolved, r.archived, r.resolved_by_admin)
+        counts = (
+            r.filed,
+            r.verified,
+            r.followed_up,
+            r.resolved,
+            r.archived,
+            r.resolved_by_admin,
+            r.merged,
+        )
         sums[key] = [a + b for a, b in zip(sums[key], counts, strict=True)]
     return [st.CompletionRow(key, *values) for key, values in sorted(sums.items())]
 

@@ -77,6 +77,13 @@ class CompletionRow:
     resolved: int
     archived: int
     resolved_by_admin: int  # of `resolved`: closed by the desk itself (mode by_admin)
+    merged: int = 0  # of `archived`: merged into another report as duplicates
+
+    @property
+    def completion_rate_without_duplicates(self) -> float | None:
+        """Completion counting each problem once: merged duplicates left out of the
+        denominator (their originals carry them)."""
+        return ratio(self.resolved, self.filed - self.merged)
 
     @property
     def completion_rate(self) -> float | None:
@@ -232,6 +239,7 @@ def cohort_rows(model: ComplaintsModel, cohort: Cohort, filters: Filters) -> Sub
             f.c.wd_to_verification,
             f.c.first_response_at,
             f.c.wd_to_first_response,
+            f.c.merged_into,
         )
         .select_from(f.join(s, state_then))
         .where(and_(*conditions))
@@ -256,7 +264,9 @@ def completion(
 
     Archived complaints stay in the denominator, as in LAPOR!'s published figure. Of the
     resolved, those the desk closed itself (by_admin, as of as_of) are counted apart, for
-    the completion rate without admin closures.
+    the completion rate without admin closures; of the archived, the duplicates merged into
+    another report (as of as_of: archiving is final, so ARCHIVED with an original named),
+    for the completion rate without duplicates.
     """
     rows = cohort_rows(model, cohort, filters)
     key = rows.c[by] if by else None
@@ -271,6 +281,9 @@ def completion(
                 (and_(rows.c.state == "RESOLVED", rows.c.resolution_mode == "by_admin"), 1),
                 else_=0,
             )
+        ),
+        func.sum(
+            case((and_(rows.c.state == "ARCHIVED", rows.c.merged_into.is_not(None)), 1), else_=0)
         ),
     ]
     query = _filtered(select(*([key] if key is not None else []), *counts), rows, filters)

@@ -16,6 +16,7 @@ from lapor_es.aggregates.disclosure import PUBLIC_TEXT_FIELDS
 from lapor_es.contract.payloads import (
     AnyPayload,
     Archived,
+    DuplicateMerged,
     Escalated,
     Filed,
     Forwarded,
@@ -116,6 +117,8 @@ def summarize(payload: AnyPayload) -> str:
             return "Laporan dibuka kembali oleh admin nasional"
         case Merged():
             return f"Laporan digabungkan dengan {payload.into_tracking_id}"
+        case DuplicateMerged():
+            return f"Laporan duplikat {payload.duplicate_tracking_id} digabungkan ke laporan ini"
         case SlaWarned():
             return (
                 f"Pengingat: batas waktu {CLOCKS[payload.clock]} berakhir "

@@ -1,4 +1,5 @@
-"""Pure workflow rules: the Indonesian working-day calendar, SLA clocks and escalation ladder.
+"""Pure workflow rules: the Indonesian working-day calendar, SLA clocks, the escalation ladder
+and the verification target (the reporter's chosen agency by default).
 
 No I/O; imports nothing else from ``lapor_es``.
 """
@@ -20,6 +21,7 @@ from lapor_es.workflow.sla import (
     resume_clock,
     start_clock,
 )
+from lapor_es.workflow.targeting import Targeting, verification_target
 
 __all__ = [
     "JAKARTA",
@@ -29,6 +31,7 @@ __all__ = [
     "PendingStep",
     "SlaClock",
     "SlaPolicy",
+    "Targeting",
     "WorkingCalendar",
     "clock_status",
     "ensure_aware",
@@ -38,4 +41,5 @@ __all__ = [
     "resume_clock",
     "start_clock",
     "subtract_working_days",
+    "verification_target",
 ]

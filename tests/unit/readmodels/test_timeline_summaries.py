@@ -156,6 +156,10 @@ EVERY_TYPE: dict[str, dict[str, Any]] = {
         "into_id": "536e1b2f-9fd9-5d6e-9047-be2047184e76",
         "into_tracking_id": "LAP-2026-0000002",
     },
+    "DuplicateMerged": {
+        "duplicate_id": "536e1b2f-9fd9-5d6e-9047-be2047184e76",
+        "duplicate_tracking_id": "LAP-2026-0000003",
+    },
     "SlaWarned": {"clock": "verification", "due_at": DUE},
     "SlaBreached": {"clock": "auto_resolve", "due_at": DUE},
     "Escalated": {"level": "parent", "to_agency": "A", "clock": "follow_up", "due_at": DUE},
@@ -177,6 +181,9 @@ def test_sentences_for_the_rest() -> None:
 
     assert said("Filed") == "Laporan diterima melalui SMS 1708"
     assert said("Merged") == "Laporan digabungkan dengan LAP-2026-0000002"
+    assert said("DuplicateMerged") == (
+        "Laporan duplikat LAP-2026-0000003 digabungkan ke laporan ini"
+    )
     assert said("SlaBreached") == "Batas waktu tanggapan pelapor terlewati (04-03-2026)"
     assert said("VisibilityChanged") == "Sifat laporan diubah menjadi anonim"
     assert said("Escalated") == "Laporan dieskalasi ke A"

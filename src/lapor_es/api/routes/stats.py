@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1/stats", tags=["stats"])
 RATES = (
     "completion_rate",
     "completion_rate_without_admin",
+    "completion_rate_without_duplicates",
     "follow_up_rate",
     "verified_completion_rate",
     "compliance",

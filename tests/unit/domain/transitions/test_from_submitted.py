@@ -152,7 +152,11 @@ def test_merge_archives_the_duplicate(build: Callable[[], Complaint]) -> None:
     assert c.archive_reason == "duplicate"
     assert c.merged_into == "LAP-2026-0000002"
     assert c.due_at is None and c.clock is None
-    assert original.version == 1  # the original carries on untouched
+    # The original carries on, with a trace of the duplicate (issue 10 item 7).
+    assert new_events(original, 1) == ["DuplicateMerged"]
+    trace = pending_event(original, -1, Complaint.DuplicateMerged)
+    assert (trace.duplicate_id, trace.duplicate_tracking_id) == (c.id, c.tracking_id)
+    assert original.state == S.SUBMITTED
 
 
 def test_merge_into_itself_is_refused() -> None:

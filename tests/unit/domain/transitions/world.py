@@ -298,6 +298,7 @@ ALLOWED: dict[ComplaintState, set[str]] = {
     S.SUBMITTED: {"verify", "postpone", "archive", "merge"},
     S.POSTPONED: {"supplement", "archive", "merge"},
     S.FORWARDED: {
+        "merge",  # issue 10 item 7: the desk merges a duplicate found after verification
         "forward_national",
         "forward_unit",
         "decline",
@@ -308,6 +309,7 @@ ALLOWED: dict[ComplaintState, set[str]] = {
         "resolve_by_admin",
     },
     S.IN_PROGRESS: {
+        "merge",
         "forward_national",
         "forward_unit",
         "respond_interim",
@@ -316,6 +318,7 @@ ALLOWED: dict[ComplaintState, set[str]] = {
         "resolve_by_admin",
     },
     S.RESPONDED: {
+        "merge",
         "comment",
         "dispute",
         "confirm_reply",
@@ -336,6 +339,9 @@ TARGET: dict[tuple[ComplaintState, str], ComplaintState] = {
     (S.POSTPONED, "supplement"): S.SUBMITTED,
     (S.POSTPONED, "archive"): S.ARCHIVED,
     (S.POSTPONED, "merge"): S.ARCHIVED,
+    (S.FORWARDED, "merge"): S.ARCHIVED,
+    (S.IN_PROGRESS, "merge"): S.ARCHIVED,
+    (S.RESPONDED, "merge"): S.ARCHIVED,
     (S.FORWARDED, "forward_national"): S.FORWARDED,
     (S.FORWARDED, "forward_unit"): S.FORWARDED,
     (S.FORWARDED, "decline"): S.SUBMITTED,
