@@ -94,6 +94,16 @@ def projections_rows(doc: dict[str, Any]) -> list[Row]:
     return out
 
 
+def scaleout_rows(doc: dict[str, Any]) -> list[Row]:
+    one, two, raw = doc["one"], doc["two"], doc["raw_per_s"]
+    return [
+        row("scaleout", "two projector processes, one group", two["per_s"], "events/s",
+            "one process", one["per_s"]),
+        row("scaleout", "one projector process (Kafka -> PostgreSQL)", one["per_s"], "events/s",
+            "raw read_committed consumer", raw),
+    ]  # fmt: skip
+
+
 def wake_rows(doc: dict[str, Any]) -> list[Row]:
     wake, poll = doc["wake"], doc["poll"]
     return [
@@ -130,6 +140,8 @@ def plans(bootstrap: str, pg: str) -> dict[str, Plan]:
         "projections": ([*kafka, "--postgres", pg],
                         [*kafka, "--postgres", pg, "--complaints", "300"],
                         projections_rows),
+        "scaleout": ([*kafka, "--postgres", pg],
+                     [*kafka, "--postgres", pg, "--complaints", "300"], scaleout_rows),
         "wake": ([*kafka, "--database-url", pg],
                  [*kafka, "--database-url", pg, "--idle-seconds", "5", "--samples", "10"],
                  wake_rows),
