@@ -43,6 +43,13 @@ def check_placement(code: str, kind: AgencyKind, parent: AgencyRef | None) -> No
         raise RuleViolation("a unit belongs to an agency, not to the national desk", code=code)
 
 
+# Directory events stored before the directory was hash-chained (the release of issue 9)
+# have no hashes: their upcaster gives them this in place of prev_hash and event_hash. They
+# prove nothing, so the audit counts them as not tamper-evident and checks the chain from
+# the agency's next event on (which links to this value).
+UNCHAINED = "stored-before-directory-chain"
+
+
 def require_directory_admin(actor: Actor) -> None:
     if actor.role not in (Role.NATIONAL_ADMIN, Role.SYSTEM):
         raise NotAuthorized("only the national desk maintains the agency directory")
@@ -58,13 +65,18 @@ class Agency(Aggregate):
         prev_hash: str
         event_hash: str
 
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("prev_hash", UNCHAINED)
+            state.setdefault("event_hash", UNCHAINED)
+
         def mutate(self, aggregate: Any) -> Any:
             agency: Any = super().mutate(aggregate)
             agency.last_hash = self.event_hash
             return agency
 
     class Registered(Event, Aggregate.Created):
-        class_version = 1
+        class_version = 2
         code: str
         name: str
         kind: str
@@ -72,7 +84,7 @@ class Agency(Aggregate):
         region: str | None
 
     class Updated(Event):
-        class_version = 1
+        class_version = 2
         name: str
         region: str | None
 

@@ -26,6 +26,10 @@ GENESIS = "0" * 64
 # the salt of the digest that commits to them.
 PRIVATE_FIELDS = frozenset({"sealed_identity", "reporter_ref", "private_salt"})
 SALT = "private_salt"
+# The salt of an event stored before the private digest existed (the release of issue 9):
+# its upcaster (complaint.stored_before_digest) sets this in place of a salt, and its hash
+# was computed over a payload without `private_digest`, so none is put back in.
+BEFORE_DIGEST = "stored-before-private-digest"
 # Envelope fields of the stored event that are not part of the fact itself.
 STORE_FIELDS = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "event_hash"}
@@ -91,14 +95,17 @@ def chained_payload(
     version: int,
     fields: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The hashed form of a chained event: public fields plus the digest of the private."""
-    return {
+    """The hashed form of a chained event: public fields plus the digest of the private
+    (none for an event stored before the digest existed, see BEFORE_DIGEST)."""
+    payload = {
         "type": event_type,
         id_field: str(aggregate_id),
         "version": version,
         **public_fields(fields),
-        "private_digest": private_digest(fields),
     }
+    if fields.get(SALT) != BEFORE_DIGEST:
+        payload["private_digest"] = private_digest(fields)
+    return payload
 
 
 def canonical_payload(

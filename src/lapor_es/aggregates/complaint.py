@@ -16,7 +16,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from lapor_es.aggregates.chain import (
+    BEFORE_DIGEST,
     GENESIS,
+    SALT,
     canonical_payload,
     payload_hash,
     with_private_salt,
@@ -82,6 +84,13 @@ def hashed_fields(event_class: type[Any], fields: Mapping[str, Any]) -> dict[str
     return {k: v for k, v in fields.items() if not (k in later and v is None)}
 
 
+def stored_before_digest(state: dict[str, Any]) -> None:
+    """Part of every complaint event's upcast v1 -> v2. The private salt and digest came
+    (issue 10) without a new class version, so a v1 event may lack the salt: stored by the
+    release of issue 9, hashed without a digest. BEFORE_DIGEST marks it (chain.py)."""
+    state.setdefault(SALT, BEFORE_DIGEST)
+
+
 def _require_answer(what: str, field: str, text: str, min_chars: int) -> None:
     if len(text.strip()) < min_chars:
         raise RuleViolation(
@@ -112,6 +121,12 @@ class Complaint(Aggregate):
         # Fields added by a later class_version: hashed only when set (see hashed_fields).
         added_later: ClassVar[frozenset[str]] = frozenset()
 
+        # Every event type stored by the release of issue 9 is at class_version 2; an
+        # event type that adds fields of its own calls stored_before_digest in its upcaster.
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            stored_before_digest(state)
+
         def mutate(self, aggregate: Any) -> Any:
             complaint: Any = super().mutate(aggregate)
             complaint.last_hash = self.event_hash
@@ -119,7 +134,7 @@ class Complaint(Aggregate):
             return complaint
 
     class Filed(Event, Aggregate.Created):
-        class_version = 1
+        class_version = 2
         kind: str
         channel: str
         title: str
@@ -133,7 +148,7 @@ class Complaint(Aggregate):
         verification_due_at: datetime
 
     class Postponed(Event):
-        class_version = 1
+        class_version = 2
         reason: str
         remaining_days: int
 
@@ -146,7 +161,7 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class InformationSupplemented(Event):
-        class_version = 1
+        class_version = 2
         text: str
         verification_due_at: datetime
 
@@ -157,7 +172,7 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class Archived(Event):
-        class_version = 1
+        class_version = 2
         reason: str
         note: str
 
@@ -184,6 +199,7 @@ class Complaint(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             # v1 recorded neither: the desk always named the target.
+            stored_before_digest(state)
             state["chosen_agency"] = None
             state["override_reason"] = None
 
@@ -210,6 +226,7 @@ class Complaint(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             # v1 put every forwarding in FORWARDED, as the v1 engine decided.
+            stored_before_digest(state)
             state["work_continues"] = None
 
         def apply(self, aggregate: Any) -> None:
@@ -227,7 +244,7 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class ForwardingDeclined(Event):
-        class_version = 1
+        class_version = 2
         agency: str
         reason: str
         suggested_agency: str | None
@@ -247,7 +264,7 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class WorkStarted(Event):
-        class_version = 1
+        class_version = 2
         agency: str
 
         def apply(self, aggregate: Any) -> None:
@@ -256,12 +273,19 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class Responded(Event):
-        class_version = 1
+        class_version = 2
         agency: str
         kind: str
         text: str
         follow_up_due_at: datetime | None
         auto_resolve_due_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # follow_up_due_at came within v1 (the first builds of 29 November lack it);
+            # every release stored it, null or not, so it is hashed as stored.
+            stored_before_digest(state)
+            state.setdefault("follow_up_due_at", None)
 
         def apply(self, aggregate: Any) -> None:
             c: Complaint = aggregate
@@ -279,11 +303,17 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class ReporterReplied(Event):
-        class_version = 1
+        class_version = 2
         kind: str
         text: str
         follow_up_due_at: datetime | None
         auto_resolve_due_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # auto_resolve_due_at came within v1, as Responded's follow_up_due_at did.
+            stored_before_digest(state)
+            state.setdefault("auto_resolve_due_at", None)
 
         def apply(self, aggregate: Any) -> None:
             c: Complaint = aggregate
@@ -296,7 +326,7 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class Resolved(Event):
-        class_version = 1
+        class_version = 2
         mode: str
         note: str
 
@@ -309,7 +339,7 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class Reopened(Event):
-        class_version = 1
+        class_version = 2
         reason: str
         follow_up_due_at: datetime
 
@@ -323,7 +353,7 @@ class Complaint(Aggregate):
             c.last_action_at = self.at
 
     class Merged(Event):
-        class_version = 1
+        class_version = 2
         into_id: UUID
         into_tracking_id: str
 
@@ -347,7 +377,7 @@ class Complaint(Aggregate):
             pass  # a trace on the original's history; its own workflow carries on unchanged
 
     class SlaWarned(Event):
-        class_version = 1
+        class_version = 2
         clock: str
         due_at: datetime
 
@@ -356,7 +386,7 @@ class Complaint(Aggregate):
             c.sla_marks.append(sla_mark("warned", self.clock, self.due_at))
 
     class SlaBreached(Event):
-        class_version = 1
+        class_version = 2
         clock: str
         due_at: datetime
 
@@ -365,7 +395,7 @@ class Complaint(Aggregate):
             c.sla_marks.append(sla_mark("breached", self.clock, self.due_at))
 
     class Escalated(Event):
-        class_version = 1
+        class_version = 2
         level: str
         to_agency: str
         clock: str
@@ -376,7 +406,7 @@ class Complaint(Aggregate):
             c.sla_marks.append(sla_mark(f"escalated-{self.level}", self.clock, self.due_at))
 
     class VisibilityChanged(Event):
-        class_version = 1
+        class_version = 2
         old: str
         new: str
         reason: str
@@ -386,7 +416,7 @@ class Complaint(Aggregate):
             c.visibility = self.new
 
     class ReporterErased(Event):
-        class_version = 1
+        class_version = 2
         reason: str
 
         def apply(self, aggregate: Any) -> None:

@@ -44,6 +44,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 from eventsourcing.utils import get_topic, resolve_topic
 
 from lapor_es.aggregates import Agency, Complaint
+from lapor_es.aggregates.agency import UNCHAINED
 from lapor_es.aggregates.chain import directory_payload
 from lapor_es.aggregates.registry import TrackingSequence
 from lapor_es.contract.chainstate import ChainChecker, Finding, Where
@@ -111,6 +112,8 @@ class StoreScan:
     explained_gaps: list[Gap] = field(default_factory=list)
     head: int = 0  # the last position read
     events: int = 0
+    # Directory events of the release before the directory chain: not tamper-evident.
+    unchained_directory_events: int = 0
     # Unchained streams: originator id -> version * 8 + index of its owner in OWNERS.
     streams: dict[str, int] = field(default_factory=dict)
     filed: dict[int, array[int]] = field(default_factory=dict)  # year -> position/-1
@@ -145,6 +148,10 @@ class StoreScan:
             assert payload is not None
             self.complaints.observe(payload, where)
             self._filed(event, position)
+        elif isinstance(event, Agency.Event) and event.event_hash == UNCHAINED:
+            self.unchained_directory_events += 1  # stored before the directory chain
+            label = getattr(event, "code", None)
+            self.agencies.unhashed(stream_id, version, label, UNCHAINED, where)
         elif isinstance(event, Agency.Event):
             assert payload is not None
             self.agencies.observe(payload, where)

@@ -78,6 +78,8 @@ class AuditReport:
     explained_numbers: list[store_pass.ExplainedNumbers] = field(default_factory=list)
     snapshots_checked: int | None = None  # None: not checked
     checkpoint_position: int | None = None  # the checkpoint compared with, if any
+    # Directory events stored before the directory was hash-chained: nothing to check.
+    unchained_directory_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,7 @@ class AuditReport:
             "explained_tracking_numbers": [n.as_dict() for n in self.explained_numbers],
             "snapshots_checked": self.snapshots_checked,
             "checkpoint_position": self.checkpoint_position,
+            "unchained_directory_events": self.unchained_directory_events,
             "seconds": round(self.seconds, 3),
         }
 
@@ -431,6 +434,7 @@ def verify(
         report.findings += stored.all_findings
         report.explained_gaps = stored.explained_gaps
         report.explained_numbers = stored.explained_numbers
+        report.unchained_directory_events = stored.unchained_directory_events
         if snapshots is not None:
             findings, report.snapshots_checked = check_snapshots(snapshots)
             report.findings += findings

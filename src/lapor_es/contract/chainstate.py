@@ -183,6 +183,22 @@ class ChainChecker:
         chain.next_prev = None  # its hash is unknown, so the next link cannot be checked
         self.report(complaint_id, version, kind, detail, where)
 
+    def unhashed(
+        self, chain_id: str, version: int, label: str | None, marker: str, where: Where
+    ) -> None:
+        """An event stored before its stream was chained (it has `marker` for hashes): not
+        checkable and not a finding; the next event must link to `marker`. One after a
+        chained event of its stream was stripped of its hashes: forged."""
+        self.events += 1
+        chain = self.chain(chain_id)
+        chain.tracking_id = chain.tracking_id or label
+        if next(chain.present(), None) is not None:
+            detail = "stored without hashes after its stream was hash-chained"
+            self.report(chain_id, version, "forged", detail, where)
+        self._place(chain, chain_id, version, where)
+        chain.set(version, REPORTED, where)  # present, but nothing to compare
+        chain.next_prev = marker
+
     def observe(self, payload: Mapping[str, Any], where: Where, *, flagged: bool = False) -> None:
         """One event's public payload. `flagged`: the caller already reported it."""
         self.events += 1
