@@ -59,6 +59,7 @@ from lapor_es.aggregates import (
     ResponseKind,
     Role,
 )
+from lapor_es.aggregates.deployment import SHARED_COMPLAINT_NAMESPACE as BENCH_NAMESPACE
 from lapor_es.aggregates.registry import format_tracking_id
 from lapor_es.application import LaporApp
 from lapor_es.bootstrap import open_app
@@ -113,6 +114,7 @@ def complaint_history(i: int, start: datetime) -> Complaint:
         visibility=VISIBILITY[i % 3],
         target_agency=None,
         verification_due_at=at + due,
+        namespace=BENCH_NAMESPACE,
     )
     path = i % 5
     if path == 3:

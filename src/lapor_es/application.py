@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import structlog
-from eventsourcing.application import Application, EventSourcedLog
+from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from lapor_es import commands as c
 from lapor_es.aggregates import (
@@ -53,6 +54,7 @@ from lapor_es.aggregates import (
     complaint_id_for,
     reporter_id_for,
 )
+from lapor_es.aggregates.deployment import DEPLOYMENT_ID, SHARED_COMPLAINT_NAMESPACE, Deployment
 from lapor_es.aggregates.registry import format_tracking_id, idempotency_id
 from lapor_es.config import Settings, eventsourcing_env
 from lapor_es.privacy import KeyStore, ReporterIdentity, open_vault
@@ -259,6 +261,7 @@ class LaporApp(Application[UUID]):
             visibility=cmd.visibility,
             target_agency=cmd.target_agency,
             verification_due_at=self.calendar.add_working_days(at, self.policy.verification_days),
+            namespace=self.complaint_namespace,
         )
         reporter = reporter or Reporter(reporter_ref=reporter_ref, at=at)
         reporter.link(complaint.id)
@@ -616,6 +619,44 @@ class LaporApp(Application[UUID]):
             yield self.repository.get(agency_id_for(entry.code))
 
     # ================================================================ queries
+    def complaint_id_for(self, tracking_id: str) -> UUID:
+        """The id of complaint `tracking_id` in this store (derived in its own namespace)."""
+        return complaint_id_for(tracking_id, self.complaint_namespace)
+
+    @functools.cached_property
+    def complaint_namespace(self) -> UUID:
+        """This store's namespace for complaint ids (aggregates.deployment): recorded once, by
+        the first process that needs it, and read by every later one."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                found: Deployment = self.repository.get(DEPLOYMENT_ID)
+                return found.complaint_namespace
+            except AggregateNotFoundError:
+                pass
+            # A store that already holds complaints was made with the one shared namespace:
+            # keep it, so each of its tracking ids keeps its UUID.
+            shared = self._holds_complaints()
+            deployment = Deployment(
+                complaint_namespace=SHARED_COMPLAINT_NAMESPACE if shared else uuid4(),
+                adopted_shared=shared,
+            )
+            try:
+                self.save(deployment)
+            except IntegrityError:  # another process recorded it first: read theirs
+                backoff(attempt)
+                continue
+            log.info("deployment.recorded", adopted_shared=shared)
+            return deployment.complaint_namespace
+        raise Conflict("could not read or record this store's complaint namespace")
+
+    def _holds_complaints(self) -> bool:
+        filed = [get_topic(Complaint.Filed)]
+        return bool(
+            self.recorder.select_notifications(
+                start=0, limit=1, topics=filed, inclusive_of_start=False
+            )
+        )
+
     def complaint(self, ref: str) -> Complaint:
         return self._complaint(ref, self.immediate)
 
@@ -728,7 +769,7 @@ class LaporApp(Application[UUID]):
             )
 
     def _complaint(self, ref: str, uow: UnitOfWork) -> Complaint:
-        complaint_id = complaint_id_for(ref) if ref.startswith("LAP-") else UUID(ref)
+        complaint_id = self.complaint_id_for(ref) if ref.startswith("LAP-") else UUID(ref)
         complaint = uow.get(complaint_id, Complaint)
         if complaint is None:
             raise NotFound(f"no complaint {ref}", complaint=ref)

@@ -26,7 +26,6 @@ from typer.testing import CliRunner
 
 from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.chain import payload_hash
-from lapor_es.aggregates.complaint import complaint_id_for
 from lapor_es.application import LaporApp
 from lapor_es.audit.replay import (
     Selection,
@@ -83,7 +82,7 @@ def named(report: AuditReport) -> list[tuple[str, str, str | None, int]]:
 def stored_position(lapor: LaporApp, tracking_id: str, version: int) -> int:
     from tests.support.kafka import stored_events
 
-    cid = str(complaint_id_for(tracking_id))
+    cid = str(lapor.complaint_id_for(tracking_id))
     return next(p for p, c, v in stored_events(lapor) if c == cid and v == version)
 
 
@@ -209,11 +208,11 @@ def test_a_changed_byte_in_a_stored_event_is_named_modified(
     tracking = populate(lapor)
     publish(lapor, kafka)
     rows = StoredRows(settings, lapor)
-    target = complaint_id_for(tracking[1])
+    target = lapor.complaint_id_for(tracking[1])
     state = rows.state(target, 3)  # Verified, title "Laporan 1"
     at = state.index(b"Laporan 1") + len("Laporan ")
     rows.set_state(target, 3, state[:at] + b"7" + state[at + 1 :])
-    broken = complaint_id_for(tracking[2])
+    broken = lapor.complaint_id_for(tracking[2])
     rows.set_state(broken, 3, b"\x00" + rows.state(broken, 3)[1:])  # no longer decodes
     positions = (stored_position(lapor, tracking[1], 3), stored_position(lapor, tracking[2], 3))
 
@@ -240,7 +239,7 @@ def test_a_deleted_stored_event_is_named_missing(
 ) -> None:
     tracking = populate(lapor)
     publish(lapor, kafka)
-    StoredRows(settings, lapor).delete(complaint_id_for(tracking[2]), 3)
+    StoredRows(settings, lapor).delete(lapor.complaint_id_for(tracking[2]), 3)
 
     app = fresh_app(settings)
     try:
@@ -268,8 +267,8 @@ def test_forged_records_on_the_topic_are_named_forged(
     records = {
         (r.key.decode(), int(r.attributes["complaintversion"])): r for r in read_topic(kafka)
     }
-    last = json.loads(records[(str(complaint_id_for(tracking[2])), 7)].value)
-    verified = json.loads(records[(str(complaint_id_for(tracking[1])), 3)].value)
+    last = json.loads(records[(str(lapor.complaint_id_for(tracking[2])), 7)].value)
+    verified = json.loads(records[(str(lapor.complaint_id_for(tracking[1])), 3)].value)
     # An eighth event with a correct hash of its own that links to nothing.
     appended = rehash(last, version=8, prev_hash="ab" * 32, note="ditutup paksa")
     # Another version 3, with a different title, correctly linked and hashed.
@@ -304,7 +303,7 @@ def test_a_record_whose_envelope_disagrees_with_its_payload_is_forged(
     original = next(
         r
         for r in read_topic(kafka)
-        if r.key.decode() == str(complaint_id_for(tracking[0]))
+        if r.key.decode() == str(lapor.complaint_id_for(tracking[0]))
         and r.attributes["complaintversion"] == "1"
     )
     headers = [(n, b"9" if n == "ce_complaintversion" else v) for n, v in original.headers]
@@ -331,7 +330,7 @@ def test_two_swapped_records_are_named_reordered(lapor: LaporApp, kafka: KafkaSe
         [NewTopic(copy.topic, num_partitions=kafka.partitions, replication_factor=1)]
     )
     admin.close()
-    target = str(complaint_id_for(tracking[2]))
+    target = str(lapor.complaint_id_for(tracking[2]))
     records = read_topic(kafka)
     third = next(
         i
@@ -399,9 +398,9 @@ def test_as_of_replay_matches_the_live_state_and_an_earlier_one(
     )
     traffic(lapor, 3, NOW + timedelta(days=1), seed="other")
     publish(lapor, kafka)
-    history = lapor.history(complaint_id_for(tid))
+    history = lapor.history(lapor.complaint_id_for(tid))
     forwarded_due = history[2].follow_up_due_at  # type: ignore[attr-defined]
-    cid = str(complaint_id_for(tid))
+    cid = str(lapor.complaint_id_for(tid))
     later = NOW + timedelta(days=30)
     early = NOW + timedelta(hours=2, minutes=30)
 
@@ -614,7 +613,7 @@ def test_a_deleted_last_event_shows_as_a_hole_and_against_the_checkpoint(
 ) -> None:
     tracking = populate(lapor)
     anchor = take_checkpoint(settings, tmp_path / "checkpoint.json")
-    target = complaint_id_for(tracking[2])
+    target = lapor.complaint_id_for(tracking[2])
     tamper = Tamper(settings, lapor)
     last = tamper.last_version(target)
     assert stored_position(lapor, tracking[2], last) < store_pass_head(lapor)  # not the end
@@ -636,7 +635,7 @@ def test_a_deleted_whole_complaint_is_a_missing_tracking_number(
     lapor: LaporApp, settings: Settings
 ) -> None:
     tracking = populate(lapor)
-    Tamper(settings, lapor).delete_stream(complaint_id_for(tracking[3]))
+    Tamper(settings, lapor).delete_stream(lapor.complaint_id_for(tracking[3]))
 
     status, report = verify_store(settings)
 
@@ -653,7 +652,7 @@ def test_a_deleted_last_complaint_of_a_released_block_is_a_missing_tracking_numb
     complaint deleted, its number is neither filed nor released unused."""
     tracking = populate(lapor)
     lapor.tracking.release()
-    Tamper(settings, lapor).delete_stream(complaint_id_for(tracking[-1]))
+    Tamper(settings, lapor).delete_stream(lapor.complaint_id_for(tracking[-1]))
 
     status, report = verify_store(settings)
 
@@ -675,7 +674,7 @@ def test_a_deleted_last_complaint_of_a_released_block_is_a_missing_tracking_numb
 def test_a_changed_topic_is_read_and_named(lapor: LaporApp, settings: Settings, topic: str) -> None:
     tracking = populate(lapor)
     tamper = Tamper(settings, lapor)
-    target = complaint_id_for(tracking[4])
+    target = lapor.complaint_id_for(tracking[4])
     last = tamper.last_version(target)
     tamper.set_topic(target, last, topic)
 
@@ -690,7 +689,7 @@ def test_a_rewritten_private_field_breaks_the_hash(
     lapor: LaporApp, settings: Settings, field: str
 ) -> None:
     tracking = populate(lapor)
-    target = complaint_id_for(tracking[0])
+    target = lapor.complaint_id_for(tracking[0])
     tamper = Tamper(settings, lapor)
     filed = json.loads(tamper.state(target, 1))
     old = filed[field]
@@ -710,7 +709,7 @@ def test_an_edited_snapshot_is_checked_against_replay(settings: Settings, tmp_pa
         tracking = populate(app)
         assert app.snapshots is not None
         table = app.snapshots.recorder.events_table_name  # type: ignore[attr-defined]
-        target = complaint_id_for(tracking[2])  # a snapshot after every save
+        target = app.complaint_id_for(tracking[2])  # a snapshot after every save
         shown: Any = app.repository.get(target)
         assert isinstance(shown, Complaint) and str(shown.state) == "RESOLVED"
     finally:
@@ -777,7 +776,7 @@ def test_a_rewritten_and_rehashed_tail_is_caught_only_with_the_checkpoint(
 ) -> None:
     tracking = populate(lapor)
     anchor = take_checkpoint(settings, tmp_path / "checkpoint.json")
-    target = complaint_id_for(tracking[5])
+    target = lapor.complaint_id_for(tracking[5])
     tamper = Tamper(settings, lapor)
     last = tamper.last_version(target)
     # Decode the last event, change its text, recompute its hash, store it back: a

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from lapor_es.aggregates.complaint import complaint_id_for
 from lapor_es.application import LaporApp
 from lapor_es.audit.verify import AuditReport, verify
 from lapor_es.kafka.settings import KafkaSettings
@@ -38,7 +37,7 @@ def tamper(lapor: LaporApp, kafka: KafkaSettings) -> tuple[list[str], dict[str, 
     partition_of = {r.key.decode(): r.partition for r in reads}
 
     def payload(i: int, version: int) -> dict[str, Any]:
-        value = records[(str(complaint_id_for(tracking[i])), version)].value
+        value = records[(str(lapor.complaint_id_for(tracking[i])), version)].value
         loaded: dict[str, Any] = json.loads(value)
         return loaded
 
@@ -75,7 +74,7 @@ def test_a_record_forged_into_another_partition_is_found_as_one_reader_finds_it(
     lapor: LaporApp, kafka: KafkaSettings
 ) -> None:
     tracking, partition_of = tamper(lapor, kafka)
-    cid = str(complaint_id_for(tracking[3]))
+    cid = str(lapor.complaint_id_for(tracking[3]))
     home = partition_of[cid]
     elsewhere = next(p for p in range(kafka.partitions) if p != home)
     stored = next(r for r in read_topic(kafka) if r.key.decode() == cid)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 
@@ -147,6 +147,11 @@ FILED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 REPORTER = Actor("rep-1", Role.REPORTER)
 
 
+# The complaint-id namespace of the domain tests' imaginary store (a real store records its own:
+# aggregates.deployment).
+NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/tests")
+
+
 def filed_complaint(
     n: int = 1, *, actor: Actor = REPORTER, at: datetime = FILED_AT, **fields: Any
 ) -> Complaint:
@@ -165,6 +170,7 @@ def filed_complaint(
         "visibility": Visibility.PUBLIC,
         "target_agency": None,
         "verification_due_at": at + timedelta(days=3),
+        "namespace": NAMESPACE,
     }
     return Complaint.file(actor=actor, at=at, **(arguments | fields))
 

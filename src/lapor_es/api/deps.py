@@ -82,7 +82,11 @@ def _reporter(door: Door, tracking_id: str, code: str, client: str) -> ReporterC
         complaint = door.lapor.complaint(tracking_id)
     except DomainError as exc:  # a code was issued, so the complaint exists; be safe anyway
         raise _unauthenticated("the tracking id and access code do not match") from exc
-    return ReporterCaller(tracking_id=complaint.tracking_id, reporter_ref=complaint.reporter_ref)
+    return ReporterCaller(
+        tracking_id=complaint.tracking_id,
+        reporter_ref=complaint.reporter_ref,
+        complaint_id=complaint.id,
+    )
 
 
 def caller(

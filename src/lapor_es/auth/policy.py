@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from lapor_es.aggregates.complaint import complaint_id_for
 from lapor_es.aggregates.values import Actor, Role
 from lapor_es.auth.principals import Principal, PrincipalRole
 from lapor_es.commands import COMMAND_NAMES
@@ -27,6 +26,7 @@ class ReporterCaller:
 
     tracking_id: str
     reporter_ref: str
+    complaint_id: UUID  # the same complaint by id (ids are derived per store)
 
 
 Caller = Principal | ReporterCaller
@@ -178,18 +178,18 @@ def _require_own_complaint(caller: ReporterCaller, named: Any) -> None:
     """A reporter's access code opens its own complaint and no other."""
     if named is None:
         return  # the command's own validation asks for it
-    if not isinstance(named, str) or not _same_complaint(named, caller.tracking_id):
+    if not isinstance(named, str) or not _same_complaint(named, caller):
         raise Refused(
             "forbidden", f"the access code opens {caller.tracking_id} only, not {named!r}"
         )
 
 
-def _same_complaint(ref: str, tracking_id: str) -> bool:
+def _same_complaint(ref: str, caller: ReporterCaller) -> bool:
     ref = ref.strip()
     if ref.startswith("LAP-"):
-        return ref == tracking_id
+        return ref == caller.tracking_id
     try:
-        return UUID(ref) == complaint_id_for(tracking_id)
+        return UUID(ref) == caller.complaint_id
     except ValueError:
         return False
 

@@ -22,7 +22,6 @@ from rich.progress import (
 from rich.table import Table
 
 from lapor_es import bootstrap as boot
-from lapor_es.aggregates.complaint import complaint_id_for
 from lapor_es.audit import checkpoint as anchors
 from lapor_es.audit import store as store_pass
 from lapor_es.audit import verify as verifier
@@ -65,8 +64,16 @@ def _kafka(settings: Settings, bootstrap: str | None, topic: str | None) -> Kafk
     return replace(kafka, topic=topic or kafka.topic)
 
 
-def _complaint_id(ref: str) -> str:
-    return str(complaint_id_for(ref)) if ref.startswith("LAP-") else ref
+def _complaint_id(ref: str, settings: Settings) -> str:
+    """A complaint UUID as given, or a tracking id's UUID in the store's own namespace (ids
+    are derived per deployment: with only the topic at hand, give the UUID)."""
+    if not ref.startswith("LAP-"):
+        return ref
+    lapor = boot.open_app(settings)
+    try:
+        return str(lapor.complaint_id_for(ref))
+    finally:
+        lapor.close()
 
 
 def _when(text: str) -> datetime:
@@ -282,7 +289,7 @@ def replay(
     settings = _settings()
     when = _when(as_of)
     selection = Selection(
-        complaint_id=_complaint_id(complaint) if complaint else None, agency=agency
+        complaint_id=_complaint_id(complaint, settings) if complaint else None, agency=agency
     )
     if from_topic:
         kafka = _kafka(settings, bootstrap, topic)
@@ -331,7 +338,7 @@ def export(
     try:
         selection: dict[str, Any]
         if complaint is not None:
-            ids = [complaint_id_for(complaint)] if complaint.startswith("LAP-") else []
+            ids = [lapor.complaint_id_for(complaint)] if complaint.startswith("LAP-") else []
             if not ids:
                 from uuid import UUID
 

@@ -669,7 +669,8 @@ def test_only_the_timer_and_the_desk_may_set_the_business_time(matrix: InProcess
     assert w.http.post("/v1/commands", json=filing(951), headers=w.bearer("chn")).is_success
     # The desk may backdate (a letter received yesterday), and the record says so.
     filed = w.ok("dsk", filing(952, at=at))
-    assert w.desk_view(Target(filed["tracking_id"], ""))["filed_at"] == at
+    shown = w.desk_view(Target(filed["tracking_id"], ""))["filed_at"]  # in WIB, +07:00
+    assert datetime.fromisoformat(shown) == datetime.fromisoformat(at)
     # A batch refuses that one command by the same rule and runs the rest.
     target = w.forwarded()
     batch = {"commands": [start(w, target) | {"at": at}, start(w, target)]}

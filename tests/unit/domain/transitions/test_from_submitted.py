@@ -18,7 +18,7 @@ from lapor_es.aggregates import (
     RuleViolation,
     complaint_id_for,
 )
-from tests.support.builders import REPORTER, filed_complaint, pending_event
+from tests.support.builders import NAMESPACE, REPORTER, filed_complaint, pending_event
 from tests.unit.domain.transitions.world import (
     A_U1,
     ADMIN,
@@ -45,7 +45,7 @@ from tests.unit.domain.transitions.world import (
 def test_file_starts_the_verification_clock() -> None:
     c = filed_complaint()
     assert names(c.pending_events) == ["Filed"]
-    assert c.id == complaint_id_for("LAP-2026-0000001")
+    assert c.id == complaint_id_for("LAP-2026-0000001", NAMESPACE)
     assert c.version == 1
     assert c.state == S.SUBMITTED
     assert c.verified is False
