@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -44,8 +44,6 @@ from lapor_es.aggregates.values import (
 )
 from lapor_es.workflow.targeting import verification_target
 
-COMPLAINT_NAMESPACE = uuid5(NAMESPACE_URL, "https://lapor.go.id/ns/complaint")
-
 S = ComplaintState
 OPEN_AT_AGENCY = frozenset({S.FORWARDED, S.IN_PROGRESS})
 BEFORE_VERIFICATION = frozenset({S.SUBMITTED, S.POSTPONED})
@@ -64,9 +62,10 @@ VISIBILITY_PROTECTION: dict[str, int] = {
 }
 
 
-def complaint_id_for(tracking_id: str) -> UUID:
-    """Complaint ids are derived from tracking ids, so a tracking id is a direct lookup."""
-    return uuid5(COMPLAINT_NAMESPACE, tracking_id)
+def complaint_id_for(tracking_id: str, namespace: UUID) -> UUID:
+    """Complaint ids are derived from tracking ids, so a tracking id is a direct lookup, in
+    the store's own namespace (aggregates.deployment), so two deployments never share one."""
+    return uuid5(namespace, tracking_id)
 
 
 def sla_mark(step: str, clock: str, due_at: datetime) -> str:
@@ -425,8 +424,8 @@ class Complaint(Aggregate):
 
     # --------------------------------------------------------------- creation
     @staticmethod
-    def create_id(tracking_id: str, **_: Any) -> UUID:
-        return complaint_id_for(tracking_id)
+    def create_id(tracking_id: str, namespace: UUID, **_: Any) -> UUID:
+        return complaint_id_for(tracking_id, namespace)
 
     @staticmethod
     def require_can_file(actor: Actor) -> None:
@@ -452,7 +451,9 @@ class Complaint(Aggregate):
         visibility: str,
         target_agency: str | None,
         verification_due_at: datetime,
+        namespace: UUID,
     ) -> Complaint:
+        """A new complaint; its id is derived from `tracking_id` in the store's `namespace`."""
         cls.require_can_file(actor)
         fields: dict[str, Any] = {
             **_acted(actor, at),
@@ -471,10 +472,11 @@ class Complaint(Aggregate):
             "verification_due_at": verification_due_at,
         }
         fields = with_private_salt(fields)
-        payload = canonical_payload(
-            "Filed", complaint_id_for(tracking_id), 1, hashed_fields(cls.Filed, fields)
-        )
-        return cls(**fields, event_hash=payload_hash(payload))
+        complaint_id = complaint_id_for(tracking_id, namespace)
+        payload = canonical_payload("Filed", complaint_id, 1, hashed_fields(cls.Filed, fields))
+        # The id is given, not derived by create_id from the event's fields: the namespace is
+        # the store's, not a fact of the complaint.
+        return cls._create(cls.Filed, id=complaint_id, **fields, event_hash=payload_hash(payload))
 
     @event(Filed)
     def __init__(

@@ -54,7 +54,15 @@ from lapor_es.contract.payloads import public_payload
 TRACKING = re.compile(r"^LAP-(\d{4})-(\d{7})$")
 # The aggregates (and the directory's index log) whose events the store holds; a stream's
 # owner is the class its events are nested in, or the log's event class itself.
-OWNERS = ("Complaint", "Agency", "TrackingSequence", "IdempotencyKey", "Reporter", "AgencyListed")
+OWNERS = (
+    "Complaint",
+    "Agency",
+    "TrackingSequence",
+    "IdempotencyKey",
+    "Reporter",
+    "AgencyListed",
+    "Deployment",  # the store's complaint-id namespace (aggregates.deployment)
+)
 Progress = Callable[[int], None]
 
 
