@@ -225,8 +225,11 @@ def test_concurrent_filings_get_unique_tracking_ids_every_one_accounted_for(
     explained = {
         n for e in stored.explained_numbers for n in range(e.first, e.last + 1) if e.year == 2026
     }
-    size = settings.tracking_block_size
-    assert filed | explained == set(range(1, 3 * size + 1)) and not filed & explained
+    # Every number of the writers' blocks is filed or explained, none both. Three blocks of
+    # `size` at least: a writer that lost a reservation race reserves larger ones (tracking.py).
+    accounted = filed | explained
+    assert accounted == set(range(1, max(accounted) + 1)) and not filed & explained
+    assert max(accounted) >= 3 * settings.tracking_block_size
     assert {e.reason for e in stored.explained_numbers} == {"released unused by its writer"}
 
 
