@@ -164,8 +164,23 @@ def scan_topic(
     return head
 
 
+# Below this many records one reader finishes first: a spawned process is a fresh interpreter
+# importing the package (about a second on an idle 2-core machine, ten or more under load)
+# before it reads a record. The crossover measured with bench/audit.py is in
+# docs/benchmarks.md ("Audit verify: when to spawn").
+PARALLEL_MIN_RECORDS = 100_000
+
+
 def default_jobs() -> int:
     return os.cpu_count() or 1
+
+
+def jobs_for(records: int, requested: int | None = None) -> int:
+    """Processes to verify a topic of `records` records with: as many as requested, else
+    one below PARALLEL_MIN_RECORDS and one per core from there."""
+    if requested is not None:
+        return requested
+    return default_jobs() if records >= PARALLEL_MIN_RECORDS else 1
 
 
 @dataclass

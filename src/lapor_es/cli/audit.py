@@ -124,7 +124,11 @@ def verify(
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", min=1, help="processes reading the topic (default: cores)"),
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="processes reading the topic (default: 1 for a small topic, else cores)",
+        ),
     ] = None,
     progress_bar: ProgressOption = None,
 ) -> None:
@@ -154,9 +158,8 @@ def verify(
         raise typer.Exit(2)
     lapor = None if topic_only else boot.open_app(settings)
     try:
-        total = (verifier.topic_totals(kafka) if kafka else 0) + (
-            verifier.store_total(lapor.recorder) if lapor else 0
-        )
+        topic_records = verifier.topic_totals(kafka) if kafka else 0
+        total = topic_records + (verifier.store_total(lapor.recorder) if lapor else 0)
         with _progress("verifying", total or None, wanted(progress_bar, settings)) as progress:
             report = verifier.verify(
                 kafka=kafka,
@@ -165,7 +168,7 @@ def verify(
                 progress=progress,
                 snapshots=_snapshot_source(lapor) if lapor else None,
                 checkpoint=anchor,
-                jobs=jobs or verifier.default_jobs(),
+                jobs=verifier.jobs_for(topic_records, jobs),
             )
     except LookupError as exc:
         typer.echo(str(exc), err=True)
