@@ -99,6 +99,8 @@ def scaleout_rows(doc: dict[str, Any]) -> list[Row]:
     return [
         row("scaleout", "two projector processes, one group", two["per_s"], "events/s",
             "one process", one["per_s"]),
+        row("scaleout", "two processes, once the group settled", two["settled_per_s"],
+            "events/s", "one process, settled", one["settled_per_s"]),
         row("scaleout", "one projector process (Kafka -> PostgreSQL)", one["per_s"], "events/s",
             "raw read_committed consumer", raw),
     ]  # fmt: skip

@@ -14,8 +14,9 @@ Over the topic bench/projections.py relays from its cached store of N simulated 
 
 Each case is timed from launching its processes until every read model has applied every
 event (the sum of claimed versions per model, polled in the database), so process start,
-group join and rebalance are inside the figure. `steady` figures start instead when the first
-event was applied, which leaves out the ~2-4 s of Python start-up the two cases share.
+group join and rebalance are inside the figure. The `settled` figures start at the last
+assignment that gave a member partitions (from the members' logs): the rate of the group once
+it has formed, without the start-up (and, for two, the rebalance when the second joins).
 Ratio: two / one (target >= 1.5). Every figure is beside the raw consumer's rate and the
 load average (2 cores shared by other work make the figures noisy).
 """
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -94,12 +96,15 @@ def launch(url: str, bootstrap: str, topic: str, group: str, log: IO[str]) -> su
     )
 
 
-def assignments(log: Path) -> list[list[int]]:
-    return [
-        json.loads(line)["partitions"]
-        for line in log.read_text().splitlines()
-        if '"projector.assigned"' in line
-    ]
+def assignments(log: Path) -> list[tuple[float, list[int]]]:
+    """(wall-clock time, partitions) of each assignment the member's log shows."""
+    out = []
+    for line in log.read_text().splitlines():
+        if '"projector.assigned"' in line:
+            entry = json.loads(line)
+            at = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+            out.append((at, entry["partitions"]))
+    return out
 
 
 def run_case(
@@ -112,20 +117,19 @@ def run_case(
         logs = [ROOT / "var" / "bench" / f"{group}-{i}.log" for i in range(processes)]
         load = os.getloadavg()[0]
         files = [log.open("w") for log in logs]
-        t0 = time.perf_counter()
+        t0 = time.time()
         members = [launch(url, bootstrap, topic, group, file) for file in files]
-        first_progress = None
+        samples: list[tuple[float, int]] = []  # (wall-clock time, events applied)
         try:
             while (done := applied(url)) < events:
+                samples.append((time.time(), done))
                 for member in members:
                     if member.poll() is not None:
                         raise RuntimeError(f"a projector exited: {logs[0].read_text()[-2000:]}")
-                if first_progress is None and done > 0:
-                    first_progress = time.perf_counter()
-                if time.perf_counter() - t0 > DEADLINE_S:
+                if time.time() - t0 > DEADLINE_S:
                     raise RuntimeError(f"{done} of {events} events applied in {DEADLINE_S} s")
                 time.sleep(POLL_S)
-            finished = time.perf_counter()
+            finished = time.time()
         finally:
             for member in members:
                 member.send_signal(signal.SIGTERM)
@@ -133,15 +137,18 @@ def run_case(
                 member.wait(timeout=120)
                 file.close()
         held = [assignments(log) for log in logs]
-    seconds = finished - t0
-    steady = finished - (first_progress or t0)
+    # The group has settled at the last assignment that gave a member partitions; the
+    # settled rate counts the events applied from the sample before it to the end.
+    settled = max((at for member in held for at, parts in member if parts), default=t0)
+    before = [done for at, done in samples if at <= settled]
+    settled_events = events - (before[-1] if before else 0)
     return {
         "processes": processes,
-        "seconds": seconds,
-        "per_s": events / seconds,
-        "steady_seconds": steady,
-        "steady_per_s": events / steady,
-        "assignments": held,  # each member's partitions, at each (re)assignment
+        "seconds": finished - t0,
+        "per_s": events / (finished - t0),
+        "settled_after_s": settled - t0,  # start-up, joins and rebalances
+        "settled_per_s": settled_events / (finished - settled),
+        "assignments": [[parts for _, parts in member] for member in held],
         "logs": [str(log) for log in logs],
         "load_average_at_start": load,
     }
@@ -154,6 +161,8 @@ def main() -> None:
     ap.add_argument("--postgres", default="postgresql://lapor:lapor@127.0.0.1:55432/lapor")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    # Stopped (timeout, Ctrl-C): still stop the projectors and drop the databases.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     print(f"nproc={os.cpu_count()}, CRC-32C: {crc_implementation()}")
     store, events = build_store(args.complaints)
@@ -173,17 +182,18 @@ def main() -> None:
         "one": one,
         "two": two,
         "ratio": two["per_s"] / one["per_s"],
-        "steady_ratio": two["steady_per_s"] / one["steady_per_s"],
+        "settled_ratio": two["settled_per_s"] / one["settled_per_s"],
         "load_average_at_end": os.getloadavg()[0],
     }
     print(f"{events} events, topic {topic}; raw read_committed consumer {raw:,.0f} ev/s")
     for case in (one, two):
         print(
             f"{case['processes']} process(es): {case['per_s']:8,.0f} ev/s ({case['seconds']:.1f} s)"
-            f", steady {case['steady_per_s']:8,.0f} ev/s; vs raw {case['per_s'] / raw:.3f}; "
+            f", settled after {case['settled_after_s']:.1f} s: {case['settled_per_s']:8,.0f} ev/s; "
+            f"vs raw {case['per_s'] / raw:.3f}; "
             f"load {case['load_average_at_start']:.1f}; partitions {case['assignments']}"
         )
-    print(f"two / one: {out['ratio']:.2f} (steady {out['steady_ratio']:.2f})")
+    print(f"two / one: {out['ratio']:.2f} (settled {out['settled_ratio']:.2f})")
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         print()
