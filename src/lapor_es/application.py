@@ -45,6 +45,7 @@ from lapor_es.aggregates import (
     Complaint,
     DomainError,
     IdempotencyKey,
+    NotAuthorized,
     Reporter,
     Role,
     RuleViolation,
@@ -508,12 +509,13 @@ class LaporApp(Application[UUID]):
     def erase_reporter(self, cmd: c.EraseReporter, uow: UnitOfWork) -> c.Outcome:
         """Crypto-shred: decide, delete the reporter's keys, then record it everywhere."""
         actor, at = self._actor(cmd), self._at(cmd)
-        reporter = uow.get(reporter_id_for(cmd.reporter_ref), Reporter)
+        reporter_ref = self._erasure_ref(cmd, actor)
+        reporter = uow.get(reporter_id_for(reporter_ref), Reporter)
         if reporter is None:
-            raise NotFound(f"no reporter {cmd.reporter_ref}", reporter_ref=cmd.reporter_ref)
+            raise NotFound(f"no reporter {reporter_ref}", reporter_ref=reporter_ref)
         reporter.erase(actor, at, cmd.reason)  # refuses before anything is destroyed
         # Keys next: once they are gone the identity is unreadable, whatever happens after.
-        deleted = self.vault.erase(cmd.reporter_ref)
+        deleted = self.vault.erase(reporter_ref)
         affected = 0
         for complaint_id in reporter.complaint_ids:
             complaint = uow.get(complaint_id, Complaint)
@@ -529,11 +531,27 @@ class LaporApp(Application[UUID]):
         self._record_erasure(uow, reporter, actor, cmd)
         log.info(
             "reporter.erased",
-            reporter_ref=cmd.reporter_ref,
+            reporter_ref=reporter_ref,
             keys_deleted=deleted,
             complaints=affected,
         )
-        return c.Outcome(command="erase_reporter", reporter_ref=cmd.reporter_ref, affected=affected)
+        return c.Outcome(command="erase_reporter", reporter_ref=reporter_ref, affected=affected)
+
+    def _erasure_ref(self, cmd: c.EraseReporter, actor: Actor) -> str:
+        """The pseudonym to erase: given, or derived from the phone or social-media account
+        the reporter filed with, as filing derived it. Who acts is checked first, so no one
+        else learns from not_found whether a phone number or an account ever filed."""
+        if cmd.reporter_ref is not None:
+            return cmd.reporter_ref
+        if actor.role not in (Role.NATIONAL_ADMIN, Role.SYSTEM):
+            raise NotAuthorized("only the national desk erases a reporter's identity")
+        handle = cmd.social_handle
+        return self.vault.reporter_ref(
+            ReporterIdentity(
+                phone=cmd.phone,
+                social_handle=None if handle is None else handle.model_dump(),
+            )
+        )
 
     def _record_erasure(
         self, uow: UnitOfWork, reporter: Reporter, actor: Actor, cmd: c.EraseReporter

@@ -20,6 +20,8 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -122,24 +124,67 @@ class ActorModel(Strict):
         return self
 
 
+# A handle on each platform LAPOR! takes reports from, as the platform allows it (ASCII
+# only, an optional leading '@'). Matched case-insensitively when the pseudonym is derived.
+SOCIAL_HANDLE_PATTERNS: dict[str, str] = {
+    "twitter": r"^@?[A-Za-z0-9_]{1,15}$",
+    "instagram": r"^@?[A-Za-z0-9._]{1,30}$",
+    "facebook": r"^@?[A-Za-z0-9.]{5,50}$",
+    "tiktok": r"^@?[A-Za-z0-9._]{2,24}$",
+    "youtube": r"^@?[A-Za-z0-9._-]{3,30}$",
+}
+SocialPlatform = Literal["twitter", "instagram", "facebook", "tiktok", "youtube"]
+
+
+class SocialHandleModel(Strict):
+    """The account a social-media report came from, e.g. {"platform": "twitter",
+    "handle": "@budi_s"}."""
+
+    platform: SocialPlatform
+    handle: Annotated[str, StringConstraints(min_length=1, max_length=51)]
+
+    @model_validator(mode="after")
+    def _handle_fits_platform(self) -> SocialHandleModel:
+        if not re.fullmatch(SOCIAL_HANDLE_PATTERNS[self.platform], self.handle):
+            raise PydanticCustomError(
+                "social_handle",
+                "handle: not a {platform} handle (rule: {pattern})",
+                {"platform": self.platform, "pattern": SOCIAL_HANDLE_PATTERNS[self.platform]},
+            )
+        return self
+
+
+Phone = Annotated[str, StringConstraints(pattern=r"^(\+62|62|0)8[1-9][0-9]{6,11}$")]
+
+# Channels whose reporters register with their name (LAPOR!'s web site and apps), which a
+# public report shows; the others give what they really have: SMS a phone number, social
+# media an account. Nobody invents a name for a reporter who gave none.
+NAMED_CHANNELS = frozenset({Channel.WEB, Channel.ANDROID, Channel.IOS})
+
+
 class IdentityModel(Strict):
-    name: Annotated[str, StringConstraints(min_length=2, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=2, max_length=200)] | None = Field(
+        None, description="required on web, android and ios (see FileComplaint)"
+    )
     nik: Annotated[str, StringConstraints(pattern=r"^[0-9]{16}$")] | None = Field(
         None, description="Nomor Induk Kependudukan: 16 digits"
     )
-    phone: Annotated[str, StringConstraints(pattern=r"^(\+62|62|0)8[1-9][0-9]{6,11}$")] | None = (
-        Field(None, description="Indonesian mobile number, e.g. 081234567890 or +6281234567890")
+    phone: Phone | None = Field(
+        None, description="Indonesian mobile number, e.g. 081234567890 or +6281234567890"
     )
     email: (
         Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
         | None
     ) = None
     address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    social_handle: SocialHandleModel | None = Field(
+        None, description="the social-media account a report came from"
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> IdentityModel:
-        if not (self.nik or self.phone or self.email):
-            raise ValueError("a reporter needs at least one of nik, phone or email")
+        if not (self.nik or self.phone or self.email or self.social_handle):
+            raise ValueError("a reporter needs at least one of nik, phone, email or social_handle")
         return self
 
 
@@ -175,6 +220,33 @@ class FileComplaint(Base):
     reporter: IdentityModel
     idempotency_key: IdempotencyKeyStr | None = Field(
         None, description="a retried filing with the same key returns the first complaint"
+    )
+
+    @field_validator("reporter")
+    @classmethod
+    def _identity_fits_channel(cls, who: IdentityModel, info: ValidationInfo) -> IdentityModel:
+        """Each channel's identity as the channel really has it (docs/commands.md)."""
+        channel = info.data.get("channel")  # absent when the channel itself was invalid
+        public = info.data.get("visibility") == Visibility.PUBLIC
+        if channel in NAMED_CHANNELS and public and who.name is None:
+            _channel_rule(
+                "reporter.name",
+                f"a public {channel} report shows its reporter's name "
+                "(file it anonymous or confidential to give none)",
+            )
+        if channel == Channel.SMS_1708 and who.phone is None:
+            _channel_rule("reporter.phone", "an SMS to 1708 comes from a phone number")
+        if channel == Channel.SOCIAL and not (who.social_handle or who.phone or who.email):
+            _channel_rule(
+                "reporter.social_handle",
+                "a social-media report comes from an account (or give a phone or e-mail)",
+            )
+        return who
+
+
+def _channel_rule(field: str, rule: str) -> None:
+    raise PydanticCustomError(
+        "channel_identity", "{field} is required: {rule}", {"field": field, "rule": rule}
     )
 
 
@@ -297,9 +369,27 @@ class RegisterAgency(Base):
 
 
 class EraseReporter(Base):
+    """Erase by the pseudonym, or by the phone or social-media account the reporter filed
+    with (an SMS or social-media reporter knows nothing else); exactly one of the three."""
+
     command: Literal["erase_reporter"]
-    reporter_ref: Annotated[str, StringConstraints(pattern=r"^rep-[0-9a-f]{32}$")]
+    reporter_ref: Annotated[str, StringConstraints(pattern=r"^rep-[0-9a-f]{32}$")] | None = None
+    phone: Phone | None = Field(None, description="the number an SMS reporter filed from")
+    social_handle: SocialHandleModel | None = Field(
+        None, description="the account a social-media reporter filed from"
+    )
     reason: Reason
+
+    @model_validator(mode="after")
+    def _one_reporter(self) -> EraseReporter:
+        given = [f for f in ("reporter_ref", "phone", "social_handle") if getattr(self, f)]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "one_reporter",
+                "give exactly one of reporter_ref, phone or social_handle (got {given})",
+                {"given": ", ".join(given) or "none"},
+            )
+        return self
 
 
 Command = Annotated[

@@ -1,9 +1,9 @@
 """Reporter identity: pseudonymous references, per-reporter keys, crypto-shredding.
 
-A reporter's identity (name, national ID number, phone, e-mail, address) is sealed with
-AES-GCM under a key that belongs to that reporter alone, and only the sealed token goes
-into events. Erasing a reporter deletes their keys: every event still loads and replays,
-but the identity can never be read again.
+A reporter's identity (name, national ID number, phone, e-mail, address, social-media
+handle) is sealed with AES-GCM under a key that belongs to that reporter alone, and only the
+sealed token goes into events. Erasing a reporter deletes their keys: every event still loads
+and replays, but the identity can never be read again.
 
 Keys live behind the `KeyStore` protocol, chosen in one place (lapor_es.bootstrap) and
 handed to LaporApp: `SqlKeyStore` keeps them in a table beside the event store,
@@ -64,30 +64,56 @@ PEPPER = "reporter-pepper"  # the secret's name (the previous release's row in l
 log = structlog.get_logger("lapor_es.privacy")
 
 
-class ReporterIdentity(BaseModel):
-    """The plaintext identity; it exists only in memory, on its way in or out."""
+class SocialHandle(BaseModel):
+    """An account on a social-media platform: all a report made there says of its sender."""
 
     model_config = ConfigDict(frozen=True)
 
-    name: str
+    platform: str
+    handle: str
+
+    def normalised(self) -> str:
+        """`platform:handle`, lower case, without the '@': the platforms treat handles
+        case-insensitively, so @Budi_Santoso and budi_santoso are one account."""
+        return f"{self.platform.strip().lower()}:{self.handle.strip().lstrip('@').lower()}"
+
+
+class ReporterIdentity(BaseModel):
+    """The plaintext identity; it exists only in memory, on its way in or out.
+
+    What a channel really knows: an SMS to 1708 only the sender's phone, a social-media
+    report only the account (`social_handle`); a name is given on the web and in the apps.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
     nik: str | None = None
     phone: str | None = None
     email: str | None = None
     address: str | None = None
+    social_handle: SocialHandle | None = None
 
     def contact_key(self) -> str:
-        """The stable handle a returning citizen is recognised by."""
+        """The stable handle a returning citizen is recognised by: the NIK, else the phone
+        (one number however written), else the e-mail, else the social-media account."""
         if self.nik:
             return f"nik:{self.nik}"
         if self.phone:
             return f"phone:{normalise_phone(self.phone)}"
         if self.email:
             return f"email:{self.email.strip().lower()}"
-        raise ValueError("an identity needs a national ID number, a phone or an e-mail")
+        if self.social_handle:
+            return f"social:{self.social_handle.normalised()}"
+        raise ValueError(
+            "an identity needs a national ID number, a phone, an e-mail or a social handle"
+        )
 
 
 def normalise_phone(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
+    """+62 8xx: the one form of an Indonesian mobile number written 08xx, 628xx or +628xx.
+    Only ASCII digits count (commands.py refuses any other digit before this is reached)."""
+    digits = "".join(ch for ch in phone if ch in "0123456789")
     if digits.startswith("0"):
         digits = "62" + digits[1:]
     return "+" + digits

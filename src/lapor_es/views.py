@@ -5,6 +5,9 @@ Visibility rules (design.md section 3):
 - anonymous: the report is public, the reporter is hidden from all but the national desk.
 - confidential: the whole report is hidden from the public.
 The reporter always sees their own identity; an erased identity shows as "[erased]".
+A reporter may have no name (an SMS to 1708 carries a phone number, a social-media report an
+account): the public then sees no name, and those who may see the identity see it as the
+channel gave it, with `shown_as` naming the reporter by what there is.
 
 Times are shown in WIB (ISO 8601 with +07:00), agencies by code and name. The public sees
 only the public texts of the history (aggregates.disclosure), never the staff's notes.
@@ -23,7 +26,7 @@ from lapor_es.aggregates.chain import PRIVATE_FIELDS, STORE_FIELDS
 from lapor_es.aggregates.disclosure import INTERNAL_TEXT_FIELDS, PUBLIC_TEXT_FIELDS, shows_text
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState, Visibility
 from lapor_es.application import LaporApp
-from lapor_es.privacy import ERASED
+from lapor_es.privacy import ERASED, ReporterIdentity
 from lapor_es.workflow import JAKARTA
 
 ANONYMOUS_NAME = "Anonim"
@@ -84,8 +87,24 @@ def reporter_view(app: LaporApp, complaint: Complaint, viewer: Viewer) -> dict[s
     if identity is None:
         return {"name": ERASED, "erased": True}
     if not may_see_identity(viewer, complaint):
-        return {"name": identity.name}  # a public report shows the name, never the contacts
-    return identity.model_dump(exclude_none=True) | {"reporter_ref": complaint.reporter_ref}
+        # A public report shows the name (None when the channel gave none), never contacts:
+        # a phone number or a social-media account identifies as surely as a NIK.
+        return {"name": identity.name}
+    return identity.model_dump(exclude_none=True) | {
+        "reporter_ref": complaint.reporter_ref,
+        "shown_as": shown_as(identity),
+    }
+
+
+def shown_as(identity: ReporterIdentity) -> str:
+    """The reporter in one line for staff: the name, else the account or phone the report
+    came from (what an agency answering an SMS or a tweet needs to recognise it)."""
+    if identity.name:
+        return identity.name
+    if identity.social_handle is not None:
+        account = identity.social_handle
+        return f"@{account.handle.lstrip('@')} ({account.platform})"
+    return identity.phone or identity.email or identity.nik or "-"
 
 
 def agency_names(app: LaporApp) -> Callable[[str], str | None]:

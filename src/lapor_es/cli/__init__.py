@@ -234,7 +234,8 @@ def print_view(view: dict[str, Any]) -> None:
         f"{plain(view['visibility'])}, "
         f"holder {named(view['holder'], view.get('holder_name')) or '-'}"
     )
-    console.print(f"reporter: {plain(view['reporter'].get('name'))}")
+    reporter = view["reporter"]  # shown_as: the name, or the phone or account it came from
+    console.print(f"reporter: {plain(reporter.get('shown_as') or reporter.get('name') or '-')}")
     if view["sla"]:
         sla = view["sla"]
         console.print(

@@ -35,6 +35,9 @@ from lapor_es.projections.runners import KafkaRunner, LocalRunner
 
 log = structlog.get_logger("lapor_es.notify")
 
+# The reason recorded for a reporter no channel can reach (a social-media account only).
+NO_CHANNEL = "no channel: the reporter gave no phone or e-mail"
+
 Clock = Callable[[], datetime]
 
 
@@ -183,9 +186,12 @@ class Notifier:
             self._skip(n, "reporter erased", report)
             return
         address = channel.address(identity)
+        # A social-media report may carry only the account: no channel reaches it.
+        reachable = identity.phone is not None or identity.email is not None
         del identity  # decrypted for this send only
         if address is None:
-            self._skip(n, f"no {channel.name} address", report)
+            reason = f"no {channel.name} address" if reachable else NO_CHANNEL
+            self._skip(n, reason, report)
             return
         try:
             channel.send(n, message, address)

@@ -345,6 +345,7 @@ TEXTS = {
     "admin": "Diselesaikan oleh Admin Nasional setelah konfirmasi langsung.",
     "visibility": "Identitas pelapor perlu dilindungi.",
 }
+SOCIAL_PLATFORMS = ("twitter", "instagram", "facebook")  # where LAPOR! takes reports
 NAMES = ("Siti", "Budi", "Dewi", "Agus", "Rina", "Andi", "Sri", "Joko", "Nur", "Wahyu", "Ayu")
 SURNAMES = ("Rahayu", "Santoso", "Lestari", "Saputra", "Wijaya", "Hidayat", "Kurniawan", "Putri")
 
@@ -487,12 +488,21 @@ def _draft(ctx: _Ctx, i: int, filed_at: datetime, outcome: str, rng: random.Rand
     )
 
 
-def _identity(seed: int, reporter_no: int) -> dict[str, str]:
+def _identity(seed: int, reporter_no: int, channel: str) -> dict[str, Any]:
+    """The reporter as the channel knows them: an SMS to 1708 only the sender's phone, a
+    social-media report only the account; the web and the apps the registered person."""
     r = random.Random(f"lapor-sim-reporter:{seed}:{reporter_no}")
+    name = f"{r.choice(NAMES)} {r.choice(SURNAMES)}"
+    phone = f"0812{reporter_no % 10**8:08d}"
+    if channel == "sms-1708":
+        return {"phone": phone}
+    if channel == "social":
+        handle = f"{name.split()[0].lower()}{reporter_no % 10**8:04d}"  # fits every platform
+        return {"social_handle": {"platform": r.choice(SOCIAL_PLATFORMS), "handle": handle}}
     return {
-        "name": f"{r.choice(NAMES)} {r.choice(SURNAMES)}",
+        "name": name,
         "nik": f"{3_100_000_000_000_000 + (seed % 1000) * 10**10 + reporter_no}",
-        "phone": f"0812{reporter_no % 10**8:08d}",
+        "phone": phone,
     }
 
 
@@ -565,7 +575,7 @@ def _script(ctx: _Ctx, d: _Draft, life: _Life, speed: float) -> str:
         "description": f"Laporan tentang {d.category.name.lower()} yang perlu ditindaklanjuti.",
         "category": d.category.name,
         "visibility": d.visibility,
-        "reporter": _identity(ctx.params.seed, d.reporter_no),
+        "reporter": _identity(ctx.params.seed, d.reporter_no, d.channel),
         "target_agency": d.target if d.targeted else None,
     }
     life.add(d.filed_at, "file", REPORTER, **file_fields)

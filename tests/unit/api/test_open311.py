@@ -203,7 +203,7 @@ def test_bad_forms_are_refused_by_field_before_the_store(fx: Fixture) -> None:
         ({"lat": "utara"}, 400, "lat must be a decimal number"),
         ({"lat": "91"}, 400, "lat must be between -90 and 90"),
         ({"phone": "12345", "email": ""}, 400, "phone"),
-        ({"phone": "", "email": ""}, 400, "nik, phone or email"),
+        ({"phone": "", "email": ""}, 400, "nik, phone, email or social_handle"),
         ({"media_url": "file:///etc/passwd"}, 400, "media_url must be an http(s) URL"),
         ({"attribute[visibility]": "secret"}, 400, "attribute[visibility] must be one of"),
         ({"attribute[colour]": "red"}, 400, "unknown attribute(s) attribute[colour]"),

@@ -357,7 +357,9 @@ def filing_command(form: dict[str, str]) -> dict[str, Any]:
     if not form.get("description", "").strip():
         raise Refusal(400, "description is required")
     name = " ".join(form.get(k, "").strip() for k in ("first_name", "last_name")).strip()
-    reporter = {"name": name or "Anonim", "email": form.get("email"), "phone": form.get("phone")}
+    # Only what the request carries: a phone-only request files with no name (the channel's
+    # rules, commands.FileComplaint, say whether its reporters must give one).
+    reporter = {"name": name, "email": form.get("email"), "phone": form.get("phone")}
     description = description_text(form)
     return {
         "command": "file",
@@ -381,11 +383,21 @@ SPEC_FIELD = {
 }
 
 
+def _spec_names(message: str) -> str:
+    for native, spec in SPEC_FIELD.items():
+        if "." in native:
+            message = message.replace(native, spec)
+    return message
+
+
 def _refused_filing(error: dict[str, Any]) -> Refusal:
     details = error.get("details")
     if error["code"] == "validation_error" and isinstance(details, list):
         parts = []
         for d in details:
+            if d.get("rule") == "channel_identity":  # the message names the field itself
+                parts.append(_spec_names(d["message"]))
+                continue
             field = SPEC_FIELD.get(d.get("field") or "", d.get("field"))
             parts.append(f"{field}: {d['message']}" if field else d["message"])
         return Refusal(400, "; ".join(parts))
