@@ -267,7 +267,7 @@ def run_national_year(
 ) -> None:
     """Simulate (a fraction of) 2022, build every read model in-process, print headlines."""
     from lapor_es.simulation.plan import PlanParams
-    from lapor_es.simulation.run import simulate
+    from lapor_es.simulation.run import simulate_streamed
 
     params = PlanParams(complaints=complaints)
     if lapor.complaint_exists(f"LAP-{params.year}-0000001"):
@@ -277,7 +277,7 @@ def run_national_year(
         with console.status(
             f"Simulating {complaints:,} complaints of {params.year} through LaporApp commands"
         ):
-            _, report = simulate(lapor, params)
+            report = simulate_streamed(lapor, params)  # bounded memory
         console.print(
             f"[bold]Simulated {params.year}:[/bold] {report.complaints:,} complaints, "
             f"{report.commands:,} commands ({report.rejected.total()} rejected), "
