@@ -9,7 +9,7 @@ A scripted January 2026 (holidays: Fri 16 Jan, Isra Mi'raj). Every command runs 
   C2 Tue 6  filed (own reporter); Wed 7 -> KEMENSOS (due 14T17); Thu 8 interim; Mon 12 final
      (window due 27T17); Wed 28 auto-closed; Fri 30 reporter erased.
   C3 Wed 7  filed; Thu 8 archived (too_general).
-  C4 Wed 7 03:00 filed; Thu 8 merged into C1.
+  C4 Wed 7 03:00 filed; Thu 8 merged into C1 (C1 records DuplicateMerged).
   C5 Thu 8  filed; Fri 9 postponed; Tue 13 supplemented; Wed 14 -> PROV-JABAR (due 22T17);
      Thu 15 started; Wed 21 interim response.
   C6 Mon 12 filed; Tue 13 -> KEMENSOS (due 21T17); Wed 14 -> KEMENSOS.LINJAMSOS (due 22T17);
@@ -271,7 +271,7 @@ EXPECTED_FACTS: dict[str, dict[str, Any]] = {
         "first_forwarded_at": jan(6), "first_response_at": jan(9), "final_response_at": jan(9),
         "resolved_at": jan(12), "resolution_mode": "confirmed_by_reporter",
         "archived_at": None, "merged_into": None, "reopen_count": 0, "decline_count": 0,
-        "sla_breaches": 0, "version": 8, "wd_to_verification": 1,
+        "sla_breaches": 0, "version": 9, "wd_to_verification": 1,  # 9: + DuplicateMerged (C4)
         "wd_to_first_response": 3, "wd_to_resolution": 5, "reporter_erased": False,
     },
     # (6,7]=1, (7,8]=1, (6,28] = 7,8,9,12,13,14,15,19..23,26,27,28 = 15.
@@ -403,17 +403,19 @@ def test_completion_rates_in_the_middle_and_at_the_end(story: Story, engine: Eng
         web = st.completion(conn, model, cohort(END), st.Filters(channel="web"))
     # Middle (22 Jan 00:00Z): C9 not filed yet; resolved C1, C7 (first resolution);
     # followed up also C2 (RESPONDED), C5 (IN_PROGRESS); verified C1, C2, C5, C6, C7, C8.
-    assert middle == [st.CompletionRow(st.ALL, 8, 6, 4, 2, 2, 0)]
+    # The last count: C4, merged into C1 (archived too).
+    assert middle == [st.CompletionRow(st.ALL, 8, 6, 4, 2, 2, 0, 1)]
     assert middle[0].completion_rate == 2 / 8
     assert middle[0].follow_up_rate == 4 / 8
     assert middle[0].verified_completion_rate == 2 / 6
     # End: + C9 filed (SUBMITTED); C2 resolved; C6 IN_PROGRESS after the dispute.
-    assert end == [st.CompletionRow(st.ALL, 9, 6, 5, 3, 2, 0)]
+    assert end == [st.CompletionRow(st.ALL, 9, 6, 5, 3, 2, 0, 1)]
+    assert end[0].completion_rate_without_duplicates == 3 / 8
     assert (end[0].completion_rate, end[0].follow_up_rate) == (3 / 9, 5 / 9)
     assert end[0].verified_completion_rate == 3 / 6
     # Agency as of the middle: C6 already re-forwarded to KEMENKES on 20 Jan.
     assert by_agency == [
-        st.CompletionRow("(none)", 2, 0, 0, 0, 2, 0),
+        st.CompletionRow("(none)", 2, 0, 0, 0, 2, 0, 1),
         st.CompletionRow("KEMENKES", 3, 3, 2, 2, 0, 0),
         st.CompletionRow("KEMENSOS", 1, 1, 1, 0, 0, 0),
         st.CompletionRow("PROV-JABAR", 2, 2, 1, 0, 0, 0),
@@ -427,7 +429,7 @@ def test_completion_rates_in_the_middle_and_at_the_end(story: Story, engine: Eng
         "PROV-JABAR": 1,  # C5
     }
     # Web: C1, C5, C7, C9 (C3 android, C4 web too) -> C1, C4, C5, C7, C9.
-    assert web == [st.CompletionRow(st.ALL, 5, 3, 3, 2, 1, 0)]
+    assert web == [st.CompletionRow(st.ALL, 5, 3, 3, 2, 1, 0, 1)]
 
 
 def test_durations_as_of_two_times(story: Story, engine: Engine) -> None:
