@@ -185,6 +185,7 @@ def relay(app: LaporApp, kafka: KafkaSettings) -> None:
     Relay(app.recorder, app.mapper, kafka, batch_size=40, poll_interval=0.02).run(follow=False)
 
 
+@pytest.mark.timeout(600)  # four waits of up to 180 s each on a loaded machine (85 s seen)
 def test_two_processes_share_the_work_and_one_takes_over_when_the_other_dies(
     store: LaporApp, pg_settings: Settings, topic: KafkaSettings, tmp_path: Path
 ) -> None:
