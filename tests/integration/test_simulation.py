@@ -105,12 +105,13 @@ def test_same_seed_same_histories_on_fresh_stores(lapor: LaporApp, second_store:
         if a != b
     ]
     assert not differ, f"{len(differ)} histories differ, first {differ[:3]}"
-    # One event per command, but two for a verification (Verified, Forwarded) and for a
-    # confirmation (ReporterReplied, Resolved).
+    # One event per command, but two for a verification (Verified, Forwarded), for a
+    # confirmation (ReporterReplied, Resolved) and for a merge (Merged on the duplicate,
+    # DuplicateMerged on the original).
     doubles = sum(
         1
         for p in plan.complaints
         for step in p.steps
-        if step.command == "verify" or step.fields.get("kind") == "confirm"
+        if step.command in ("verify", "merge") or step.fields.get("kind") == "confirm"
     )
     assert sum(len(h) for h in first_histories) == first.commands + doubles

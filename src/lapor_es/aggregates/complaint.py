@@ -47,8 +47,7 @@ from lapor_es.workflow.targeting import verification_target
 S = ComplaintState
 OPEN_AT_AGENCY = frozenset({S.FORWARDED, S.IN_PROGRESS})
 BEFORE_VERIFICATION = frozenset({S.SUBMITTED, S.POSTPONED})
-# Not closed (neither resolved nor archived): a duplicate can be merged away, and an
-# original can take duplicates, in any of these.
+# Not closed (neither resolved nor archived): a duplicate can be merged away in any of these.
 NOT_CLOSED = BEFORE_VERIFICATION | OPEN_AT_AGENCY | {S.RESPONDED}
 # The fewest characters of an answer that closes something: a final response, the desk's
 # reason for resolving by admin ("x" answers nobody). The application passes its setting.
@@ -597,19 +596,20 @@ class Complaint(Aggregate):
         trace on the original (DuplicateMerged). Save both together.
 
         The desk merges any report not yet closed, verified and forwarded ones too: the
-        agency holding the duplicate loses it and its clock stops. The original must be
-        open as well: a resolved one is answered, and a report merged into it would be
-        answered by nobody (reopen the original first); an archived one is not handled.
-        Every rule is checked before either complaint changes."""
+        agency holding the duplicate loses it and its clock stops. The original may be
+        anything but archived (an archived report is not handled, and a merged one is itself
+        a duplicate: name its original): a resolved original carries the answer to the same
+        problem, which the duplicate's reporter is pointed to (the desk reopens it if the
+        problem persists). Every rule is checked before either complaint changes."""
         self._require_national(actor, "merge")
         if original.id == self.id:
             raise RuleViolation("a complaint cannot be merged into itself")
         self._require_state("merge", NOT_CLOSED)
         self._require_time(at)
-        if original.state not in NOT_CLOSED:
+        if original.state == S.ARCHIVED:
             raise RuleViolation(
-                f"cannot merge into {original.tracking_id}: it is "
-                f"{str(original.state).lower()}, and only an open complaint takes duplicates",
+                f"cannot merge into {original.tracking_id}: it is archived"
+                + (f" (a duplicate of {original.merged_into})" if original.merged_into else ""),
                 into=original.tracking_id,
                 into_state=str(original.state),
             )

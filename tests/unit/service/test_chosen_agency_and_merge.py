@@ -173,10 +173,10 @@ def test_a_verified_and_forwarded_complaint_can_be_merged(lapor: LaporApp, run: 
     assert error.code in ("not_authorized", "invalid_transition")
 
 
-def test_merging_is_refused_into_a_closed_original_or_from_a_closed_duplicate(
+def test_a_closed_duplicate_or_an_archived_original_is_refused(
     lapor: LaporApp, run: Driver
 ) -> None:
-    resolved, spam, duplicate = file(run), file(run), file(run)
+    resolved, spam, duplicate, late = file(run), file(run), file(run), file(run)
     run(**verify(resolved, to_agency="KEMENKES"))
     run(
         command="resolve",
@@ -186,15 +186,22 @@ def test_merging_is_refused_into_a_closed_original_or_from_a_closed_duplicate(
         note="Sudah diselesaikan langsung oleh dinas terkait",
     )
     run(command="archive", actor=DESK, complaint=spam, reason="spam")
+    error = refusal(run, merge(duplicate, spam))
+    assert error.code == "rule_violation" and error.details["into"] == spam
     for closed in (resolved, spam):
-        error = refusal(run, merge(duplicate, closed))
-        assert error.code == "rule_violation" and error.details["into"] == closed
         error = refusal(run, merge(closed, duplicate))
         assert error.code == "invalid_transition"
     error = refusal(run, merge(duplicate, duplicate))
     assert error.code == "rule_violation"
     assert types(lapor, duplicate) == ["Filed"]
     assert types(lapor, resolved)[-1] == "Resolved" and types(lapor, spam)[-1] == "Archived"
+    # A resolved original takes a late duplicate: it carries the answer to the same problem.
+    assert run(**merge(late, resolved)).state == "ARCHIVED"
+    assert types(lapor, resolved)[-1] == "DuplicateMerged"
+    assert lapor.complaint(resolved).state == "RESOLVED"
+    # An original that was itself merged away is refused, naming its own original.
+    error = refusal(run, merge(duplicate, late))
+    assert error.code == "rule_violation" and resolved in error.message
 
 
 def test_only_the_desk_merges(lapor: LaporApp, run: Driver) -> None:
