@@ -479,11 +479,20 @@ app.command("export")(report_cli.export)  # analysts' tables as CSV/Parquet
 # --- registrations: end
 
 
+def _database_url() -> str | None:
+    try:
+        return boot.load_settings().database_url
+    except Exception:  # settings that do not load: the failure says so elsewhere
+        return None
+
+
 def main() -> None:
+    from lapor_es.cli.startup import database_failures
     from lapor_es.logging import StartupError
 
     try:
-        app()
+        with database_failures(_database_url):  # an unreachable database: one line too
+            app()
     except StartupError as exc:  # one clear line, not a traceback (docs/operations.md)
         log.error("startup.failed", error=str(exc))
         sys.exit(EXIT_STARTUP_FAILED)

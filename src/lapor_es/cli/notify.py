@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
+from lapor_es.cli.startup import require_kafka
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
@@ -56,6 +57,10 @@ def notify(
             err=True,
         )
         raise typer.Exit(2)
+    if kafka:  # once running, the consumer retries for ever; at start it says so
+        from lapor_es.kafka.settings import KafkaSettings
+
+        require_kafka(KafkaSettings.from_settings(settings), "the notifier")
     start_worker("notifier", metrics_port, metrics_host)
     lapor = boot.open_app(settings)
     engine = boot.projection_engine(settings)

@@ -21,6 +21,7 @@ from lapor_es import bootstrap as boot
 from lapor_es.cli.formats import TableOrJson
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
 from lapor_es.cli.progress import ProgressOption, events_bar, wanted
+from lapor_es.cli.startup import require_kafka
 from lapor_es.cli.text import plain
 from lapor_es.config import Settings
 from lapor_es.readmodels.registry import MODEL_NAMES
@@ -102,6 +103,10 @@ def project(
         _rebuild(settings, _names([rebuild])[0], from_kafka)
         return
     names = _names(only)
+    if from_kafka:  # once running, the consumer retries for ever; at start it says so
+        from lapor_es.kafka.settings import KafkaSettings
+
+        require_kafka(KafkaSettings.from_settings(settings), "the projector")
     stop = _stop_on_signals()
     start_worker("projector", metrics_port, metrics_host)
     show = not follow and wanted(progress, settings)  # a follower runs for months: no bar

@@ -17,6 +17,7 @@ import typer
 from lapor_es import bootstrap as boot
 from lapor_es.cli.feeds import Bootstrap, feed_settings
 from lapor_es.cli.metrics import DEFAULT_HOST, MetricsHost, MetricsPort, start_worker
+from lapor_es.cli.startup import require_kafka
 
 app = typer.Typer(help="Agency feeds delivered to HTTPS endpoints", no_args_is_help=True)
 
@@ -44,6 +45,7 @@ def deliver(
     if settings.webhooks_secret_key is None:
         _fail("webhooks are off: set LAPOR_WEBHOOKS_SECRET_KEY (lapor-es webhooks new-key)")
     feeds = feed_settings(bootstrap)
+    require_kafka(feeds, "the webhook sender")  # the consumer retries for ever once running
     store = boot.webhook_store(settings)
     try:
         try:  # every secret must open now, not at its first delivery
