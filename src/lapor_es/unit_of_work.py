@@ -67,13 +67,22 @@ class UnitOfWork(Protocol):
 
 def store(app: Application[UUID], keys: KeyStore, objs: Sequence[Any]) -> list[Recording[UUID]]:
     """Save `objs` with the reporter keys staged for them, in one transaction where the
-    recorder can carry them (lapor_es.recorders), else the keys just before."""
-    if isinstance(app.recorder, WritesReporterKeys):
-        rows = keys.staged_rows()
-        recordings = app.save(*objs, **{KEY_ROWS: rows}) if rows else app.save(*objs)
-    else:
-        keys.write_staged_keys()
-        recordings = app.save(*objs)
+    recorder can carry them (lapor_es.recorders), else the keys just before.
+
+    A save that raises drops the staged keys: whether its transaction committed is unknown
+    (a connection cut during COMMIT), and a key left staged would ride along with every
+    later save of this thread and fail it on the key's primary key. A retried filing stages
+    its key again if the reporter is still unknown, and needs none if the first one stored."""
+    try:
+        if isinstance(app.recorder, WritesReporterKeys):
+            rows = keys.staged_rows()
+            recordings = app.save(*objs, **{KEY_ROWS: rows}) if rows else app.save(*objs)
+        else:
+            keys.write_staged_keys()
+            recordings = app.save(*objs)
+    except BaseException:
+        keys.discard_staged_keys()
+        raise
     keys.staged_stored()
     return recordings
 
