@@ -47,7 +47,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from sqlalchemy import func, select
 
 from lapor_es.aggregates import DomainError
-from lapor_es.application import LaporApp
+from lapor_es.application import Conflict, LaporApp
 from lapor_es.bootstrap import open_app, projection_engine_at
 from lapor_es.commands import parse_command
 from lapor_es.config import Settings
@@ -397,8 +397,12 @@ class Writer(threading.Thread):
             try:
                 out = app.handle(parsed)
                 break
+            except Conflict:
+                raise  # "too busy", "used by another filing": never what a retry expects
             except DomainError:
-                if retried:  # the first attempt committed before the outage cut it off
+                # Refused after a retry: the first attempt committed before the outage cut
+                # its reply off, and the complaint has moved on (already verified, ...).
+                if retried:
                     out = None
                     break
                 raise
