@@ -180,6 +180,13 @@ secrets_table = Table(
 )
 
 
+def prepare_tables(engine: Engine) -> None:
+    """The key tables at the head of their Alembic history (lapor_es.key_migrations)."""
+    from lapor_es import key_migrations  # lazily: it reads this module's metadata
+
+    key_migrations.prepare(engine)
+
+
 # ---------------------------------------------------------------------- key wrapping
 _WRAPPED = b"\x01"  # format byte of a wrapped key: 0x01 | nonce (12) | AES-GCM(key) (48)
 _RAW_KEY_LENGTH = 32  # the previous release stored keys unwrapped
@@ -255,7 +262,7 @@ def resolve_pepper(engine: Engine, source: PepperSource) -> bytes:
     """The pepper, from the setting, the key file or the embedded default's generated file;
     a pepper the previous release kept in the database is moved out (and purged) or, where
     there is nowhere safe to put it, refused with what to do. Never stored in the database."""
-    metadata.create_all(engine)
+    prepare_tables(engine)
     legacy = _legacy_pepper(engine)
     configured = _configured_pepper(source)
     if configured is None and source.file is not None and legacy is not None:
@@ -414,7 +421,7 @@ class SqlKeyStore:
         self.engine = secure_delete_on_sqlite(engine)
         self._pepper = pepper
         self._kek = key_encryption_key(pepper)
-        metadata.create_all(engine)
+        prepare_tables(engine)
         self._wrap_raw_keys()
         self._local = _Staged()  # new keys wait here until the save that needs them
 
