@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -371,6 +372,9 @@ def profile_store(store: Store, n: int, top: int) -> str:
 
 
 # ------------------------------------------------------------------ concurrent filers
+BARRIER_S = 600  # every filer warmed up and waiting: a filer that failed breaks the barrier
+
+
 def _filer(args: tuple[Settings, str, int, int, Any]) -> dict[str, float]:
     """One process: file `n` complaints (or save n raw aggregates) after the start signal."""
     settings, side, worker, n, start = args
@@ -408,8 +412,12 @@ def _filer(args: tuple[Settings, str, int, int, Any]) -> dict[str, float]:
             raw.create(f"thing-{worker}-{i}")
 
         close = raw.close
-    body(900_000 + 0)  # warm: connections, the first block
-    start.wait()
+    try:
+        body(900_000 + 0)  # warm: connections, the first block
+    except BaseException:
+        start.abort()  # the others (and the parent) stop waiting: the error is reported
+        raise
+    start.wait(timeout=BARRIER_S)
     retries = 0  # the filings' retries: the timed window only
     began = time.perf_counter()
     for i in range(n):
@@ -446,7 +454,11 @@ def concurrent(store: Store, processes: list[int], n: int) -> list[dict[str, Any
                     pending = pool.map_async(
                         _filer, [(settings, side, w, n, start) for w in range(p)]
                     )
-                    start.wait()
+                    try:
+                        start.wait(timeout=BARRIER_S)
+                    except threading.BrokenBarrierError:
+                        pending.get(timeout=BARRIER_S)  # raises the filer's own error
+                        raise
                     began = time.perf_counter()
                     results = pending.get(timeout=900)
                     seconds = time.perf_counter() - began
