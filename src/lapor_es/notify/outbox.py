@@ -48,8 +48,8 @@ from lapor_es.projections.core import ReadModel
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.timestamps import as_utc
 
-# Not in the projection metadata that Alembic manages: the notifier creates its own table
-# (readmodels.migrations.prepare creates the tables of a model with its own metadata).
+# Not in the projection engine's metadata, but under the read models' Alembic history
+# (readmodels/migrations, revision 0004_notifications): `prepare` migrates it.
 notify_metadata = MetaData()
 TABLE = "notifications"
 

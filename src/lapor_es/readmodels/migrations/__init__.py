@@ -31,6 +31,10 @@ HERE = Path(__file__).resolve().parent
 VERSION_TABLE = "projection_schema_version"
 # An arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades.
 _LOCK_KEY = 0x1A90_4E5
+# The notifier's outbox came under this history in 0004: a database the read models' own
+# create_all made is stamped at the revision before it, and upgraded.
+OUTBOX = "notifications"
+BEFORE_OUTBOX = "0003_timeline_public_text"
 
 
 def target_metadata() -> MetaData:
@@ -44,6 +48,11 @@ def target_metadata() -> MetaData:
     for name in ("projection_tracking", "projection_versions", "projection_dead_letters"):
         metadata.tables[name].to_metadata(target)
     read_models(WorkingCalendar(), SlaPolicy(), table_metadata=target)  # tables only
+    # The notifier's outbox shares this database and this history (revision 0004), though
+    # its model keeps a MetaData of its own: it is not a read model of the registry.
+    from lapor_es.notify.outbox import NotificationModel
+
+    NotificationModel([], clock=None).define(target, "")
     return target
 
 
@@ -108,18 +117,30 @@ def _adopt(conn: Connection) -> bool:
     """A database whose tables were made by `core.create_all` (no version table): if they
     already match the models exactly, stamp it as head instead of failing to create them
     again. Tables that exist but differ are an error a person must look at."""
-    existing = set(inspect(conn).get_table_names()) & set(target_metadata().tables)
+    tables = set(inspect(conn).get_table_names())
+    existing = tables & set(target_metadata().tables)
     if not existing:
         return False
-    changes = _differences(conn)
+    outbox_absent = OUTBOX not in tables  # create_all of the read models never made it
+    changes = [c for c in _differences(conn) if not (outbox_absent and _of_outbox(c))]
     if changes:
         raise RuntimeError(
             f"projection tables {sorted(existing)} exist without a migration revision and "
             f"differ from the models ({len(changes)} difference(s), e.g. {changes[0]}); "
             "drop them (read models can be rebuilt) or stamp the right revision"
         )
+    if outbox_absent:  # stamped before the outbox's revision: the upgrade adds it
+        command.stamp(config(conn), BEFORE_OUTBOX)
+        return False
     command.stamp(config(conn), "head")
     return True
+
+
+def _of_outbox(change: Any) -> bool:
+    """An autogenerate difference about the notifier's outbox table or its indexes."""
+    item = change[1] if isinstance(change, tuple) and len(change) > 1 else None
+    table = getattr(item, "table", item)
+    return getattr(table, "name", None) == OUTBOX
 
 
 def prepare(engine: Engine, models: Sequence[ReadModel]) -> None:
