@@ -25,6 +25,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, text
 
+from lapor_es.logging import quiet
+
 HERE = Path(__file__).resolve().parent
 VERSION_TABLE = "lapor_keys_version"
 # An arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades
@@ -58,8 +60,12 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def prepare(engine: Engine) -> bool:
-    """Upgrade the key tables to head in one transaction. True if anything was applied."""
-    with engine.begin() as conn:
+    """Upgrade the key tables to head in one transaction. True if anything was applied.
+
+    Quietly: every process that writes events runs this when it opens the store, and a
+    worker's start (or its one startup.failed line) must not come after Alembic's chatter
+    ("Context impl ...", at every check)."""
+    with quiet("alembic"), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         if current_revision(conn) == script().get_current_head():
