@@ -42,9 +42,11 @@ def filing(n: int, **overrides: Any) -> Command:
 
 
 def reserve_block(lapor: LaporApp) -> None:
-    """Reserve this writer's block of tracking numbers now: it is reserved once per block,
-    in a transaction of its own (lapor_es.tracking), which the tests here do not count."""
+    """Reserve this writer's block of tracking numbers and record the store's complaint
+    namespace now: each is saved once, in a transaction of its own (lapor_es.tracking,
+    aggregates.deployment), which the tests here do not count."""
     lapor.tracking.give_back(AT.year, lapor.tracking.take(AT.year))
+    assert lapor.complaint_namespace is not None
 
 
 class SaveCounter:
