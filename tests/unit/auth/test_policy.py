@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4, uuid5
+from uuid import UUID, uuid5
 
 import pytest
 
@@ -28,7 +28,10 @@ from tests.support.builders import file_cmd, small_directory
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 TRACKING = "LAP-2026-0000007"
 REF = "rep-" + "ab" * 16
-OWN_ID = uuid4()  # its id in the store (derived per deployment)
+# Its id in the store (derived per deployment). Fixed ids, not uuid4(): test ids built from
+# them must be the same in every collection (pytest-xdist compares the workers' lists).
+OWN_ID = UUID("6f1c2a0e-5b7d-4c8e-9a3f-2d4b6e8f0a1c")
+OTHER_ID = UUID("0b9d7e5c-3a1f-4e2d-8c6b-4a2f0e8d6c4b")
 SCOPE = ParentScope(
     {
         "LAPOR": None,
@@ -231,7 +234,7 @@ def test_a_reporter_acts_on_its_own_complaint(named: str) -> None:
 @pytest.mark.parametrize(
     "named",
     # Another complaint's id; the id the shared namespace of old gave this very tracking id.
-    ["LAP-2026-0000008", str(uuid4()), str(uuid5(SHARED, TRACKING)), "not-a-ref", 7, " "],
+    ["LAP-2026-0000008", str(OTHER_ID), str(uuid5(SHARED, TRACKING)), "not-a-ref", 7, " "],
 )
 def test_a_reporter_acts_on_no_other_complaint(named: Any) -> None:
     with pytest.raises(Refused) as refused:
