@@ -173,7 +173,8 @@ def apply_payload(state: AsOfState | None, p: Mapping[str, Any]) -> AsOfState:
         s = replace(s, resolved_at=None)
     elif kind == "VisibilityChanged":
         s = replace(s, visibility=p["new"])
-    # SlaWarned, SlaBreached, Escalated, ReporterErased change none of these fields.
+    # SlaWarned, SlaBreached, Escalated, ReporterErased and DuplicateMerged (the original
+    # carries on) change none of these fields.
     return s
 
 
