@@ -224,6 +224,9 @@ def run_stories(lapor: LaporApp, console: Console) -> list[str]:
     )
     assert dup.tracking_id
     tracking.append(dup.tracking_id)
+    # The merge is recorded on the original too (DuplicateMerged), whose history never goes
+    # back in time: the desk finds the duplicate after the original's last event.
+    s.at = max(s.at, lapor.complaint(tracking[0]).last_event_at)
     s.later(0).run(command="merge", actor=DESK, complaint=dup.tracking_id, into=tracking[0])
 
     print_stories(lapor, console, tracking)
