@@ -135,7 +135,11 @@ class LaporApp(Application[UUID]):
         self._agency_refs: dict[str, AgencyRef] = {}
         self.vault = open_vault(keys, settings.reporter_pepper)
         self.immediate = Immediate(self, keys)
-        self.tracking = TrackingNumbers(self, settings.tracking_block_size)
+        self.tracking = TrackingNumbers(
+            self,
+            settings.tracking_block_size,
+            filed=lambda year, number: self.complaint_exists(format_tracking_id(year, number)),
+        )
         self._last_batch_head: int | None = None  # store head after our last committed batch
         self.agency_log: EventSourcedLog[AgencyListed] = EventSourcedLog(
             self.events, AGENCY_LOG_ID, AgencyListed
@@ -211,8 +215,12 @@ class LaporApp(Application[UUID]):
                 complaint, reporter, claim = self._filing(
                     cmd, actor, at, tracking_id, reporter_ref, sealed, reporter
                 )
+            except BaseException:  # refused before anything was written
+                self.tracking.give_back(year, number)
+                raise
+            try:
                 uow.save(complaint, reporter, claim)
-            except IntegrityError:
+            except IntegrityError:  # rolled back: nothing of it was stored
                 self.tracking.give_back(year, number)
                 backoff(attempt)
                 # Lost a race: for the reporter, or the idempotency key itself.
@@ -222,7 +230,8 @@ class LaporApp(Application[UUID]):
                     return earlier
                 continue
             except BaseException:
-                self.tracking.give_back(year, number)
+                # Perhaps stored (e.g. the connection was cut after COMMIT): never reissue it.
+                self.tracking.set_aside(year, number)
                 raise
             # A batch that does not commit gives the number back too.
             uow.on_rollback(functools.partial(self.tracking.give_back, year, number))

@@ -9,9 +9,11 @@ in ascending order. Only reservations contend, once per `size` filings per write
 Every number stays accountable (docs/audit.md, lapor_es.audit.store): a number a filing
 took but did not store (the save lost a race, the command was refused, the batch rolled
 back) is given back and issued next; on `release()` (LaporApp.close) the writer records
-the numbers of its blocks it never issued (`BlockReleased`). A writer that dies without
-releasing leaves its block's tail unused; the auditor explains numbers above the highest
-filed one of an unreleased block, and reports any other absent number.
+the numbers of its blocks it never issued (`BlockReleased`). A number whose save raised
+without saying whether it committed (the connection cut after COMMIT) is set aside: never
+issued again, and at release recorded as unused only if no complaint holds it. A writer
+that dies without releasing leaves its block's tail unused; the auditor explains numbers
+above the highest filed one of an unreleased block, and reports any other absent number.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +54,7 @@ class Block:
     last: int
     next: int
     given_back: list[int] = field(default_factory=list)  # a heap of numbers to issue again
+    in_doubt: set[int] = field(default_factory=set)  # perhaps stored: never issued again
 
     def take(self) -> int | None:
         if self.given_back:
@@ -60,10 +64,11 @@ class Block:
             return self.next - 1
         return None
 
-    def unused(self) -> list[list[int]]:
-        """The numbers never issued, as inclusive [from, to] ranges in ascending order."""
+    def unused(self, also: Set[int] = frozenset()) -> list[list[int]]:
+        """The numbers never issued (and `also`), as inclusive [from, to] ranges in
+        ascending order."""
         ranges: list[list[int]] = []
-        for number in sorted(self.given_back):
+        for number in sorted({*self.given_back, *also}):
             if ranges and ranges[-1][1] == number - 1:
                 ranges[-1][1] = number
             else:
@@ -79,8 +84,17 @@ class Block:
 class TrackingNumbers:
     """This writer's blocks, per year. Thread-safe: the door's threads share one."""
 
-    def __init__(self, app: Application[uuid.UUID], size: int, writer: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Application[uuid.UUID],
+        size: int,
+        writer: str | None = None,
+        *,
+        filed: Callable[[int, int], bool] | None = None,
+    ) -> None:
         self.app = app
+        # Whether a complaint holds (year, number): settles the numbers set aside.
+        self.filed = filed
         self.size = size
         self.next_size = size  # the next reservation's size: grows under contention
         self.writer = writer or uuid.uuid4().hex
@@ -107,6 +121,17 @@ class TrackingNumbers:
                     return
         raise ValueError(f"{number} of {year} is not from this writer's blocks")
 
+    def set_aside(self, year: int, number: int) -> None:
+        """`number`'s save raised without saying whether it committed: issue it never again
+        (a second complaint with its tracking id would collide with a stored one)."""
+        with self._lock:
+            for block in self._blocks.get(year, []):
+                if block.first <= number <= block.last:
+                    block.in_doubt.add(number)
+                    log.warning("tracking.number_in_doubt", year=year, number=number)
+                    return
+        raise ValueError(f"{number} of {year} is not from this writer's blocks")
+
     def release(self) -> None:
         """Record, per block still held, the numbers never issued; then hold none."""
         with self._lock:
@@ -130,7 +155,7 @@ class TrackingNumbers:
         raise NoBlock(f"could not reserve tracking numbers of {year}: too much contention")
 
     def _release(self, year: int, block: Block) -> None:
-        unused = block.unused()
+        unused = block.unused(also=self._never_filed(year, block.in_doubt))
         if not unused and block is not self._blocks[year][-1]:
             return  # used up, and a later reservation by this writer already closed it
         for attempt in range(RESERVE_ATTEMPTS):
@@ -142,6 +167,18 @@ class TrackingNumbers:
             except IntegrityError:
                 _backoff(attempt)
         log.warning("tracking.release_failed", year=year, first=block.first, last=block.last)
+
+    def _never_filed(self, year: int, in_doubt: set[int]) -> set[int]:
+        """The numbers set aside that no complaint holds. One that cannot be settled (no
+        check, or the store still unreachable) is left out: the auditor then reports it as
+        a gap to look at, rather than trusting a guess."""
+        if not in_doubt or self.filed is None:
+            return set()
+        try:
+            return {number for number in in_doubt if not self.filed(year, number)}
+        except Exception:  # closing must not fail over it; logged
+            log.warning("tracking.in_doubt_unsettled", year=year, numbers=sorted(in_doubt))
+            return set()
 
     def _sequence(self, year: int) -> TrackingSequence:
         try:

@@ -12,7 +12,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from lapor_es.aggregates import Complaint
-from lapor_es.application import Conflict, LaporApp
+from lapor_es.application import LaporApp
 from lapor_es.commands import parse_command
 from tests.support.builders import DESK, file_cmd, small_directory
 
@@ -64,13 +64,6 @@ def test_the_retry_is_answered_and_the_complaint_saves_again(lost_reply: LaporAp
     assert verified.version == lost_reply.complaint(retried.tracking_id).version > 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Conflict,
-    reason="open (docs/reliability.md): the filing whose save raised gave its tracking number "
-    "back although it was stored; the next filing takes it, its complaint id (derived from the "
-    "number) exists, and every retry gives the same number back and fails again",
-)
 def test_the_next_filing_gets_a_number_of_its_own(lost_reply: LaporApp) -> None:
     with pytest.raises(OperationalError):
         lost_reply.handle(parse_command(FILING))

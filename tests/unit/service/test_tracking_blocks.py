@@ -68,3 +68,19 @@ def test_a_refused_filing_does_not_use_up_a_number(lapor: LaporApp) -> None:
     later = lapor.handle(parse_command(file_cmd(reporter=budi)))
     assert (first.tracking_id, again.tracking_id) == ("LAP-2026-0000001", "LAP-2026-0000001")
     assert later.tracking_id == "LAP-2026-0000002"
+
+
+def test_a_number_in_doubt_is_never_issued_again_and_settled_at_release(lapor: LaporApp) -> None:
+    """A save that raised without saying whether it committed: its number is set aside. At
+    release it is recorded unused only if no complaint holds it; a stored one is not."""
+    size = lapor.settings.tracking_block_size
+    stored = lapor.handle(parse_command(file_cmd()))  # number 1, stored
+    assert stored.tracking_id == "LAP-2026-0000001"
+    lapor.tracking.set_aside(2026, 1)  # as if its reply had been lost
+    never_stored = lapor.tracking.take(2026)  # 2, whose save "raised" and did not commit
+    lapor.tracking.set_aside(2026, never_stored)
+    assert lapor.tracking.take(2026) == 3  # neither is issued again
+    lapor.tracking.release()
+    released = sequence_events(lapor, 2026)[-1]
+    assert isinstance(released, TrackingSequence.BlockReleased)
+    assert released.unused == [[2, 2], [4, size]]  # 1 is filed, so it is not "unused"
