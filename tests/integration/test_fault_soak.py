@@ -58,3 +58,16 @@ def test_the_topic_check_counts_what_it_should() -> None:
     assert topic_diff(swapped, stored, []) == (0, 0, 1)
     split = [*clean[:3], record(4, "b", 2, partition=1)]
     assert topic_diff(split, stored, []) == (0, 0, 1)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    "fault", ["PostgreSQL restart under the projector", "PostgreSQL restart under the relay"]
+)
+def test_the_workers_ride_out_a_postgresql_restart(servers: Lab, fault: str) -> None:
+    """Neither worker exits when the database restarts under it: the relay retries its
+    session, the projector waits the database out and resumes from its SQL tracking (it
+    died with a traceback at every restart before, and relied on its supervisor)."""
+    outcome = soak_once(servers, fault, seed=11)
+    assert outcome.error is None, outcome.error
+    assert outcome.worker_exits == 0

@@ -16,6 +16,7 @@ import structlog
 from eventsourcing.persistence import ApplicationRecorder, Mapper
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lapor_es import observability
 from lapor_es.kafka import clients
@@ -27,6 +28,10 @@ from lapor_es.projections.events import STORE_SOURCE, ProjectedEvent, from_kafka
 from lapor_es.wake import LISTEN_FALLBACK_S, waker_for
 
 log = structlog.get_logger("lapor_es.projections.runner")
+
+# How long a Kafka projector waits out an unreachable read-model database (a PostgreSQL
+# restart or failover) before it gives up with an error naming what it waited for.
+DATABASE_OUTAGE_S = 300.0
 
 # (events done in this batch, events still behind: store head - position, or topic lag)
 Progress = Callable[[int, int], None]
@@ -160,6 +165,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("projector.assigned", partitions=sorted(tp.partition for tp in assigned))
 
 
+class ProjectorDatabaseError(RuntimeError):
+    """The read-model database stayed unreachable longer than the runner waits."""
+
+
 class KafkaRunner:
     """A member of a consumer group on the complaints topic (read_committed).
 
@@ -189,8 +198,11 @@ class KafkaRunner:
         batch_size: int = 1000,
         client_id: str = "lapor-es-projector",
         liveness: Liveness | None = None,
+        database_outage_s: float = DATABASE_OUTAGE_S,
     ) -> None:
         self.kafka = kafka
+        self.database_outage_s = database_outage_s
+        self._last_events = time.monotonic()
         self.topic = kafka.topic
         self.group_id = group_id
         self.client_id = client_id
@@ -239,45 +251,74 @@ class KafkaRunner:
         progress: Progress | None = None,
     ) -> RunStats:
         """Consume until stopped; without `follow`, until nothing arrives for idle_timeout
-        seconds after the assigned partitions are drained (or the loop's deadline)."""
-        last_events = time.monotonic()
+        seconds after the assigned partitions are drained (or the loop's deadline). An
+        unreachable read-model database is waited out (`database_outage_s`), not fatal."""
+        self._last_events = time.monotonic()
 
         def caught_up(consumer: KafkaConsumer) -> bool:
             # Cheap tests first: the lag costs a round trip to the broker.
             assigned = consumer.assignment()
             return (
                 self.loop.last_poll_empty
-                and time.monotonic() - last_events > idle_timeout
+                and time.monotonic() - self._last_events > idle_timeout
                 and bool(assigned)
                 and pending_records(consumer, assigned) == 0
             )
 
+        outage_since: float | None = None
         try:
-            for polled in self.loop.batches(until=None if follow else caught_up):
-                started = time.monotonic()
-                decoded = decode_batch(polled, decode_record)
-                result = self.projector.process(decoded.items)
-                for bad in decoded.undecodable:  # off-contract records: parked, go on
-                    record = bad.record
-                    self.projector.park_undecodable(
-                        bad.tp.topic, bad.tp.partition, record.offset, record.key, record.value,
-                        bad.error,
-                    )  # fmt: skip
-                self.stats.add(len(decoded.items), result)
-                self._commit_for_monitoring(
-                    {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in polled.items()}
-                )
-                last_events = time.monotonic()
-                self.metrics.batch(len(decoded.items), last_events - started)
-                self.metrics.parked(result.parked + len(decoded.undecodable))
-                lag = self._lag_for_metrics()  # one broker round trip per batch
-                if lag is not None:
-                    self.metrics.lag(lag)
-                if progress:
-                    progress(len(decoded.items), lag if lag is not None else self.lag())
+            while True:
+                try:
+                    self._consume(None if follow else caught_up, progress)
+                    return self.stats
+                except (OperationalError, InterfaceError) as exc:
+                    # The read-model database went away (a restart, a failover): the batch
+                    # rolled back with its tracking. Wait it out, then start a fresh consumer,
+                    # whose assignment seeks every partition back to the SQL tracking.
+                    outage_since = outage_since or time.monotonic()
+                    self._wait_for_database(exc, time.monotonic() - outage_since)
+                    self._last_events = time.monotonic()
         finally:
             self.loop.close()
-        return self.stats
+
+    def _consume(
+        self, until: Callable[[KafkaConsumer], bool] | None, progress: Progress | None
+    ) -> None:
+        for polled in self.loop.batches(until=until):
+            started = time.monotonic()
+            decoded = decode_batch(polled, decode_record)
+            result = self.projector.process(decoded.items)
+            for bad in decoded.undecodable:  # off-contract records: parked, go on
+                record = bad.record
+                self.projector.park_undecodable(
+                    bad.tp.topic, bad.tp.partition, record.offset, record.key, record.value,
+                    bad.error,
+                )  # fmt: skip
+            self.stats.add(len(decoded.items), result)
+            self._commit_for_monitoring(
+                {tp: OffsetAndMetadata(rs[-1].offset + 1, "", -1) for tp, rs in polled.items()}
+            )
+            self._last_events = time.monotonic()
+            self.metrics.batch(len(decoded.items), self._last_events - started)
+            self.metrics.parked(result.parked + len(decoded.undecodable))
+            lag = self._lag_for_metrics()  # one broker round trip per batch
+            if lag is not None:
+                self.metrics.lag(lag)
+            if progress:
+                progress(len(decoded.items), lag if lag is not None else self.lag())
+
+    def _wait_for_database(self, exc: Exception, waited_s: float) -> None:
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        if waited_s > self.database_outage_s:
+            raise ProjectorDatabaseError(
+                f"projector group {self.group_id}: the read-model database stayed "
+                f"unreachable for {waited_s:.0f} s (last error: {error})"
+            ) from exc
+        log.warning("projector.database_unavailable", error=error, waited_s=round(waited_s, 1))
+        self.stats.restarts += 1
+        self.metrics.restarted()
+        self.loop.close()  # the next consumer seeks back to the SQL tracking
+        self.loop.stop.wait(min(5.0, 0.5 + waited_s / 2))
 
     def _lag_for_metrics(self) -> int | None:
         """The lag, or None when the broker does not answer in time: a gauge left at its
