@@ -100,9 +100,7 @@ def migrate(engine: Engine, models: Sequence[ReadModel] = ()) -> bool:
     alter a column a view uses, SQLite's table rebuilds break views) and not recreated
     here: `prepare` does that."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Two projector processes starting at once: the second waits, then finds head.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        _one_at_a_time(conn)  # two projectors starting at once: the second finds head
         current = current_revision(conn)
         if current == script().get_current_head():
             return False
@@ -146,10 +144,21 @@ def _of_outbox(change: Any) -> bool:
 def prepare(engine: Engine, models: Sequence[ReadModel]) -> None:
     """Make the database ready for `models`: migrations, non-live tables, views."""
     migrate(engine, models)
-    for md in {id(m.metadata): m.metadata for m in models if m.metadata is not metadata}.values():
-        md.create_all(engine)
     with engine.begin() as conn:
+        # Views are dropped and created again: two processes doing it at once collided
+        # (DuplicateTable, found by the fault soak's two projectors starting together).
+        _one_at_a_time(conn)
+        others = {id(m.metadata): m.metadata for m in models if m.metadata is not metadata}
+        for md in others.values():
+            md.create_all(conn)
         create_views(conn, [m for m in models if m.metadata is metadata])
+
+
+def _one_at_a_time(conn: Connection) -> None:
+    """Hold, until this transaction ends, the lock that serializes preparing the read
+    models on PostgreSQL (SQLite serializes writers by itself)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
 def pending_changes(engine: Engine) -> list[Any]:
