@@ -321,6 +321,7 @@ class Projector:
         own_row = and_(
             versions.c.projection == bindparam("p"), versions.c.complaint_id == bindparam("c")
         )
+        self._select_version: Executable = select(versions.c.version).where(own_row)
         self._set_claim: Executable = update(versions).where(own_row).values(version=bindparam("v"))
         self._drop_claim: Executable = delete(versions).where(own_row)
 
@@ -555,14 +556,8 @@ class Projector:
         result.applied += 1
 
     def _check(self, conn: Connection, name: str, ev: ProjectedEvent) -> tuple[Claim, int]:
-        current = (
-            conn.execute(
-                select(versions.c.version).where(
-                    and_(versions.c.projection == name, versions.c.complaint_id == ev.complaint_id)
-                )
-            ).scalar()
-            or 0
-        )
+        params = {"p": name, "c": ev.complaint_id}
+        current = conn.execute(self._select_version, params).scalar() or 0
         if ev.version <= current:
             return Claim.DUPLICATE, current
         if ev.version > current + 1:
@@ -570,28 +565,9 @@ class Projector:
         return Claim.APPLY, current
 
     def _claim(self, conn: Connection, name: str, ev: ProjectedEvent, current: int) -> None:
-        stmt: Executable
-        if current == 0:
-            stmt = (
-                self._insert(versions)
-                .values(projection=name, complaint_id=ev.complaint_id, version=ev.version)
-                .on_conflict_do_nothing()
-            )
-        else:
-            stmt = (
-                update(versions)
-                .where(
-                    and_(
-                        versions.c.projection == name,
-                        versions.c.complaint_id == ev.complaint_id,
-                        versions.c.version == current,
-                    )
-                )
-                .values(version=ev.version)
-            )
-        # preserve_rowcount: SQLAlchemy 2.0 reports -1 for an INSERT's rowcount on
-        # psycopg unless asked, which would make every first claim look taken.
-        if conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount != 1:
+        stmt = self._first_claim if current == 0 else self._next_claim
+        params = {"p": name, "c": ev.complaint_id, "before": current, "after": ev.version}
+        if conn.execute(stmt, params).rowcount != 1:
             raise _TakenElsewhere
 
     def _tracked(
