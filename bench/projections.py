@@ -4,7 +4,11 @@
                                           [--bootstrap HOST:PORT] [--postgres URL] [--json]
 
 (a) in-process, SQLite: `catch_up` of all four read models (complaints, inbox, timeline,
-    deadlines) over a store of N simulated complaints, into a fresh SQLite file.
+    deadlines) over a store of N simulated complaints, into a fresh SQLite file; (a') the
+    same on the per-event slow path (`Projector(set_based=False)`: a savepoint per event,
+    slower than the projector before issue 11; skipped with --skip-slow-path); then, unless
+    --skip-parts, the CPU seconds of decoding and of each model alone, set-based and (unless
+    --skip-slow-path) per event.
     Raw: the same number of rows (one per event: id, complaint, version, type, payload JSON)
     inserted with plain sqlite3 statements, one transaction per 1000 rows, into a fresh
     SQLite file in the same directory.
@@ -51,6 +55,11 @@ from lapor_es.bootstrap import open_app, projection_engine_at, read_model_servic
 from lapor_es.config import Settings
 from lapor_es.kafka.relay import Relay, complaint_event_topics
 from lapor_es.kafka.settings import KafkaSettings
+from lapor_es.projections.core import Projector
+from lapor_es.projections.events import from_notification
+from lapor_es.projections.runners import LocalRunner
+from lapor_es.readmodels.migrations import prepare
+from lapor_es.readmodels.registry import MODEL_NAMES, read_models
 from lapor_es.readmodels.service import ReadModelService
 from lapor_es.simulation import simulate
 from lapor_es.simulation.plan import PlanParams
@@ -112,6 +121,62 @@ def project_sqlite(store: Path, workdir: Path) -> tuple[float, int]:
             stats = read_models.catch_up(app.recorder, app.mapper)
             seconds = time.perf_counter() - t0
     finally:
+        app.close()
+    return seconds, stats.events
+
+
+def project_parts(store: Path, workdir: Path, *, slow_path: bool = True) -> dict[str, Any]:
+    """Where the in-process projector's time goes, in CPU seconds (the machine is shared, so
+    wall time is not comparable across runs): decoding the store's records into
+    ProjectedEvents, then each read model alone, set-based and on the per-event slow path,
+    1000 events per batch, each into a fresh SQLite file."""
+    settings = store_settings(store)
+    app = open_app(settings)
+    try:
+        notifications = app.recorder.select_notifications(
+            start=1, limit=10**9, topics=complaint_event_topics()
+        )
+        c0 = time.process_time()
+        events = [from_notification(n, app.mapper) for n in notifications]
+        out: dict[str, Any] = {"decode_cpu_seconds": time.process_time() - c0, "models": {}}
+    finally:
+        app.close()
+    for name in MODEL_NAMES:
+        cpu: dict[str, float] = {}
+        for mode in ("set_based", "per_event") if slow_path else ("set_based",):
+            engine = projection_engine_at(f"sqlite:///{workdir / f'{mode}-{name}.sqlite3'}")
+            try:
+                models = read_models(settings.calendar, settings.sla_policy, names=(name,))
+                prepare(engine, models)
+                projector = Projector(engine, models, set_based=mode == "set_based")
+                c0 = time.process_time()
+                for i in range(0, len(events), 1000):
+                    projector.process(events[i : i + 1000])
+                cpu[mode] = time.process_time() - c0
+            finally:
+                engine.dispose()
+        out["models"][name] = cpu
+    return out
+
+
+def project_sqlite_per_event(store: Path, workdir: Path) -> tuple[float, int]:
+    """(a) on the per-event slow path: the projector before issue 11, as a reference."""
+    target = workdir / "per-event.sqlite3"
+    settings = store_settings(store, projection_database_url=f"sqlite:///{target}")
+    app = open_app(settings)
+    engine = projection_engine_at(settings.read_model_url)
+    try:
+        models = read_models(settings.calendar, settings.sla_policy)
+        prepare(engine, models)
+        projector = Projector(engine, models, set_based=False)
+        runner = LocalRunner(
+            app.recorder, app.mapper, projector, batch_size=settings.projector_batch_size
+        )
+        t0 = time.perf_counter()
+        stats = runner.run()
+        seconds = time.perf_counter() - t0
+    finally:
+        engine.dispose()
         app.close()
     return seconds, stats.events
 
@@ -273,6 +338,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--complaints", type=int, default=3000)
     ap.add_argument("--skip-kafka", action="store_true")
+    ap.add_argument("--skip-parts", action="store_true", help="no per-model CPU breakdown")
+    ap.add_argument("--skip-slow-path", action="store_true", help="no per-event figures")
     ap.add_argument("--full-year", action="store_true", help="also time `simulate --year 2022`")
     ap.add_argument("--bootstrap", default="127.0.0.1:59092")
     ap.add_argument("--postgres", default="postgresql://lapor:lapor@127.0.0.1:55432/lapor")
@@ -296,6 +363,19 @@ def main() -> None:
         assert applied == events == projected_events(f"sqlite:///{work / 'proj.sqlite3'}")
         out["sqlite"] = {"seconds": proj_s, "raw_seconds": raw_s}
         print(line("(a) catch_up, 4 models, SQLite", events, proj_s, raw_s, "raw sqlite3 INSERT"))
+        if not args.skip_slow_path:
+            slow_s, slow_applied = project_sqlite_per_event(store, work)
+            assert slow_applied == events
+            out["sqlite"]["per_event_seconds"] = slow_s
+            print(line("(a') the same, per-event slow path", events, slow_s, raw_s, "raw INSERT"))
+        if not args.skip_parts:
+            parts = project_parts(store, work, slow_path=not args.skip_slow_path)
+            out["parts"] = parts
+            print(f"    CPU s: decode {parts['decode_cpu_seconds']:.2f}", end="")
+            for name, cpu in parts["models"].items():
+                slow = f" (per event {cpu['per_event']:.2f})" if "per_event" in cpu else ""
+                print(f", {name} {cpu['set_based']:.2f}{slow}", end="")
+            print()
 
         if not args.skip_kafka:
             topic = ensure_topic(store, args.complaints, args.bootstrap, events)

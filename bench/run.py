@@ -84,6 +84,10 @@ def projections_rows(doc: dict[str, Any]) -> list[Row]:
     if s := doc.get("sqlite"):
         out.append(row("projections", "in-process, all models, SQLite", events / s["seconds"],
                        "events/s", "raw sqlite3 INSERT", events / s["raw_seconds"]))  # fmt: skip
+        if slow := s.get("per_event_seconds"):  # the set-based projector's slow path
+            out.append(row("projections", "in-process, per-event slow path, SQLite",
+                           events / slow, "events/s", "raw sqlite3 INSERT",
+                           events / s["raw_seconds"]))  # fmt: skip
     if k := doc.get("kafka_postgres"):
         rate, raw = events / k["seconds"], events / k["raw_seconds"]
         out.append(row("projections", "Kafka -> PostgreSQL, exactly-once", rate, "events/s",

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from lapor_es.aggregates import Complaint
 from lapor_es.contract.payloads import AnyPayload, decode_payload, encode_payload, public_payload
 
@@ -117,12 +119,12 @@ def header_map(headers: Headers | None) -> dict[str, str]:
 
 def from_record(value: bytes, headers: Headers | None) -> Delivered:
     """Decode and validate a record; raises ValueError on anything off-contract."""
-    import json
-
     attributes = header_map(headers)
     if attributes.get("specversion") != SPEC_VERSION:
         raise ValueError(f"unsupported CloudEvents specversion {attributes.get('specversion')!r}")
     payload = decode_payload(value)
     if event_type_of(attributes.get("type", "")) != payload.type:
         raise ValueError("ce_type does not match the payload's type")
-    return Delivered(attributes=attributes, payload=payload, raw=json.loads(value))
+    # orjson: the same dict as json.loads, in a fraction of the time (the projector's
+    # decode path reads every record; orjson.JSONDecodeError is a ValueError).
+    return Delivered(attributes=attributes, payload=payload, raw=orjson.loads(value))

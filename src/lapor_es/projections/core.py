@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from functools import cache
 from typing import Any, ClassVar
 
 import structlog
@@ -34,11 +35,13 @@ from sqlalchemy import (
     Executable,
     Integer,
     MetaData,
+    RowMapping,
     String,
     Table,
     Text,
     and_,
     bindparam,
+    delete,
     event,
     insert,
     select,
@@ -87,6 +90,62 @@ dead_letters = Table(
     Column("parked_at", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True)),
 )
+
+
+# Ids per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
+IN_CHUNK = 500
+
+_GAP_PREFIX = "version "
+
+
+def _gap_error(applied: int) -> str:
+    """Why an event is parked behind a missing or parked one (`applied`: the complaint's
+    last applied version)."""
+    return (
+        f"{_GAP_PREFIX}{applied + 1} of this complaint is missing "
+        "or parked; parked behind it to keep the complaint's order"
+    )
+
+
+def _dead_letter(name: str, ev: ProjectedEvent, error: str, at: datetime) -> dict[str, Any]:
+    """The projection_dead_letters row that parks `ev` for projection `name`."""
+    c: Coordinates = ev.coordinates
+    return {
+        "projection": name,
+        "complaint_id": ev.complaint_id,
+        "version": ev.version,
+        "event_type": ev.type,
+        "source": c.source,
+        "partition": c.partition,
+        "offset": c.offset,
+        "position": ev.position,
+        "payload": json.dumps(ev.raw, sort_keys=True),
+        "error": error,
+        "parked_at": at,
+    }
+
+
+def by_complaint(events: Sequence[ProjectedEvent]) -> dict[str, list[ProjectedEvent]]:
+    """The batch's events per complaint, each complaint's in log order."""
+    out: dict[str, list[ProjectedEvent]] = {}
+    for ev in events:
+        out.setdefault(ev.complaint_id, []).append(ev)
+    return out
+
+
+@cache
+def _rows_in(table: Table) -> Executable:
+    return select(table).where(table.c.complaint_id.in_(bindparam("ids", expanding=True)))
+
+
+def rows_of(conn: Connection, table: Table, complaint_ids: Iterable[str]) -> list[RowMapping]:
+    """Every row of `table` that belongs to one of `complaint_ids` (its `complaint_id`
+    column): one SELECT per IN_CHUNK complaints, so a batch reads a table once."""
+    ids = sorted(set(complaint_ids))
+    out: list[RowMapping] = []
+    for i in range(0, len(ids), IN_CHUNK):
+        out.extend(conn.execute(_rows_in(table), {"ids": ids[i : i + IN_CHUNK]}).mappings())
+    return out
 
 
 def enable_savepoints(engine: Engine) -> Engine:
@@ -151,9 +210,43 @@ class ReadModel(ABC):
     @abstractmethod
     def apply(self, conn: Connection, event: ProjectedEvent) -> None: ...
 
+    def apply_batch(self, conn: Connection, events: Sequence[ProjectedEvent]) -> list[Failure]:
+        """Apply a batch of claimed events: in log order, and for each complaint the next
+        versions after what this model has applied, without holes.
+
+        A set-based model reads the rows of the batch's complaints once, folds the events
+        in memory and writes the result with bulk statements. When an event of complaint C
+        cannot be applied, it writes C as of the event before, and returns a `Failure` for
+        C: the engine parks that event and C's later ones, and commits the rest.
+
+        This default is the slow path: `apply` one event after another. An exception from
+        it makes the engine roll the batch back and redo it event by event, with a
+        savepoint per event (the only way to park one event whose `apply` wrote half)."""
+        for ev in events:
+            self.apply(conn, ev)
+        return []
+
     def views(self) -> list[tuple[str, str]]:
         """(name, SELECT ...) pairs of SQL views over the live tables, for analysts."""
         return []
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A complaint whose event `version` a read model's `apply_batch` could not apply."""
+
+    complaint_id: str
+    version: int
+    exception: Exception
+
+    @property
+    def error(self) -> str:
+        """The error as the dead letter records it (the slow path's wording)."""
+        return f"{type(self.exception).__name__}: {self.exception}"
+
+
+def failure(event: ProjectedEvent, exc: Exception) -> Failure:
+    return Failure(event.complaint_id, event.version, exc)
 
 
 class Claim(Enum):
@@ -187,9 +280,14 @@ def utcnow() -> datetime:
 class Projector:
     """Applies batches of events to read models with the three rules above."""
 
-    def __init__(self, engine: Engine, models: Sequence[ReadModel]) -> None:
+    def __init__(
+        self, engine: Engine, models: Sequence[ReadModel], *, set_based: bool = True
+    ) -> None:
+        """`set_based=False`: every batch takes the slow path, event by event (what the
+        set-based path is compared with, in tests and benchmarks)."""
         self.engine = engine
         self.models = list(models)
+        self.set_based = set_based
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         # Built once: the claims run for every complaint of every batch. preserve_rowcount:
         # SQLAlchemy 2.0 reports -1 for an INSERT's rowcount on psycopg unless asked, which
@@ -214,6 +312,18 @@ class Projector:
             .values(version=bindparam("after"))
             .execution_options(preserve_rowcount=True)
         )
+        self._select_versions: Executable = select(
+            versions.c.complaint_id, versions.c.version
+        ).where(
+            versions.c.projection == bindparam("p"),
+            versions.c.complaint_id.in_(bindparam("ids", expanding=True)),
+        )
+        own_row = and_(
+            versions.c.projection == bindparam("p"), versions.c.complaint_id == bindparam("c")
+        )
+        self._select_version: Executable = select(versions.c.version).where(own_row)
+        self._set_claim: Executable = update(versions).where(own_row).values(version=bindparam("v"))
+        self._drop_claim: Executable = delete(versions).where(own_row)
 
     # ------------------------------------------------------------------ positions
     def positions(self, source: str) -> dict[str, dict[int, int]]:
@@ -247,7 +357,11 @@ class Projector:
         result = BatchResult()
         if not events:
             return result
-        if conn is None:
+        if conn is None and not self.set_based:
+            with self.engine.begin() as own:
+                for model in self.models:
+                    self._process_model(own, model, events, result)
+        elif conn is None:
             try:
                 with self.engine.begin() as own:
                     for model in self.models:
@@ -278,9 +392,14 @@ class Projector:
         events: Sequence[ProjectedEvent],
         result: BatchResult,
     ) -> None:
-        """The common case in a few statements: versions read once for the batch, no
-        savepoints, one conditional claim per complaint at the end. Anything unusual (an
-        event that fails, a claim someone else moved) sends the batch down the slow path,
+        """The set-based path: the three rules for a whole batch in a few statements.
+
+        The versions of the batch's complaints are read once and the duplicates and gaps
+        sorted out in memory; the claims are taken before the model writes anything, in
+        complaint order (racing projectors then queue on the same first row instead of
+        deadlocking), as conditional bulk writes; the model applies the claimed events with
+        `apply_batch`; complaints it could not fold are parked and their claims moved back.
+        A claim someone else moved, or an exception, sends the batch down the slow path,
         which applies the same rules event by event."""
         name = model.tracking_name
         tracked = self._tracked(conn, name, events)
@@ -294,52 +413,99 @@ class Projector:
         started = self._versions(conn, name, {ev.complaint_id for ev in fresh})
         current = dict(started)
         last: dict[tuple[str, int], int] = {}
-        for ev in fresh:
+        claimed: list[tuple[int, ProjectedEvent]] = []  # (index in fresh, event)
+        parks: list[tuple[int, ProjectedEvent, str]] = []
+        for i, ev in enumerate(fresh):
             key = (ev.coordinates.source, ev.coordinates.partition)
             last[key] = max(last.get(key, -1), ev.coordinates.offset)
             have = current.get(ev.complaint_id, 0)
             if ev.version <= have:
                 result.duplicates += 1
-                continue
-            if ev.version > have + 1:
-                raise _SlowPath  # a gap: parking is the slow path's job
-            try:
-                model.apply(conn, ev)
-            except Exception as exc:
-                raise _SlowPath from exc
-            current[ev.complaint_id] = ev.version
-            result.applied += 1
-        for complaint_id, version in current.items():
-            before = started.get(complaint_id, 0)
-            if version != before and not self._claim_range(
-                conn, name, complaint_id, before, version
-            ):
-                raise _SlowPath  # another projector got here first
+            elif ev.version > have + 1:
+                parks.append((i, ev, _gap_error(have)))
+            else:
+                current[ev.complaint_id] = ev.version
+                claimed.append((i, ev))
+        if not self._claim_all(conn, name, started, current):
+            raise _SlowPath  # another projector got here first
+        try:
+            failures = model.apply_batch(conn, [ev for _, ev in claimed])
+        except Exception as exc:
+            raise _SlowPath from exc
+        failed = {f.complaint_id: f for f in failures}
+        for i, ev in claimed:
+            f = failed.get(ev.complaint_id)
+            if f is None or ev.version < f.version:
+                result.applied += 1
+            elif ev.version == f.version:
+                parks.append((i, ev, f.error))
+            else:
+                parks.append((i, ev, _gap_error(f.version - 1)))
+        if failed:
+            self._unclaim(conn, name, {cid: f.version - 1 for cid, f in failed.items()})
+        if parks:
+            self._park_all(conn, name, sorted(parks, key=lambda park: park[0]), result)
         for (source, partition), offset in last.items():
             self._advance(conn, name, source, partition, offset)
 
     def _versions(self, conn: Connection, name: str, complaint_ids: set[str]) -> dict[str, int]:
         out: dict[str, int] = {}
         ids = sorted(complaint_ids)
-        for i in range(0, len(ids), 500):
-            rows = conn.execute(
-                select(versions.c.complaint_id, versions.c.version).where(
-                    and_(
-                        versions.c.projection == name, versions.c.complaint_id.in_(ids[i : i + 500])
-                    )
-                )
-            )
+        for i in range(0, len(ids), IN_CHUNK):
+            rows = conn.execute(self._select_versions, {"p": name, "ids": ids[i : i + IN_CHUNK]})
             out.update({cid: v for cid, v in rows})
         return out
 
-    def _claim_range(
-        self, conn: Connection, name: str, complaint_id: str, before: int, after: int
+    def _claim_all(
+        self, conn: Connection, name: str, started: dict[str, int], current: dict[str, int]
     ) -> bool:
-        """Move a complaint's applied version from `before` to `after`, only if no one else
-        moved it meanwhile (a conditional write: row locks serialize racing projectors)."""
-        stmt = self._first_claim if before == 0 else self._next_claim
-        params = {"p": name, "c": complaint_id, "before": before, "after": after}
-        return bool(conn.execute(stmt, params).rowcount == 1)
+        """Move every complaint's applied version from `started` to `current`, only where no
+        one else moved it meanwhile: conditional writes (row locks serialize racing
+        projectors), one executemany for the complaints seen before and one for the new
+        ones. False when any claim was taken elsewhere (the caller rolls back)."""
+        moved = sorted(cid for cid, v in current.items() if v != started.get(cid, 0))
+        first = [
+            {"p": name, "c": cid, "after": current[cid]} for cid in moved if cid not in started
+        ]
+        following = [
+            {"p": name, "c": cid, "before": started[cid], "after": current[cid]}
+            for cid in moved
+            if cid in started
+        ]
+        if following and conn.execute(self._next_claim, following).rowcount != len(following):
+            return False
+        return not first or conn.execute(self._first_claim, first).rowcount == len(first)
+
+    def _unclaim(self, conn: Connection, name: str, applied: dict[str, int]) -> None:
+        """Set back the claims of complaints the model could not fold to what it applied
+        (no row at all when it applied none: as if never claimed). The rows are locked by
+        this transaction's claims, so no condition is needed."""
+        back = [{"p": name, "c": cid, "v": v} for cid, v in sorted(applied.items()) if v > 0]
+        gone = [{"p": name, "c": cid} for cid, v in sorted(applied.items()) if v == 0]
+        if back:
+            conn.execute(self._set_claim, back)
+        if gone:
+            conn.execute(self._drop_claim, gone)
+
+    def _park_all(
+        self,
+        conn: Connection,
+        name: str,
+        parks: Sequence[tuple[int, ProjectedEvent, str]],
+        result: BatchResult,
+    ) -> None:
+        """Park events in log order (one executemany), as the slow path would one by one."""
+        now = utcnow()
+        conn.execute(
+            insert(dead_letters),
+            [_dead_letter(name, ev, error, now) for _, ev, error in parks],
+        )
+        for _, ev, error in parks:
+            result.parked += 1
+            is_gap = error.startswith(_GAP_PREFIX)
+            result.parked_events.append(
+                (name, ev.complaint_id, ev.version, "gap" if is_gap else error)
+            )
 
     def _process_model(
         self,
@@ -370,13 +536,7 @@ class Projector:
             result.duplicates += 1
             return
         if claim is Claim.GAP:
-            self._park(
-                conn,
-                name,
-                ev,
-                f"version {current + 1} of this complaint is missing "
-                "or parked; parked behind it to keep the complaint's order",
-            )
+            self._park(conn, name, ev, _gap_error(current))
             result.parked += 1
             result.parked_events.append((name, ev.complaint_id, ev.version, "gap"))
             return
@@ -396,14 +556,8 @@ class Projector:
         result.applied += 1
 
     def _check(self, conn: Connection, name: str, ev: ProjectedEvent) -> tuple[Claim, int]:
-        current = (
-            conn.execute(
-                select(versions.c.version).where(
-                    and_(versions.c.projection == name, versions.c.complaint_id == ev.complaint_id)
-                )
-            ).scalar()
-            or 0
-        )
+        params = {"p": name, "c": ev.complaint_id}
+        current = conn.execute(self._select_version, params).scalar() or 0
         if ev.version <= current:
             return Claim.DUPLICATE, current
         if ev.version > current + 1:
@@ -411,28 +565,9 @@ class Projector:
         return Claim.APPLY, current
 
     def _claim(self, conn: Connection, name: str, ev: ProjectedEvent, current: int) -> None:
-        stmt: Executable
-        if current == 0:
-            stmt = (
-                self._insert(versions)
-                .values(projection=name, complaint_id=ev.complaint_id, version=ev.version)
-                .on_conflict_do_nothing()
-            )
-        else:
-            stmt = (
-                update(versions)
-                .where(
-                    and_(
-                        versions.c.projection == name,
-                        versions.c.complaint_id == ev.complaint_id,
-                        versions.c.version == current,
-                    )
-                )
-                .values(version=ev.version)
-            )
-        # preserve_rowcount: SQLAlchemy 2.0 reports -1 for an INSERT's rowcount on
-        # psycopg unless asked, which would make every first claim look taken.
-        if conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount != 1:
+        stmt = self._first_claim if current == 0 else self._next_claim
+        params = {"p": name, "c": ev.complaint_id, "before": current, "after": ev.version}
+        if conn.execute(stmt, params).rowcount != 1:
             raise _TakenElsewhere
 
     def _tracked(
@@ -465,22 +600,7 @@ class Projector:
         )
 
     def _park(self, conn: Connection, name: str, ev: ProjectedEvent, error: str) -> None:
-        c: Coordinates = ev.coordinates
-        conn.execute(
-            insert(dead_letters).values(
-                projection=name,
-                complaint_id=ev.complaint_id,
-                version=ev.version,
-                event_type=ev.type,
-                source=c.source,
-                partition=c.partition,
-                offset=c.offset,
-                position=ev.position,
-                payload=json.dumps(ev.raw, sort_keys=True),
-                error=error,
-                parked_at=utcnow(),
-            )
-        )
+        conn.execute(insert(dead_letters).values(_dead_letter(name, ev, error, utcnow())))
 
     # ------------------------------------------------------------------ dead letters
     def park_undecodable(

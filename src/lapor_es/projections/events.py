@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from eventsourcing.persistence import Mapper, Notification
@@ -31,24 +32,27 @@ class Coordinates:
 
 @dataclass(frozen=True)
 class ProjectedEvent:
+    """One event for the projector. The payload's identifying fields are cached: the
+    engine and every model read them for each event, several times."""
+
     payload: AnyPayload
     raw: dict[str, Any]
     coordinates: Coordinates
     position: int  # global position in the event store (ce_position on Kafka)
 
-    @property
+    @cached_property
     def type(self) -> str:
         return self.payload.type
 
-    @property
+    @cached_property
     def complaint_id(self) -> str:
         return self.payload.complaint_id
 
-    @property
+    @cached_property
     def version(self) -> int:
         return self.payload.version
 
-    @property
+    @cached_property
     def at(self) -> datetime:
         return self.payload.at
 

@@ -14,6 +14,7 @@ model was built with (the same calendar the engine uses for its clocks).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -33,17 +34,21 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
-    case,
-    false,
     insert,
-    null,
     select,
     update,
 )
 
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
 from lapor_es.contract import payloads as p
-from lapor_es.projections.core import ReadModel
+from lapor_es.projections.core import (
+    IN_CHUNK,
+    Failure,
+    ReadModel,
+    by_complaint,
+    failure,
+    rows_of,
+)
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import chain_after, state_after
 from lapor_es.readmodels.timestamps import as_utc
@@ -195,14 +200,16 @@ class ComplaintsModel(ReadModel):
         return self.table("complaint_forwardings")
 
     # ------------------------------------------------------------------ statements
-    # Built once per model and executed with parameter dicts: a fresh select()/insert()/
-    # update() per event made SQLAlchemy coerce every value and recompute the cache key,
-    # which dominated projection time. INSERTs and the facts UPDATE take their columns from
-    # the parameter keys (one compiled form per key set); where-clause parameters are named
-    # b_* because a column's own name is reserved for its SET value.
+    # Built once per model and executed with lists of parameter dicts (executemany): a fresh
+    # statement per event made SQLAlchemy coerce every value and recompute the cache key.
+    # Where-clause parameters are named b_* because a column's own name is reserved for its
+    # SET value.
     @cached_property
-    def _select_facts(self) -> Select[Any]:
-        return select(self.facts).where(self.facts.c.complaint_id == bindparam("b_complaint_id"))
+    def _open_forwardings(self) -> Select[Any]:
+        fw = self.forwardings
+        return select(fw).where(
+            fw.c.complaint_id.in_(bindparam("ids", expanding=True)), fw.c.outcome == OPEN
+        )
 
     @cached_property
     def _update_facts(self) -> Update:
@@ -229,39 +236,57 @@ class ComplaintsModel(ReadModel):
     def _insert_forwarding(self) -> Insert:
         return insert(self.forwardings)
 
-    def _end_open_stmt(self, *, only: bool, followed_up: bool) -> Update:
-        """One UPDATE ending open forwardings (built once per variant, then reused)."""
-        stmt = self._end_open_stmts.get((only, followed_up))
-        if stmt is not None:
-            return stmt
+    @cached_property
+    def _end_forwarding(self) -> Update:
         fw = self.forwardings
-        at = bindparam("b_at", type_=fw.c.ended_at.type)
-        where = and_(fw.c.complaint_id == bindparam("b_complaint_id"), fw.c.outcome == OPEN)
-        if only:
-            where = and_(where, fw.c.agency.in_(bindparam("b_only", expanding=True)))
-        values: dict[str, Any] = {"ended_at": at, "outcome": bindparam("b_outcome")}
-        if followed_up:
-            values |= {"followed_up_at": at, "within_sla": fw.c.due_at >= at}
-        else:
-            # Ended without a follow-up: a miss if it was already overdue, else not judged.
-            # One CASE instead of two UPDATEs (overdue rows first, then the rest).
-            values["within_sla"] = case((fw.c.due_at <= at, false()), else_=null())
-        stmt = update(fw).where(where).values(values)
-        self._end_open_stmts[(only, followed_up)] = stmt
-        return stmt
+        return update(fw).where(
+            fw.c.complaint_id == bindparam("b_complaint_id"),
+            fw.c.version == bindparam("b_version"),
+        )
 
     # ------------------------------------------------------------------ apply
     def apply(self, conn: Connection, event: ProjectedEvent) -> None:
+        """One event: the batch path with a batch of one (the rules live in `_step`)."""
+        failures = self.apply_batch(conn, [event])
+        if failures:
+            raise failures[0].exception
+
+    def apply_batch(self, conn: Connection, events: Sequence[ProjectedEvent]) -> list[Failure]:
+        """The set-based path: the facts and open forwardings of the batch's complaints in
+        one read each, the events folded in memory by `_step`, then one executemany per
+        kind of write. A complaint whose event fails is written as of the event before."""
+        groups = by_complaint(events)
+        blank = dict.fromkeys(self.facts.columns.keys())
+        facts = {r["complaint_id"]: blank | dict(r) for r in rows_of(conn, self.facts, groups)}
+        open_rows: dict[str, list[dict[str, Any]]] = {}
+        ids = sorted(groups)
+        for i in range(0, len(ids), IN_CHUNK):
+            for row in conn.execute(self._open_forwardings, {"ids": ids[i : i + IN_CHUNK]}):
+                open_rows.setdefault(row.complaint_id, []).append(dict(row._mapping))
+        failures: list[Failure] = []
+        writes = _Writes()
+        for cid, complaint_events in groups.items():
+            work = _Working(facts.get(cid), open_rows.get(cid, []))
+            for ev in complaint_events:
+                before = work.copy()
+                try:
+                    self._step(work, ev)
+                except Exception as exc:  # parked by the engine; earlier events stay
+                    failures.append(failure(ev, exc))
+                    work = before
+                    break
+            writes.add(cid, work, stored=cid in facts)
+        writes.run(conn, self)
+        return failures
+
+    def _step(self, work: _Working, event: ProjectedEvent) -> None:
+        """One event on one complaint's rows, in memory."""
         payload = event.payload
         at = event.at.astimezone(UTC)
         if isinstance(payload, p.Filed):
-            self._filed(conn, payload, at)
+            self._filed(work, payload, at)
             return
-        row = (
-            conn.execute(self._select_facts, {"b_complaint_id": event.complaint_id})
-            .mappings()
-            .one_or_none()
-        )
+        row = work.facts
         if row is None:
             raise LookupError(f"complaint {event.complaint_id} has no Filed event projected")
         filed_at = as_utc(row["filed_at"])
@@ -270,42 +295,14 @@ class ComplaintsModel(ReadModel):
         state = state_after(ComplaintState(row["state"]), payload)
         if state != row["state"]:
             mode = payload.mode if isinstance(payload, p.Resolved) else None
-            self._enter_state(conn, event, state, at, filed_at, mode)
+            self._enter_state(work, event, state, at, filed_at, mode)
             changes |= {"state": state, "bucket": bucket(state)}
-        changes |= self._facts_changes(conn, event, dict(row), at, filed_at)
-        changes["b_complaint_id"] = event.complaint_id
-        conn.execute(self._update_facts, changes)
+        changes |= self._facts_changes(work, event, row, at, filed_at)
+        work.facts = row | changes
 
-    def _filed(self, conn: Connection, payload: p.Filed, at: datetime) -> None:
+    def _filed(self, work: _Working, payload: p.Filed, at: datetime) -> None:
         state = S.SUBMITTED.value
-        conn.execute(
-            self._insert_facts,
-            {
-                "complaint_id": payload.complaint_id,
-                "tracking_id": payload.tracking_id,
-                "filed_at": at,
-                "filed_day": filed_day(at),
-                "kind": payload.kind,
-                "channel": payload.channel,
-                "category": payload.category,
-                "title": payload.title,
-                "visibility": payload.visibility,
-                "target_agency": payload.target_agency,
-                "state": state,
-                "bucket": bucket(state),
-                "holder_chain": "",
-                "reporter_erased": False,
-                "reopen_count": 0,
-                "decline_count": 0,
-                "sla_warnings": 0,
-                "sla_breaches": 0,
-                "escalations": 0,
-                "version": payload.version,
-                "last_event_at": at,
-            },
-        )
-        conn.execute(
-            self._insert_state,
+        work.enter_state(
             {
                 "complaint_id": payload.complaint_id,
                 "version": payload.version,
@@ -315,21 +312,42 @@ class ComplaintsModel(ReadModel):
                 "until": None,
                 "wd_since_filed": 0,
                 "resolution_mode": None,
-            },
+            }
         )
+        work.facts = dict.fromkeys(self.facts.columns.keys()) | {
+            "complaint_id": payload.complaint_id,
+            "tracking_id": payload.tracking_id,
+            "filed_at": at,
+            "filed_day": filed_day(at),
+            "kind": payload.kind,
+            "channel": payload.channel,
+            "category": payload.category,
+            "title": payload.title,
+            "visibility": payload.visibility,
+            "target_agency": payload.target_agency,
+            "state": state,
+            "bucket": bucket(state),
+            "holder_chain": "",
+            "reporter_erased": False,
+            "reopen_count": 0,
+            "decline_count": 0,
+            "sla_warnings": 0,
+            "sla_breaches": 0,
+            "escalations": 0,
+            "version": payload.version,
+            "last_event_at": at,
+        }
 
     def _enter_state(
         self,
-        conn: Connection,
+        work: _Working,
         event: ProjectedEvent,
         state: str,
         at: datetime,
         filed_at: datetime,
         resolution_mode: str | None,
     ) -> None:
-        conn.execute(self._close_state, {"b_complaint_id": event.complaint_id, "b_at": at})
-        conn.execute(
-            self._insert_state,
+        work.enter_state(
             {
                 "complaint_id": event.complaint_id,
                 "version": event.version,
@@ -339,7 +357,7 @@ class ComplaintsModel(ReadModel):
                 "until": None,
                 "wd_since_filed": self.calendar.working_days_between(filed_at, at),
                 "resolution_mode": resolution_mode,
-            },
+            }
         )
 
     def _wd(self, start: datetime | None, end: datetime) -> int | None:
@@ -347,7 +365,7 @@ class ComplaintsModel(ReadModel):
 
     def _facts_changes(
         self,
-        conn: Connection,
+        work: _Working,
         event: ProjectedEvent,
         row: dict[str, Any],
         at: datetime,
@@ -355,7 +373,6 @@ class ComplaintsModel(ReadModel):
     ) -> dict[str, Any]:
         """The facts columns this event changes (besides state, version, last_event_at)."""
         payload = event.payload
-        cid = event.complaint_id
         chain = split_chain(row["holder_chain"])
         match payload:
             case p.Verified():
@@ -374,12 +391,11 @@ class ComplaintsModel(ReadModel):
             case p.Forwarded():
                 after = list(chain_after(tuple(chain), payload))
                 dropped = [agency for agency in chain if agency not in after]
-                self._end_open(conn, cid, at, REFORWARDED, only=dropped)
+                work.end_open(at, REFORWARDED, only=dropped)
                 top = after[0]
-                conn.execute(
-                    self._insert_forwarding,
+                work.forward(
                     {
-                        "complaint_id": cid,
+                        "complaint_id": event.complaint_id,
                         "version": event.version,
                         "agency": payload.to_agency,
                         "top_agency": top,
@@ -387,8 +403,11 @@ class ComplaintsModel(ReadModel):
                         "level": payload.level,
                         "forwarded_at": at,
                         "due_at": payload.follow_up_due_at.astimezone(UTC),
+                        "followed_up_at": None,
+                        "ended_at": None,
                         "outcome": OPEN,
-                    },
+                        "within_sla": None,
+                    }
                 )
                 changes = {
                     "holder_chain": CHAIN_SEPARATOR.join(after),
@@ -399,7 +418,7 @@ class ComplaintsModel(ReadModel):
                     changes["first_forwarded_at"] = at
                 return changes
             case p.ForwardingDeclined():
-                self._end_open(conn, cid, at, DECLINED, only=[payload.agency])
+                work.end_open(at, DECLINED, only=[payload.agency])
                 rest = chain[:-1]
                 return {
                     "holder_chain": CHAIN_SEPARATOR.join(rest),
@@ -407,9 +426,9 @@ class ComplaintsModel(ReadModel):
                     "decline_count": row["decline_count"] + 1,
                 }
             case p.Responded():
-                self._end_open(conn, cid, at, RESPONDED, followed_up=True)
+                work.end_open(at, RESPONDED, followed_up=True)
                 if payload.follow_up_due_at is not None:  # interim: the next follow-up is due
-                    self._restart_clock(conn, event, chain, INTERIM, payload.follow_up_due_at)
+                    self._restart_clock(work, event, chain, INTERIM, payload.follow_up_due_at)
                 changes = {}
                 if row["first_response_at"] is None:
                     first_fw = as_utc(row["first_forwarded_at"])
@@ -422,14 +441,14 @@ class ComplaintsModel(ReadModel):
                 return changes
             case p.Resolved():
                 outcome = RESOLVED_BY_ADMIN if payload.mode == "by_admin" else RESOLVED_OTHERWISE
-                self._end_open(conn, cid, at, outcome)
+                work.end_open(at, outcome)
                 return {
                     "resolved_at": at,
                     "resolution_mode": payload.mode,
                     "wd_to_resolution": self._wd(filed_at, at),
                 }
             case p.Reopened():
-                self._restart_clock(conn, event, chain, REOPEN, payload.follow_up_due_at)
+                self._restart_clock(work, event, chain, REOPEN, payload.follow_up_due_at)
                 return {
                     "resolved_at": None,
                     "resolution_mode": None,
@@ -437,12 +456,12 @@ class ComplaintsModel(ReadModel):
                     "reopen_count": row["reopen_count"] + 1,
                 }
             case p.Archived():
-                self._end_open(conn, cid, at, ARCHIVED)
+                work.end_open(at, ARCHIVED)
                 return {"archived_at": at, "archive_reason": payload.reason}
             case p.Merged():
                 # Merged after forwarding: the agency's clock ends here (judged only if it
                 # was already overdue), and the duplicate leaves the agency.
-                self._end_open(conn, cid, at, MERGED)
+                work.end_open(at, MERGED)
                 return {
                     "archived_at": at,
                     "archive_reason": "duplicate",
@@ -461,14 +480,14 @@ class ComplaintsModel(ReadModel):
             case p.Escalated():
                 return {"escalations": row["escalations"] + 1}
             case p.ReporterReplied() if payload.follow_up_due_at is not None:
-                self._restart_clock(conn, event, chain, DISPUTE, payload.follow_up_due_at)
+                self._restart_clock(work, event, chain, DISPUTE, payload.follow_up_due_at)
                 return {}
             case _:  # Postponed, InformationSupplemented, WorkStarted, other replies
                 return {}
 
     def _restart_clock(
         self,
-        conn: Connection,
+        work: _Working,
         event: ProjectedEvent,
         chain: Sequence[str],
         level: str,
@@ -481,8 +500,7 @@ class ComplaintsModel(ReadModel):
                 f"{event.payload.type} restarted the follow-up clock of "
                 f"{event.payload.tracking_id}, which no agency holds"
             )
-        conn.execute(
-            self._insert_forwarding,
+        work.forward(
             {
                 "complaint_id": event.complaint_id,
                 "version": event.version,
@@ -492,32 +510,12 @@ class ComplaintsModel(ReadModel):
                 "level": level,
                 "forwarded_at": event.at.astimezone(UTC),
                 "due_at": due_at.astimezone(UTC),
+                "followed_up_at": None,
+                "ended_at": None,
                 "outcome": OPEN,
-            },
+                "within_sla": None,
+            }
         )
-
-    def _end_open(
-        self,
-        conn: Connection,
-        complaint_id: str,
-        at: datetime,
-        outcome: str,
-        *,
-        only: Sequence[str] | None = None,
-        followed_up: bool = False,
-    ) -> None:
-        """End the complaint's open forwardings (those of `only` agencies, if given).
-
-        Open forwardings are exactly those whose agency is still on the holder chain, so a
-        response by anyone on the chain is the follow-up of every one of them.
-        """
-        params: dict[str, Any] = {"b_complaint_id": complaint_id, "b_at": at, "b_outcome": outcome}
-        if only is not None:
-            if not only:
-                return
-            params["b_only"] = list(only)
-        stmt = self._end_open_stmt(only=only is not None, followed_up=followed_up)
-        conn.execute(stmt, params)
 
     # ------------------------------------------------------------------ views
     def views(self) -> list[tuple[str, str]]:
@@ -598,3 +596,126 @@ FROM (
             (self.prefix + "v_agency_sla", v_agency_sla.strip()),
             (self.prefix + "v_completion_by_agency", v_completion_by_agency.strip()),
         ]
+
+
+def ended(row: dict[str, Any], at: datetime, outcome: str, *, followed_up: bool) -> dict[str, Any]:
+    """An open forwarding once something ends it at `at`. Followed up: judged on time if
+    by its due time. Ended without a follow-up: a miss if it was already overdue, else not
+    judged."""
+    due_at = as_utc(row["due_at"])
+    assert due_at is not None
+    if followed_up:
+        judged: dict[str, Any] = {"followed_up_at": at, "within_sla": due_at >= at}
+    else:
+        judged = {"within_sla": False if due_at <= at else None}
+    return row | {"ended_at": at, "outcome": outcome} | judged
+
+
+@dataclass
+class _Working:
+    """One complaint's rows while a batch folds its events: the facts row (None before
+    Filed), its open forwardings, and what the batch adds or ends."""
+
+    facts: dict[str, Any] | None
+    open: list[dict[str, Any]]  # open forwardings, stored or new, oldest first
+    new_forwardings: dict[int, dict[str, Any]] = field(default_factory=dict)  # by version
+    ended_stored: dict[int, dict[str, Any]] = field(default_factory=dict)  # by version
+    new_states: list[dict[str, Any]] = field(default_factory=list)
+    close_stored_state_at: datetime | None = None
+
+    def copy(self) -> _Working:
+        """A copy to go back to if the next event fails (rows are replaced, never
+        changed in place, so copying the containers is enough)."""
+        return _Working(
+            self.facts,
+            list(self.open),
+            dict(self.new_forwardings),
+            dict(self.ended_stored),
+            list(self.new_states),
+            self.close_stored_state_at,
+        )
+
+    def enter_state(self, row: dict[str, Any]) -> None:
+        """A new state interval; the current one ends when it starts."""
+        if self.new_states:
+            self.new_states[-1] = self.new_states[-1] | {"until": row["since"]}
+        elif self.facts is not None:
+            self.close_stored_state_at = row["since"]
+        self.new_states.append(row)
+
+    def forward(self, row: dict[str, Any]) -> None:
+        self.open.append(row)
+        self.new_forwardings[row["version"]] = row
+
+    def end_open(
+        self,
+        at: datetime,
+        outcome: str,
+        *,
+        only: Sequence[str] | None = None,
+        followed_up: bool = False,
+    ) -> None:
+        """End the complaint's open forwardings (those of `only` agencies, if given).
+
+        Open forwardings are exactly those whose agency is still on the holder chain, so a
+        response by anyone on the chain is the follow-up of every one of them.
+        """
+        still_open = []
+        for row in self.open:
+            if only is not None and row["agency"] not in only:
+                still_open.append(row)
+                continue
+            done = ended(row, at, outcome, followed_up=followed_up)
+            if row["version"] in self.new_forwardings:
+                self.new_forwardings[row["version"]] = done
+            else:
+                self.ended_stored[row["version"]] = done
+        self.open = still_open
+
+
+@dataclass
+class _Writes:
+    """A batch's writes to the three tables, one executemany per kind of statement."""
+
+    facts_inserts: list[dict[str, Any]] = field(default_factory=list)
+    facts_updates: list[dict[str, Any]] = field(default_factory=list)
+    state_closes: list[dict[str, Any]] = field(default_factory=list)
+    state_inserts: list[dict[str, Any]] = field(default_factory=list)
+    forwarding_inserts: list[dict[str, Any]] = field(default_factory=list)
+    forwarding_ends: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, cid: str, work: _Working, *, stored: bool) -> None:
+        if work.facts is None:
+            return
+        key = {"b_complaint_id": cid}
+        if stored:
+            self.facts_updates.append(work.facts | key)
+        else:
+            self.facts_inserts.append(work.facts)
+        if work.close_stored_state_at is not None:
+            self.state_closes.append(key | {"b_at": work.close_stored_state_at})
+        self.state_inserts.extend(work.new_states)
+        self.forwarding_inserts.extend(work.new_forwardings.values())
+        for version, row in work.ended_stored.items():
+            self.forwarding_ends.append(
+                {
+                    "b_complaint_id": cid,
+                    "b_version": version,
+                    "followed_up_at": row["followed_up_at"],
+                    "ended_at": row["ended_at"],
+                    "outcome": row["outcome"],
+                    "within_sla": row["within_sla"],
+                }
+            )
+
+    def run(self, conn: Connection, model: ComplaintsModel) -> None:
+        for stmt, params in (
+            (model._insert_facts, self.facts_inserts),
+            (model._update_facts, self.facts_updates),
+            (model._close_state, self.state_closes),
+            (model._insert_state, self.state_inserts),
+            (model._end_forwarding, self.forwarding_ends),
+            (model._insert_forwarding, self.forwarding_inserts),
+        ):
+            if params:
+                conn.execute(stmt, params)

@@ -26,8 +26,8 @@ The holder chain is needed to name the holder when a clock restarts after a reso
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -54,7 +54,7 @@ from sqlalchemy import (
 
 from lapor_es.aggregates.values import ComplaintState
 from lapor_es.contract import payloads as p
-from lapor_es.projections.core import ReadModel
+from lapor_es.projections.core import Failure, ReadModel, by_complaint, failure, rows_of
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import chain_after as shared_chain_after
 from lapor_es.readmodels.lifecycle import clock_after, state_after
@@ -434,3 +434,102 @@ class DeadlinesModel(ReadModel):
             else:
                 conn.execute(self._update_chain_stmt, {"holder_chain": value} | key)
         return after[-1] if after else None
+
+    # ------------------------------------------------------------------ the batch path
+    def apply_batch(self, conn: Connection, events: Sequence[ProjectedEvent]) -> list[Failure]:
+        """The set-based path: the batch's deadline and chain rows in one read each, the
+        events folded in memory by `step` (the rules `apply` follows, event by event), and
+        the differences written with one executemany per kind of statement."""
+        groups = by_complaint(events)
+        deadlines = {
+            row["complaint_id"]: self.from_row(row) for row in rows_of(conn, self.deadlines, groups)
+        }
+        chains = {
+            row["complaint_id"]: row["holder_chain"] for row in rows_of(conn, self.chains, groups)
+        }
+        failures: list[Failure] = []
+        writes = _Writes()
+        for cid, complaint_events in groups.items():
+            deadline, chain = deadlines.get(cid), chains.get(cid)
+            for ev in complaint_events:
+                try:
+                    deadline, chain = step(deadline, chain, ev.payload)
+                except Exception as exc:  # parked by the engine; earlier events stay
+                    failures.append(failure(ev, exc))
+                    break
+            writes.deadline(cid, deadlines.get(cid), deadline, self.to_row)
+            writes.chain(cid, chains.get(cid), chain)
+        writes.run(conn, self)
+        return failures
+
+
+def step(
+    current: Deadline | None, chain: str | None, payload: p.EventPayload
+) -> tuple[Deadline | None, str | None]:
+    """One event on a complaint's deadline and stored chain (None: no row), as `apply`
+    writes it: the chain is read only where the holder can change or a row is made."""
+    if isinstance(payload, p.Filed):
+        current = None
+    holder = current.holder if current else None
+    if _needs_chain(payload, current) and not isinstance(payload, p.Filed):
+        before = chain.split(CHAIN_SEPARATOR) if chain else []
+        after = chain_after(before, payload)
+        if after != before:
+            chain = CHAIN_SEPARATOR.join(after)
+        holder = after[-1] if after else None
+    elif isinstance(payload, p.Filed):
+        holder = None
+    deadline = evolve(current, payload, holder)
+    if isinstance(payload, p.Archived | p.Merged):
+        chain = None
+    return deadline, chain
+
+
+@dataclass
+class _Writes:
+    """The statements that bring a batch's rows from what was read to what was folded."""
+
+    deadline_inserts: list[dict[str, Any]] = field(default_factory=list)
+    deadline_updates: list[dict[str, Any]] = field(default_factory=list)
+    deadline_deletes: list[dict[str, Any]] = field(default_factory=list)
+    chain_inserts: list[dict[str, Any]] = field(default_factory=list)
+    chain_updates: list[dict[str, Any]] = field(default_factory=list)
+    chain_deletes: list[dict[str, Any]] = field(default_factory=list)
+
+    def deadline(
+        self,
+        cid: str,
+        before: Deadline | None,
+        after: Deadline | None,
+        to_row: Callable[[Deadline], dict[str, Any]],
+    ) -> None:
+        key = {"b_complaint_id": cid}
+        if after is None:
+            if before is not None:
+                self.deadline_deletes.append(key)
+        elif before is None:
+            self.deadline_inserts.append(to_row(after))
+        elif after != before:
+            self.deadline_updates.append(to_row(after) | key)
+
+    def chain(self, cid: str, before: str | None, after: str | None) -> None:
+        key = {"b_complaint_id": cid}
+        if after is None:
+            if before is not None:
+                self.chain_deletes.append(key)
+        elif before is None:
+            self.chain_inserts.append({"complaint_id": cid, "holder_chain": after})
+        elif after != before:
+            self.chain_updates.append({"holder_chain": after} | key)
+
+    def run(self, conn: Connection, model: DeadlinesModel) -> None:
+        for stmt, params in (
+            (model._delete_deadline, self.deadline_deletes),
+            (model._insert_deadline, self.deadline_inserts),
+            (model._update_deadline, self.deadline_updates),
+            (model._delete_chain, self.chain_deletes),
+            (model._insert_chain, self.chain_inserts),
+            (model._update_chain_stmt, self.chain_updates),
+        ):
+            if params:
+                conn.execute(stmt, params)

@@ -18,7 +18,7 @@ query time from the stored due time, never stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -47,7 +47,7 @@ from sqlalchemy import (
     update,
 )
 
-from lapor_es.projections.core import ReadModel
+from lapor_es.projections.core import Failure, ReadModel, by_complaint, failure, rows_of
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.inbox_state import InboxState, advance, reporter_display
@@ -284,6 +284,101 @@ class InboxModel(ReadModel):
             conn.execute(self._delete_inbox if name == INBOX else self._delete_complaints, key)
         if new:
             conn.execute(self._insert_inbox if name == INBOX else self._insert_complaints, new)
+
+    # ------------------------------------------------------------------ the batch path
+    def apply_batch(self, conn: Connection, events: Sequence[ProjectedEvent]) -> list[Failure]:
+        """The set-based path: the helper rows of the batch's complaints in one read, the
+        events folded in memory with `advance` (the same rule `apply` steps with), and the
+        three tables written with one executemany per kind of statement."""
+        groups = by_complaint(events)
+        loaded = {
+            row["complaint_id"]: InboxState.from_record(row)
+            for row in rows_of(conn, self.table(HELPER), groups)
+        }
+        failures: list[Failure] = []
+        writes = _BatchWrites()
+        for complaint_id, complaint_events in groups.items():
+            before = loaded.get(complaint_id)
+            state = before
+            for ev in complaint_events:
+                if state is not None and ev.version <= state.version:
+                    continue  # already reflected, as in `apply`
+                try:
+                    state = advance(state, ev.payload)
+                except Exception as exc:  # parked by the engine; earlier events stay
+                    failures.append(failure(ev, exc))
+                    break
+            if state is not None and state is not before:
+                writes.add(before, state)
+        self._write_batch(conn, writes)
+        return failures
+
+    def _write_batch(self, conn: Connection, writes: _BatchWrites) -> None:
+        if writes.helper_inserts:
+            conn.execute(self._insert_helper, writes.helper_inserts)
+        if writes.helper_updates:
+            conn.execute(self._update_helper, writes.helper_updates)
+        tables = (
+            (INBOX, writes.inbox, self._delete_inbox, self._insert_inbox),
+            (
+                AGENCY_COMPLAINTS,
+                writes.complaints,
+                self._delete_complaints,
+                self._insert_complaints,
+            ),
+        )
+        for name, table_writes, delete_rows, insert_rows in tables:
+            if table_writes.deletes:
+                conn.execute(delete_rows, table_writes.deletes)
+            if table_writes.inserts:
+                conn.execute(insert_rows, table_writes.inserts)
+            if table_writes.updates:
+                conn.execute(self._update_row(name), table_writes.updates)
+
+
+@dataclass
+class _RowWrites:
+    """Bulk writes to one of the per-agency tables, as `_sync` would make them one by one:
+    rows of the same agencies are updated (whole rows, so every parameter set has the same
+    keys and one executemany takes them all); otherwise the complaint's rows are replaced."""
+
+    deletes: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+
+    def sync(self, complaint_id: str, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+        if old == new:
+            return
+        if [r["agency"] for r in old] == [r["agency"] for r in new]:
+            for was, now in zip(old, new, strict=True):
+                if was != now:
+                    changed = {k: v for k, v in now.items() if k not in ("agency", "complaint_id")}
+                    self.updates.append(
+                        changed | {"b_agency": now["agency"], "b_complaint_id": complaint_id}
+                    )
+            return
+        if old:
+            self.deletes.append({"b_complaint_id": complaint_id})
+        self.inserts.extend(new)
+
+
+@dataclass
+class _BatchWrites:
+    helper_inserts: list[dict[str, Any]] = field(default_factory=list)
+    helper_updates: list[dict[str, Any]] = field(default_factory=list)
+    inbox: _RowWrites = field(default_factory=_RowWrites)
+    complaints: _RowWrites = field(default_factory=_RowWrites)
+
+    def add(self, before: InboxState | None, state: InboxState) -> None:
+        """The writes that bring one complaint's rows from `before` to `state`."""
+        record = state.to_record()
+        if before is None:
+            self.helper_inserts.append(record)
+        else:
+            self.helper_updates.append(record | {"b_complaint_id": state.complaint_id})
+        cid = state.complaint_id
+        self.inbox.sync(cid, _inbox_rows(before) if before else [], _inbox_rows(state))
+        self.complaints.sync(cid, _complaint_rows(before) if before else [], _complaint_rows(state))
 
 
 def _inbox_rows(state: InboxState) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -43,7 +44,7 @@ from lapor_es.aggregates import DomainError, NotAuthorized
 from lapor_es.aggregates.disclosure import shows_text
 from lapor_es.aggregates.values import ComplaintState, Role, Visibility
 from lapor_es.contract.payloads import AnyPayload, Filed, Verified, VisibilityChanged
-from lapor_es.projections.core import ReadModel
+from lapor_es.projections.core import Failure, ReadModel, by_complaint, failure, rows_of
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import bucket, state_after
@@ -191,20 +192,96 @@ class TimelineModel(ReadModel):
         )
 
     def _add_entry(self, conn: Connection, p: AnyPayload) -> None:
-        conn.execute(
-            self._insert_entry,
-            {
-                "complaint_id": p.complaint_id,
-                "version": p.version,
-                "tracking_id": p.tracking_id,
-                "at": p.at,
-                "event_type": p.type,
-                "actor_role": p.role,
-                "agency": event_agency(p),
-                "summary": summarize(p),
-                "text": public_text(p),
-            },
-        )
+        conn.execute(self._insert_entry, _entry(p))
+
+    # ------------------------------------------------------------------ the batch path
+    @cached_property
+    def _update_head(self) -> Update:
+        complaints = self.table(COMPLAINTS)
+        return update(complaints).where(complaints.c.complaint_id == bindparam("b_complaint_id"))
+
+    def apply_batch(self, conn: Connection, events: Sequence[ProjectedEvent]) -> list[Failure]:
+        """The set-based path: the head rows of the batch's complaints in one read, the
+        events folded in memory by `_head_after` (the rules of `apply`), then one
+        executemany each for new heads, moved heads and the new entries."""
+        groups = by_complaint(events)
+        heads = {
+            row["complaint_id"]: dict(row) for row in rows_of(conn, self.table(COMPLAINTS), groups)
+        }
+        failures: list[Failure] = []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        entries: list[dict[str, Any]] = []
+        for cid, complaint_events in groups.items():
+            before = heads.get(cid)
+            head = before
+            for ev in complaint_events:
+                try:
+                    moved = _head_after(head, ev.payload)
+                except Exception as exc:  # parked by the engine; earlier events stay
+                    failures.append(failure(ev, exc))
+                    break
+                if moved is not head:
+                    head = moved
+                    entries.append(_entry(ev.payload))
+            if head is not before and head is not None:
+                if before is None:
+                    inserts.append(head)
+                else:
+                    updates.append(head | {"b_complaint_id": cid})
+        if inserts:
+            conn.execute(self._insert_complaint, inserts)
+        if updates:
+            conn.execute(self._update_head, updates)
+        if entries:
+            conn.execute(self._insert_entry, entries)
+        return failures
+
+
+def _head_after(head: dict[str, Any] | None, p: AnyPayload) -> dict[str, Any] | None:
+    """The complaint's head row once `p` is on the page; `head` itself when the event
+    changes nothing (already on the page). Raises before the complaint's Filed."""
+    if isinstance(p, Filed):
+        if head is not None:
+            return head
+        return {
+            "complaint_id": p.complaint_id,
+            "tracking_id": p.tracking_id,
+            "version": p.version,
+            "visibility": p.visibility,
+            "title": p.title,
+            "state": str(ComplaintState.SUBMITTED),
+            "filed_at": p.at,
+            "updated_at": p.at,
+        }
+    if head is None:
+        raise ValueError(f"{p.type} (version {p.version}) before the complaint's Filed")
+    if head["version"] >= p.version:
+        return head
+    moved = head | {"version": p.version, "updated_at": p.at}
+    state = _state_set_by(p)
+    if state is not None:
+        moved["state"] = state
+    if isinstance(p, Verified):
+        moved |= {"title": p.title, "visibility": p.visibility}
+    elif isinstance(p, VisibilityChanged):
+        moved["visibility"] = p.new
+    return moved
+
+
+def _entry(p: AnyPayload) -> dict[str, Any]:
+    """The complaint_timeline row of one event."""
+    return {
+        "complaint_id": p.complaint_id,
+        "version": p.version,
+        "tracking_id": p.tracking_id,
+        "at": p.at,
+        "event_type": p.type,
+        "actor_role": p.role,
+        "agency": event_agency(p),
+        "summary": summarize(p),
+        "text": public_text(p),
+    }
 
 
 def _state_set_by(p: AnyPayload) -> str | None:
