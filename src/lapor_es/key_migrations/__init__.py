@@ -16,22 +16,10 @@ revision creates only the tables that are absent, then stamps the version.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData, text
+from sqlalchemy import MetaData
 
-from lapor_es.logging import quiet
-
-HERE = Path(__file__).resolve().parent
-VERSION_TABLE = "lapor_keys_version"
-# An arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades
-# (several writers opening one store at once).
-_LOCK_KEY = 0x1A90_7E75
+from lapor_es.alembic_history import History
 
 
 def target_metadata() -> MetaData:
@@ -40,54 +28,19 @@ def target_metadata() -> MetaData:
     return metadata
 
 
-def config(connection: Connection | None = None) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(HERE))
-    cfg.set_main_option("file_template", "%%(rev)s")  # the revision id is the file name
-    if connection is not None:
-        cfg.attributes["connection"] = connection
-    return cfg
-
-
-def script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(config())
-
-
-def current_revision(conn: Connection) -> str | None:
-    return MigrationContext.configure(
-        conn, opts={"version_table": VERSION_TABLE}
-    ).get_current_revision()
-
-
-def prepare(engine: Engine) -> bool:
-    """Upgrade the key tables to head in one transaction. True if anything was applied.
-
-    Quietly: every process that writes events runs this when it opens the store, and a
-    worker's start (or its one startup.failed line) must not come after Alembic's chatter
-    ("Context impl ...", at every check)."""
-    with quiet("alembic"), engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-        if current_revision(conn) == script().get_current_head():
-            return False
-        command.upgrade(config(conn), "head")
-    return True
-
-
-def pending_changes(engine: Engine) -> list[Any]:
-    """What autogenerate would write if run now: [] when the migrations match the tables."""
-    with engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn,
-            opts={
-                "version_table": VERSION_TABLE,
-                "compare_type": True,
-                "include_name": include_name,
-            },
-        )
-        return list(compare_metadata(context, target_metadata()))
-
-
-def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Only our tables: the database also holds the events, the auth and read-model tables."""
-    return type_ != "table" or name in target_metadata().tables
+# Quiet: every process that writes events upgrades when it opens the store, and a worker's
+# start (or its one startup.failed line) must not come after Alembic's "Context impl ...".
+HISTORY = History(
+    folder=Path(__file__).resolve().parent,
+    version_table="lapor_keys_version",
+    lock_key=0x1A90_7E75,
+    metadata=target_metadata,
+    quiet=True,
+)
+VERSION_TABLE = HISTORY.version_table
+config = HISTORY.config
+script = HISTORY.script
+current_revision = HISTORY.current_revision
+prepare = HISTORY.upgrade  # True if anything was applied
+pending_changes = HISTORY.pending_changes
+include_name = HISTORY.include_name

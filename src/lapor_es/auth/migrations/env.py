@@ -1,28 +1,5 @@
-"""Alembic environment: always online, on the connection `auth.migrations.config` hands in."""
+"""Alembic environment of the auth tables: see lapor_es.alembic_history.History.run_env."""
 
-from __future__ import annotations
+from lapor_es.auth.migrations import HISTORY
 
-from alembic import context
-from sqlalchemy import Connection
-
-from lapor_es.auth.migrations import VERSION_TABLE, include_name, target_metadata
-
-
-def run() -> None:
-    connection = context.config.attributes.get("connection")
-    if not isinstance(connection, Connection):
-        raise RuntimeError("auth migrations run from code: lapor_es.auth.migrations.prepare")
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata(),
-        version_table=VERSION_TABLE,
-        include_name=include_name,
-        compare_type=True,
-        # SQLite alters tables by copy-and-rename: batch mode writes that for us.
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-run()
+HISTORY.run_env()
