@@ -94,6 +94,8 @@ dead_letters = Table(
 
 # Ids per IN list: well under SQLite's and PostgreSQL's limits on bound parameters.
 IN_CHUNK = 500
+# Set-based tries of a batch whose claims another projector took first, before the slow path.
+SET_BASED_ATTEMPTS = 3
 
 _GAP_PREFIX = "version "
 
@@ -264,6 +266,11 @@ class _SlowPath(Exception):
     roll the batch back and apply it event by event."""
 
 
+class _ClaimTaken(_SlowPath):
+    """Another projector claimed some of the batch's complaints after their versions were
+    read (a rebalance): read again, those events are now duplicates."""
+
+
 @dataclass
 class BatchResult:
     applied: int = 0
@@ -362,15 +369,7 @@ class Projector:
                 for model in self.models:
                     self._process_model(own, model, events, result)
         elif conn is None:
-            try:
-                with self.engine.begin() as own:
-                    for model in self.models:
-                        self._process_model_fast(own, model, events, result)
-            except _SlowPath:
-                result = BatchResult()
-                with self.engine.begin() as own:
-                    for model in self.models:
-                        self._process_model(own, model, events, result)
+            result = self._process_set_based(events)
         else:
             for model in self.models:
                 self._process_model(conn, model, events, result)
@@ -383,6 +382,28 @@ class Projector:
                     version=version,
                     error=error,
                 )
+        return result
+
+    def _process_set_based(self, events: Sequence[ProjectedEvent]) -> BatchResult:
+        """The set-based path, tried again when another projector's claims got in the way
+        (they then read as duplicates); the slow path for anything else, or when the race
+        goes on (the slow path is many times slower: a savepoint and statements per event)."""
+        for _ in range(SET_BASED_ATTEMPTS):
+            result = BatchResult()
+            try:
+                with self.engine.begin() as own:
+                    for model in self.models:
+                        self._process_model_fast(own, model, events, result)
+                return result
+            except _ClaimTaken:
+                log.info("projection.claims_taken_elsewhere", events=len(events))
+                continue
+            except _SlowPath:
+                break
+        result = BatchResult()
+        with self.engine.begin() as own:
+            for model in self.models:
+                self._process_model(own, model, events, result)
         return result
 
     def _process_model_fast(
@@ -427,7 +448,7 @@ class Projector:
                 current[ev.complaint_id] = ev.version
                 claimed.append((i, ev))
         if not self._claim_all(conn, name, started, current):
-            raise _SlowPath  # another projector got here first
+            raise _ClaimTaken  # another projector got here first
         try:
             failures = model.apply_batch(conn, [ev for _, ev in claimed])
         except Exception as exc:
