@@ -106,8 +106,43 @@ def _not_future(value: datetime) -> datetime:
 BusinessTime = Annotated[Time, AfterValidator(_not_future)]
 
 
+def nul_at(value: Any, path: str = "") -> str | None:
+    """Where U+0000 stands in a decoded JSON value ('reporter.name', 'a key in reporter'),
+    or None when it holds none."""
+    if isinstance(value, str):
+        return (path or "the value") if "\x00" in value else None
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"a key in {path}" if path else "a key"
+        if found := nul_at(item, f"{path}.{key}" if path else str(key)):
+            return found
+    return None
+
+
+def holds_nul(value: Any) -> bool:
+    return nul_at(value) is not None
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """The store would keep a NUL (events are bytes), but PostgreSQL text cannot hold
+        it: the event would stop at every projection. Refused here, for every entry."""
+        if isinstance(data, dict) and (where := nul_at(data)):
+            raise PydanticCustomError(
+                "nul_character",
+                "{where} holds a NUL character (U+0000), which no field accepts",
+                {"where": where if where.startswith("a key") else f"'{where}'"},
+            )
+        return data
 
 
 class ActorModel(Strict):

@@ -164,3 +164,27 @@ def test_enums_still_come_as_json_strings() -> None:
     cmd = parse_command(json.dumps(file_cmd(kind="aspiration", visibility="anonymous")))
     assert isinstance(cmd, FileComplaint)
     assert cmd.kind == "aspiration" and cmd.visibility == "anonymous" and cmd.channel == "web"
+
+
+# ------------------------------------------------------------- NUL characters (U+0000)
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"description": "Jalan berlubang\x00 di depan SD"}, "'description'"),
+        ({"reporter": {"name": "Bu\x00di", "phone": "081234567890"}}, "'reporter.name'"),
+        ({"request_id": "req\x00-1"}, "'request_id'"),
+        ({"bad\x00key": "x"}, "a key"),
+    ],
+)
+def test_a_nul_character_is_refused_wherever_it_stands(
+    override: dict[str, Any], named: str
+) -> None:
+    """PostgreSQL text cannot hold U+0000: stored in an event, it would stop the event at
+    every projection. `exec` and the door both refuse it, naming where it stood."""
+    command = file_cmd() | override
+    for arriving in (json.dumps(command), command):  # a JSON line (exec), a decoded body
+        with pytest.raises(ValidationError) as refused:
+            parse_command(arriving)
+        (error,) = refused.value.errors()
+        assert error["type"] == "nul_character"
+        assert error["msg"].startswith(f"{named} holds a NUL character")

@@ -108,18 +108,6 @@ def _business_time_refusal(
     return _error(line, "validation_error", message, details)
 
 
-def _holds_nul(value: Any) -> bool:
-    """U+0000 anywhere in the body, keys included. The engine would store it (events are
-    bytes), but PostgreSQL text cannot hold it: the projector would fail on the event."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
-
-
 def _namespaced(caller: Caller, command: c.Command) -> c.Command:
     if isinstance(command, c.FileComplaint) and command.idempotency_key:
         assert isinstance(caller, Principal), "only principals may file"
@@ -132,7 +120,7 @@ def _namespaced(caller: Caller, command: c.Command) -> c.Command:
 def _decide(door: Door, caller: Caller, line: int, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         return _error(line, "validation_error", "a command is a JSON object")
-    if _holds_nul(body):
+    if c.holds_nul(body):  # before the actor is derived from it
         return _error(line, "validation_error", "text may not hold NUL characters (U+0000)")
     try:
         with_actor = command_with_actor(caller, body, door.scope)
