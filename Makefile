@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+PYTEST_ARGS ?=
+
 .PHONY: demo test lint typecheck unit integration bench bench-quick clean services-up services-down openapi lock
 
 # Every package at the version and hash in the lock (transitive ones too), then lapor-es itself
@@ -39,7 +41,7 @@ demo: $(STAMP)
 
 ## Lint, type-check and run every test (starts PostgreSQL from deploy/ when needed).
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools examples
