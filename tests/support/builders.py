@@ -12,9 +12,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import pytest
 from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 
-from lapor_es.aggregates import Actor, Channel, Complaint, ComplaintKind, Role, Visibility
+from lapor_es.aggregates import (
+    Actor,
+    Channel,
+    Complaint,
+    ComplaintKind,
+    DomainError,
+    Role,
+    Visibility,
+)
 from lapor_es.application import LaporApp
 from lapor_es.commands import Outcome, RegisterAgency, parse_command
 from lapor_es.contract.payloads import PAYLOAD_ADAPTER, AnyPayload
@@ -84,6 +93,13 @@ class Driver:
     def __call__(self, **command: Any) -> Outcome:
         self.at += timedelta(hours=1)
         return self.lapor.handle(parse_command({**command, "at": self.at.isoformat()}))
+
+
+def refusal(run: Driver, command: dict[str, Any]) -> DomainError:
+    """The domain's refusal of `command` (the test fails if it is accepted)."""
+    with pytest.raises(DomainError) as refused:
+        run(**command)
+    return refused.value
 
 
 def traffic(lapor: LaporApp, complaints: int, start: datetime, *, seed: str = "t") -> list[str]:

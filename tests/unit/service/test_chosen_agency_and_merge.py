@@ -21,7 +21,14 @@ from lapor_es.application import LaporApp
 from lapor_es.commands import parse_command
 from lapor_es.contract.payloads import public_payload
 from tests.conftest import NOW
-from tests.support.builders import DESK, Driver, agency_actor, file_cmd, reporter_actor
+from tests.support.builders import (
+    DESK,
+    Driver,
+    agency_actor,
+    file_cmd,
+    refusal,
+    reporter_actor,
+)
 
 START = NOW - timedelta(days=60)
 REASON = "Jalan provinsi: kewenangan pemerintah provinsi"
@@ -38,12 +45,6 @@ def verify(tid: str, **overrides: Any) -> dict[str, Any]:
         "kind": "complaint",
         "visibility": "public",
     } | overrides
-
-
-def refusal(run: Driver, command: dict[str, Any]) -> DomainError:
-    with pytest.raises(DomainError) as refused:
-        run(**command)
-    return refused.value
 
 
 def types(lapor: LaporApp, tid: str) -> list[str]:

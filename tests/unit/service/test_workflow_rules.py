@@ -7,16 +7,22 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from eventsourcing.persistence import StoredEvent
 
-from lapor_es.aggregates import Complaint, DomainError
+from lapor_es.aggregates import Complaint
 from lapor_es.aggregates.chain import payload_hash
 from lapor_es.application import LaporApp
 from lapor_es.bootstrap import in_memory_app
 from lapor_es.contract.payloads import public_payload
 from tests.conftest import NOW
-from tests.support.builders import DESK, Driver, agency_actor, file_cmd, small_directory
+from tests.support.builders import (
+    DESK,
+    Driver,
+    agency_actor,
+    file_cmd,
+    refusal,
+    small_directory,
+)
 from tests.unit.service.conftest import SETTINGS
 
 START = NOW - timedelta(days=60)
@@ -40,12 +46,6 @@ def verify(tid: str, **overrides: Any) -> dict[str, Any]:
         "visibility": "public",
         "to_agency": "KEMENKES",
     } | overrides
-
-
-def refusal(run: Driver, command: dict[str, Any]) -> DomainError:
-    with pytest.raises(DomainError) as refused:
-        run(**command)
-    return refused.value
 
 
 # ----------------------------------------------------------------- item 1
