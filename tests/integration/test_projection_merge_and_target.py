@@ -5,14 +5,14 @@ forwarding as 'merged'; the original's tracking page tells the merge; completion
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from lapor_es.application import LaporApp
-from lapor_es.commands import Outcome, parse_command
+from lapor_es.commands import Outcome
 from lapor_es.config import Settings
 from lapor_es.readmodels import stats as st
 from lapor_es.readmodels.complaints import ComplaintsModel
@@ -20,7 +20,8 @@ from lapor_es.readmodels.deadlines import DeadlinesModel
 from lapor_es.readmodels.desk import desk_queue
 from lapor_es.readmodels.inbox import inbox_rows
 from lapor_es.readmodels.timeline import timeline_for
-from tests.support.builders import DESK, agency_actor, file_cmd, small_directory
+from tests.integration import test_projection_workflow_rules as workflow_rules
+from tests.support.builders import DESK, agency_actor
 from tests.support.projections import read_model_service
 
 pytestmark = pytest.mark.integration
@@ -29,21 +30,11 @@ START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 AS_OF = datetime(2026, 1, 9, 10, 0, tzinfo=UTC)  # Friday, before any follow-up is due
 
 
-class Run:
-    def __init__(self, lapor: LaporApp) -> None:
-        small_directory(lapor)
-        self.lapor, self.at = lapor, START
+class Run(workflow_rules.Run):
+    """The workflow-rule tests' driver, verifying without naming an agency."""
 
-    def __call__(self, **command: Any) -> Outcome:
-        self.at += timedelta(hours=1)
-        return self.lapor.handle(parse_command({**command, "at": self.at.isoformat()}))
-
-    def file(self, **overrides: Any) -> str:
-        out = self(**file_cmd(**overrides))
-        assert out.tracking_id
-        return out.tracking_id
-
-    def verify(self, tid: str, **more: Any) -> Outcome:
+    def verify(self, tid: str, to: str | None = None, **more: Any) -> Outcome:
+        assert to is None, "this driver verifies to the reporter's chosen agency"
         return self(
             command="verify",
             actor=DESK,
