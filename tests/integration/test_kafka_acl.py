@@ -3,6 +3,7 @@ deny by default) started from the launcher; agency A reads its own feed and noth
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -81,7 +82,19 @@ def read_as(bootstrap: str, who: KafkaSecurity, topic: str, group: str | None) -
         if group is not None:
             consumer.committed(tp)  # an OffsetFetch: needs READ on the group
         consumer.seek_to_beginning(tp)
-        return sum(len(v) for v in consumer.poll(timeout_ms=5000).values()) if end else 0
+        # One poll may come back empty while the SASL fetch connection is still being set up
+        # (seen on a loaded CI machine), so read until the end offset or a deadline.
+        # The end offset may sit past a transaction marker, so stop at the first empty poll
+        # after some records as well.
+        read, deadline = 0, time.monotonic() + 30
+        while end and consumer.position(tp) < end:
+            got = sum(len(v) for v in consumer.poll(timeout_ms=1000).values())
+            if read and not got:
+                break
+            read += got
+            if not read and time.monotonic() > deadline:
+                raise TimeoutError(f"no record of {topic} in 30 s; end offset {end}")
+        return read
     finally:
         consumer.close()
 
