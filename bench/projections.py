@@ -10,7 +10,7 @@
     --skip-parts, the CPU seconds of decoding and of each model alone, set-based and (unless
     --skip-slow-path) per event.
     Raw: the same number of rows (one per event: id, complaint, version, type, payload JSON)
-    inserted with plain sqlite3 statements, one transaction per 1000 rows, into a fresh
+    inserted with plain sqlite3 executemany, one transaction per 1000 rows, into a fresh
     SQLite file in the same directory.
 (b) Kafka -> PostgreSQL, exactly-once mode: `run_projector` (KafkaRunner, read_committed,
     offsets tracked in the read-model transaction) with a fresh group id, into a fresh
@@ -182,7 +182,8 @@ def project_sqlite_per_event(store: Path, workdir: Path) -> tuple[float, int]:
 
 
 def raw_sqlite(rows: list[tuple[int, str, str]], workdir: Path) -> float:
-    """Plain SQL: one INSERT per event, RAW_BATCH per transaction, same kind of file."""
+    """Plain SQL, its fastest honest form: one bulk INSERT (executemany) of RAW_BATCH rows per
+    transaction, one row per event, same kind of file."""
     path = workdir / "raw.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -193,11 +194,13 @@ def raw_sqlite(rows: list[tuple[int, str, str]], workdir: Path) -> float:
         t0 = time.perf_counter()
         for i in range(0, len(rows), RAW_BATCH):
             conn.execute("BEGIN")
-            for n, (nid, topic, state) in enumerate(rows[i : i + RAW_BATCH]):
-                conn.execute(
-                    "INSERT INTO ev (id, topic, version, payload) VALUES (?, ?, ?, ?)",
-                    (nid, topic, n, state),
-                )
+            conn.executemany(
+                "INSERT INTO ev (id, topic, version, payload) VALUES (?, ?, ?, ?)",
+                [
+                    (nid, topic, n, state)
+                    for n, (nid, topic, state) in enumerate(rows[i : i + RAW_BATCH])
+                ],
+            )
             conn.execute("COMMIT")
         return time.perf_counter() - t0
     finally:

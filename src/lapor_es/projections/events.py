@@ -6,9 +6,8 @@ mode) and out of Kafka records (projector mode), so read models are written once
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from eventsourcing.persistence import Mapper, Notification
@@ -30,31 +29,27 @@ class Coordinates:
     offset: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProjectedEvent:
-    """One event for the projector. The payload's identifying fields are cached: the
-    engine and every model read them for each event, several times."""
+    """One event for the projector. The payload's identifying fields are copied out once:
+    the engine and every model read them for each event, several times (plain slots, not
+    cached properties, which cost a Python call on every read)."""
 
     payload: AnyPayload
     raw: dict[str, Any]
     coordinates: Coordinates
     position: int  # global position in the event store (ce_position on Kafka)
+    type: str = field(init=False)
+    complaint_id: str = field(init=False)
+    version: int = field(init=False)
+    at: datetime = field(init=False)
 
-    @cached_property
-    def type(self) -> str:
-        return self.payload.type
-
-    @cached_property
-    def complaint_id(self) -> str:
-        return self.payload.complaint_id
-
-    @cached_property
-    def version(self) -> int:
-        return self.payload.version
-
-    @cached_property
-    def at(self) -> datetime:
-        return self.payload.at
+    def __post_init__(self) -> None:
+        payload, setter = self.payload, object.__setattr__
+        setter(self, "type", payload.type)
+        setter(self, "complaint_id", payload.complaint_id)
+        setter(self, "version", payload.version)
+        setter(self, "at", payload.at)
 
 
 def from_notification(notification: Notification, mapper: Mapper[Any]) -> ProjectedEvent:

@@ -41,6 +41,7 @@ from sqlalchemy import (
 
 from lapor_es.aggregates.values import LAPOR_BUCKET, ComplaintState
 from lapor_es.contract import payloads as p
+from lapor_es.projections.bulk import execute_many
 from lapor_es.projections.core import (
     IN_CHUNK,
     Failure,
@@ -717,5 +718,4 @@ class _Writes:
             (model._end_forwarding, self.forwarding_ends),
             (model._insert_forwarding, self.forwarding_inserts),
         ):
-            if params:
-                conn.execute(stmt, params)
+            execute_many(conn, stmt, params)

@@ -54,6 +54,7 @@ from sqlalchemy import (
 
 from lapor_es.aggregates.values import ComplaintState
 from lapor_es.contract import payloads as p
+from lapor_es.projections.bulk import execute_many
 from lapor_es.projections.core import Failure, ReadModel, by_complaint, failure, rows_of
 from lapor_es.projections.events import ProjectedEvent
 from lapor_es.readmodels.lifecycle import chain_after as shared_chain_after
@@ -531,5 +532,4 @@ class _Writes:
             (model._insert_chain, self.chain_inserts),
             (model._update_chain_stmt, self.chain_updates),
         ):
-            if params:
-                conn.execute(stmt, params)
+            execute_many(conn, stmt, params)

@@ -47,6 +47,7 @@ from sqlalchemy import (
     update,
 )
 
+from lapor_es.projections.bulk import execute_many
 from lapor_es.projections.core import Failure, ReadModel, by_complaint, failure, rows_of
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
@@ -314,10 +315,8 @@ class InboxModel(ReadModel):
         return failures
 
     def _write_batch(self, conn: Connection, writes: _BatchWrites) -> None:
-        if writes.helper_inserts:
-            conn.execute(self._insert_helper, writes.helper_inserts)
-        if writes.helper_updates:
-            conn.execute(self._update_helper, writes.helper_updates)
+        execute_many(conn, self._insert_helper, writes.helper_inserts)
+        execute_many(conn, self._update_helper, writes.helper_updates)
         tables = (
             (INBOX, writes.inbox, self._delete_inbox, self._insert_inbox),
             (
@@ -328,12 +327,9 @@ class InboxModel(ReadModel):
             ),
         )
         for name, table_writes, delete_rows, insert_rows in tables:
-            if table_writes.deletes:
-                conn.execute(delete_rows, table_writes.deletes)
-            if table_writes.inserts:
-                conn.execute(insert_rows, table_writes.inserts)
-            if table_writes.updates:
-                conn.execute(self._update_row(name), table_writes.updates)
+            execute_many(conn, delete_rows, table_writes.deletes)
+            execute_many(conn, insert_rows, table_writes.inserts)
+            execute_many(conn, self._update_row(name), table_writes.updates)
 
 
 @dataclass

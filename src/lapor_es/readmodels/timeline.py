@@ -44,6 +44,7 @@ from lapor_es.aggregates import DomainError, NotAuthorized
 from lapor_es.aggregates.disclosure import shows_text
 from lapor_es.aggregates.values import ComplaintState, Role, Visibility
 from lapor_es.contract.payloads import AnyPayload, Filed, Verified, VisibilityChanged
+from lapor_es.projections.bulk import execute_many
 from lapor_es.projections.core import Failure, ReadModel, by_complaint, failure, rows_of
 from lapor_es.projections.core import metadata as live_metadata
 from lapor_es.projections.events import ProjectedEvent
@@ -229,12 +230,9 @@ class TimelineModel(ReadModel):
                     inserts.append(head)
                 else:
                     updates.append(head | {"b_complaint_id": cid})
-        if inserts:
-            conn.execute(self._insert_complaint, inserts)
-        if updates:
-            conn.execute(self._update_head, updates)
-        if entries:
-            conn.execute(self._insert_entry, entries)
+        execute_many(conn, self._insert_complaint, inserts)
+        execute_many(conn, self._update_head, updates)
+        execute_many(conn, self._insert_entry, entries)
         return failures
 
 

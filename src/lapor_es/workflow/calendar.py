@@ -101,8 +101,9 @@ class WorkingCalendar:
     day even on a weekend or holiday) > ``extra_holidays`` > the ``holidays`` package (public
     holidays, plus collective leave when ``include_collective_leave``) > Saturday/Sunday.
 
-    Holiday data is loaded lazily per year and cached; the cache is the only internal state that
-    changes after construction and it does not change any answer.
+    Holiday data is loaded lazily per year and cached, and each day's answer is memoized; the
+    caches are the only internal state that changes after construction and they do not change
+    any answer.
     """
 
     __slots__ = (
@@ -112,6 +113,7 @@ class WorkingCalendar:
         "_extra_working_days",
         "_include_collective_leave",
         "_lock",
+        "_working",
     )
 
     _extra_holidays: frozenset[date]
@@ -120,6 +122,7 @@ class WorkingCalendar:
     _categories: tuple[str, ...]
     _cache: dict[int, Mapping[date, str]]
     _lock: threading.Lock
+    _working: dict[date, bool]
 
     def __init__(
         self,
@@ -145,6 +148,7 @@ class WorkingCalendar:
         )
         setter(self, "_cache", {})
         setter(self, "_lock", threading.Lock())
+        setter(self, "_working", {})
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -201,12 +205,21 @@ class WorkingCalendar:
         return self._year(d.year).get(d)
 
     def is_working_day(self, d: date) -> bool:
+        # Memoized per date: the projector asks about the same few hundred days hundreds of
+        # thousands of times (durations, ladders). A datetime never equals a date key, so it
+        # still reaches _as_date's TypeError.
+        known = self._working.get(d)
+        if known is not None:
+            return known
         d = _as_date(d, "d")
         if d in self._extra_working_days:
-            return True
-        if d.weekday() >= 5:
-            return False
-        return self.holiday_name(d) is None
+            working = True
+        elif d.weekday() >= 5:
+            working = False
+        else:
+            working = self.holiday_name(d) is None
+        self._working[d] = working
+        return working
 
     def next_working_day(self, d: date) -> date:
         """The first working day strictly after ``d``."""
