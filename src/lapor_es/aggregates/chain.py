@@ -36,10 +36,21 @@ STORE_FIELDS = frozenset(
 )
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def canonical_value(value: Any) -> Any:
     """One JSON representation per value, whoever computes it."""
+    # Every stored event, published record and audited record passes through here, field by
+    # field: the exact plain types (most values) return first. Subclasses (StrEnum, IntEnum)
+    # still take the isinstance path below.
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        utc = value.astimezone(UTC)
+        if utc.year >= 1000:  # isoformat pads years below 1000, glibc's strftime does not
+            return utc.isoformat(timespec="microseconds")[:26] + "Z"
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, Mapping):
