@@ -1,6 +1,6 @@
 """`execute_many` writes exactly what SQLAlchemy's own executemany writes: the same values
-after the column types' bind processing (datetimes on SQLite, JSON), for inserts, updates
-keyed by a bind parameter and deletes, on SQLite and PostgreSQL."""
+after the column types' bind processing (datetimes on SQLite, JSON), for inserts (COPY on
+PostgreSQL), updates keyed by a bind parameter and deletes, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    event,
     insert,
     select,
     update,
@@ -71,6 +72,8 @@ def test_execute_many_writes_what_sqlalchemy_writes(database_url: str) -> None:
         for i in range(0, 50, 4)
     ]
     gone = [{"b_complaint_id": f"c-{i:04d}"} for i in range(1, 50, 9)]
+    statements_seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements_seen.append(a[2]))
     try:
         with engine.begin() as conn:
             for table, run in ((ours, "bulk"), (theirs, "sqlalchemy")):
@@ -88,6 +91,9 @@ def test_execute_many_writes_what_sqlalchemy_writes(database_url: str) -> None:
             written = _contents(conn, ours)
             assert written == _contents(conn, theirs)
         assert len(written) == 50 - len(gone)
+        # On PostgreSQL the plain INSERT went through COPY, beside SQLAlchemy's cursor.
+        inserts_into_ours = [s for s in statements_seen if s.startswith("INSERT INTO bulk_ours")]
+        assert len(inserts_into_ours) == (0 if engine.dialect.name == "postgresql" else 1)
         first, second = written[0], written[1]
         assert first[:2] == ("c-0000", 1000) and first[3] == ["X"]  # updated
         assert second[:2] == ("c-0002", 2) and second[4] == "50% of 2's text: %(x)s ?"

@@ -6,18 +6,23 @@ projector's time (docs/benchmarks.md). Here a statement is compiled once per dia
 set, its bind processors are looked up once, and each row becomes the DBAPI's own parameters
 (a tuple for qmark/format dialects, a dict for pyformat) in one comprehension, handed to
 `exec_driver_sql`, which is still SQLAlchemy's connection, transaction and events.
+
+On PostgreSQL with psycopg a plain INSERT goes through COPY instead, in the same
+transaction: psycopg's executemany sends one statement per row (pipelined), about 70 us a
+row; COPY streams the rows (most of the projector's rows are inserts: docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy import Connection, Table
+from sqlalchemy.engine.interfaces import Compiled, Dialect
 from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any]
@@ -29,6 +34,7 @@ class _Plan:
     names: tuple[str, ...]  # the rows' keys, in the order the DBAPI wants them
     processors: tuple[Processor | None, ...]
     dbapi_names: tuple[str, ...] | None  # pyformat: the (escaped) names; None: positional
+    copy: bool = False  # `sql` is a COPY ... FROM STDIN taking the rows as tuples
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         get = itemgetter(*self.names)
@@ -85,6 +91,10 @@ def _plan(dialect: Dialect, statement: UpdateBase, keys: frozenset[str]) -> _Pla
     if plan is not None:
         return plan
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
+    if _copies(dialect) and _PLAIN_INSERT.match(compiled.string):
+        plan = _copy_plan(dialect, statement, keys, compiled)
+        _PLANS[cache_key] = plan
+        return plan
     names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
     missing = [n for n in names if n not in keys]
     if missing:
@@ -99,9 +109,50 @@ def _plan(dialect: Dialect, statement: UpdateBase, keys: frozenset[str]) -> _Pla
     return plan
 
 
+# Exactly INSERT INTO table (columns) VALUES (parameters): no RETURNING, no ON CONFLICT.
+_PLAIN_INSERT = re.compile(
+    r"INSERT INTO [^(]+ \([^)]*\) VALUES \((?:[^)]|\)s)*\)\Z"  # pyformat: %(name)s
+)
+
+
+def _copies(dialect: Dialect) -> bool:
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _copy_plan(
+    dialect: Dialect, statement: UpdateBase, keys: frozenset[str], compiled: Compiled
+) -> _Plan:
+    table = statement.table
+    assert isinstance(table, Table)
+    columns = [c for c in table.columns if c.key in keys]
+    if {c.key for c in columns} != keys:
+        unknown = sorted(keys - {c.key for c in columns})
+        raise KeyError(f"not columns of {table.name}: {unknown} ({compiled.string!r})")
+    quote = dialect.identifier_preparer
+    sql = (
+        f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c.name) for c in columns)})"
+        " FROM STDIN"
+    )
+    processors = tuple(
+        _faster(c.type.dialect_impl(dialect).bind_processor(dialect)) for c in columns
+    )
+    return _Plan(sql, tuple(c.key for c in columns), processors, None, copy=True)
+
+
 def execute_many(conn: Connection, statement: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> int:
     """Run `statement` once per row (every row has the same keys); the rows it affected."""
     if not rows:
         return 0
     plan = _plan(conn.dialect, statement, frozenset(rows[0]))
+    if plan.copy:
+        return _copy(conn, plan, rows)
     return conn.exec_driver_sql(plan.sql, plan.parameters(rows)).rowcount
+
+
+def _copy(conn: Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> int:
+    # The psycopg connection under SQLAlchemy's: same session, same open transaction.
+    driver: Any = conn.connection.dbapi_connection
+    with driver.cursor() as cursor, cursor.copy(plan.sql) as copy:
+        for row in plan.parameters(rows):
+            copy.write_row(row)
+    return len(rows)
