@@ -221,35 +221,35 @@ def advance(current: InboxState | None, payload: AnyPayload) -> InboxState:
     clock = clock_after(
         None if current.clock is None else ClockKind(current.clock), current.due_at, payload
     )
-    nxt = replace(
-        current,
-        version=payload.version,
-        state=state_after(current.state, payload),
-        chain=chain,
-        holdings=holdings_after(current.holdings, current.chain, chain, payload.at),
-        clock=None if clock.kind is None else clock.kind.value,
-        due_at=clock.due_at,
-        last_action=payload.type,
-        last_action_at=payload.at,
-        last_actor_role=payload.role,
-    )
+    # One replace() per event (it goes through __init__ with every field): the changes of
+    # the event's own kind are gathered first.
+    changes: dict[str, Any] = {
+        "version": payload.version,
+        "state": state_after(current.state, payload),
+        "chain": chain,
+        "holdings": holdings_after(current.holdings, current.chain, chain, payload.at),
+        "clock": None if clock.kind is None else clock.kind.value,
+        "due_at": clock.due_at,
+        "last_action": payload.type,
+        "last_action_at": payload.at,
+        "last_actor_role": payload.role,
+    }
     match payload:
         case Verified():  # the desk may correct these at verification
-            nxt = replace(
-                nxt,
-                title=payload.title,
-                category=payload.category,
-                kind=payload.kind,
-                visibility=payload.visibility,
-            )
+            changes |= {
+                "title": payload.title,
+                "category": payload.category,
+                "kind": payload.kind,
+                "visibility": payload.visibility,
+            }
         case VisibilityChanged():
-            nxt = replace(nxt, visibility=payload.new)
+            changes["visibility"] = payload.new
         case ReporterErased():
-            nxt = replace(nxt, erased=True)
+            changes["erased"] = True
         case Reopened():
-            nxt = replace(nxt, reopen_count=current.reopen_count + 1)
+            changes["reopen_count"] = current.reopen_count + 1
         case Responded() | Resolved():  # answered, or nothing left to answer
-            nxt = replace(nxt, reply_pending=False)
+            changes["reply_pending"] = False
         case ReporterReplied() if payload.kind in ("comment", "dispute"):
-            nxt = replace(nxt, reply_pending=True)
-    return nxt
+            changes["reply_pending"] = True
+    return replace(current, **changes)
