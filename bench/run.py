@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table, bench/results.json (issue 11).
 
     .venv/bin/python bench/run.py [--quick] [--only NAME,...] [--bootstrap HOST:PORT]
-                                  [--database-url URL]
+                                  [--database-url URL] [--extra NAME=ARGS ...]
 
 Runs each bench/*.py as a subprocess with --json, takes its figures, each beside the raw
 baseline it measured in the same run, and writes bench/results.json:
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -202,7 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", help="Kafka (default: deploy/kafka/broker bootstrap)")
     parser.add_argument("--database-url", help="PostgreSQL server (default: deploy/postgres)")
     parser.add_argument("--out", default=str(BENCH / "results.json"))
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="more arguments for one benchmark, after its own (the last of a repeated option "
+        "wins), e.g. --extra 'relay=--events 60000'; repeatable",
+    )
     args = parser.parse_args(argv)
+    extra: dict[str, list[str]] = {}
+    for item in args.extra:
+        name, _, more = item.partition("=")
+        extra.setdefault(name, []).extend(shlex.split(more))
     root = BENCH.parent
     bootstrap = args.bootstrap or tool(str(root / "deploy" / "kafka" / "broker"), "bootstrap")
     pg = args.database_url or tool(str(root / "deploy" / "postgres" / "pg"), "url")
@@ -215,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     for name, (full, quick, to_rows) in chosen.items():
         try:
-            doc = run_one(name, quick if args.quick else full)
+            doc = run_one(name, [*(quick if args.quick else full), *extra.get(name, [])])
             raw_docs[name] = doc
             rows += to_rows(doc)
         except Exception as exc:
@@ -223,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   FAILED: {failures[name][:500]}", flush=True)
     result = {
         "quick": args.quick,
+        "extra": extra,
         "machine": {
             "nproc": os.cpu_count(),
             "python": platform.python_version(),
