@@ -4,6 +4,8 @@ PostgreSQL), updates keyed by a bind parameter and deletes, on SQLite and Postgr
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,5 +114,24 @@ def test_a_row_without_a_bound_column_is_refused_by_name(tmp_path: Any) -> None:
             with pytest.raises(KeyError, match="b_complaint_id"):
                 execute_many(conn, update(table).where(by_id), [{"version": 1}])
             assert execute_many(conn, insert(table), []) == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_plan_does_not_keep_its_statement_alive(tmp_path: Any) -> None:
+    """Every new model instance brings new statements (a rebuild, each test): the plans
+    cached for them must go when they go."""
+    engine = projection_engine_at(f"sqlite:///{tmp_path}/b.sqlite3")
+    md = MetaData()
+    table = _table(md, "bulk_weak")
+    md.create_all(engine)
+    try:
+        statement = insert(table)
+        alive = weakref.ref(statement)
+        with engine.begin() as conn:
+            assert execute_many(conn, statement, _rows(3)) == 3
+        del statement
+        gc.collect()
+        assert alive() is None
     finally:
         engine.dispose()

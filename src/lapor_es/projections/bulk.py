@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine.interfaces import Compiled, Dialect
@@ -82,19 +83,26 @@ def _faster(process: Processor | None) -> Processor | None:
     return isoformat
 
 
-_PLANS: dict[tuple[UpdateBase, str, frozenset[str]], _Plan] = {}
+# Per statement object, weakly: models build their statements once, but every new model
+# instance (a rebuild, a test) brings new ones, and a plan must not keep them alive.
+_PLANS: WeakKeyDictionary[UpdateBase, dict[tuple[str, frozenset[str]], _Plan]] = WeakKeyDictionary()
 
 
 def _plan(dialect: Dialect, statement: UpdateBase, keys: frozenset[str]) -> _Plan:
-    cache_key = (statement, dialect.name, keys)
-    plan = _PLANS.get(cache_key)
+    plans = _PLANS.setdefault(statement, {})
+    cache_key = (dialect.name, keys)
+    plan = plans.get(cache_key)
     if plan is not None:
         return plan
+    plan = _new_plan(dialect, statement, keys)
+    plans[cache_key] = plan
+    return plan
+
+
+def _new_plan(dialect: Dialect, statement: UpdateBase, keys: frozenset[str]) -> _Plan:
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
     if _copies(dialect) and _PLAIN_INSERT.match(compiled.string):
-        plan = _copy_plan(dialect, statement, keys, compiled)
-        _PLANS[cache_key] = plan
-        return plan
+        return _copy_plan(dialect, statement, keys, compiled)
     names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
     missing = [n for n in names if n not in keys]
     if missing:
@@ -104,9 +112,7 @@ def _plan(dialect: Dialect, statement: UpdateBase, keys: frozenset[str]) -> _Pla
     )
     escaped: Mapping[str, str] = compiled.escaped_bind_names or {}
     dbapi_names = None if compiled.positional else tuple(escaped.get(n, n) for n in names)
-    plan = _Plan(compiled.string, names, processors, dbapi_names)
-    _PLANS[cache_key] = plan
-    return plan
+    return _Plan(compiled.string, names, processors, dbapi_names)
 
 
 # Exactly INSERT INTO table (columns) VALUES (parameters): no RETURNING, no ON CONFLICT.
