@@ -30,11 +30,11 @@ import json
 import os
 import platform
 import pstats
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -372,12 +372,20 @@ def profile_store(store: Store, n: int, top: int) -> str:
 
 
 # ------------------------------------------------------------------ concurrent filers
-BARRIER_S = 600  # every filer warmed up and waiting: a filer that failed breaks the barrier
+BARRIER_S = 600  # for every filer to warm up and report ready
 
 
-def _filer(args: tuple[Settings, str, int, int, Any]) -> dict[str, float]:
-    """One process: file `n` complaints (or save n raw aggregates) after the start signal."""
-    settings, side, worker, n, start = args
+def _filer(settings: Settings, side: str, worker: int, n: int, start: Any, out: Any) -> None:
+    """One process: file `n` complaints (or save n raw aggregates) after the start signal,
+    then put its figures (or its error) on `out`."""
+    try:
+        out.put((worker, _file(settings, side, worker, n, start)))
+    except BaseException as exc:
+        out.put((worker, f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def _file(settings: Settings, side: str, worker: int, n: int, start: Any) -> dict[str, float]:
     import lapor_es.application as application
     import lapor_es.tracking as tracking
 
@@ -412,12 +420,11 @@ def _filer(args: tuple[Settings, str, int, int, Any]) -> dict[str, float]:
             raw.create(f"thing-{worker}-{i}")
 
         close = raw.close
-    try:
-        body(900_000 + 0)  # warm: connections, the first block
-    except BaseException:
-        start.abort()  # the others (and the parent) stop waiting: the error is reported
-        raise
-    start.wait(timeout=BARRIER_S)
+    body(900_000 + 0)  # warm: connections, the first block (an error reaches the parent)
+    ready, go = start
+    ready.put(worker)
+    if not go.wait(timeout=BARRIER_S):
+        raise TimeoutError(f"filer {worker}: no start signal in {BARRIER_S} s")
     retries = 0  # the filings' retries: the timed window only
     began = time.perf_counter()
     for i in range(n):
@@ -449,19 +456,26 @@ def concurrent(store: Store, processes: list[int], n: int) -> list[dict[str, Any
                 if side == "lapor":  # the year's sequence and directory exist, as in service
                     with closing(open_app(settings)) as first:
                         first.handle(parse_command(file_cmd(999_999)))
-                start = manager.Barrier(p + 1)
-                with ctx.Pool(p) as pool:
-                    pending = pool.map_async(
-                        _filer, [(settings, side, w, n, start) for w in range(p)]
-                    )
-                    try:
-                        start.wait(timeout=BARRIER_S)
-                    except threading.BrokenBarrierError:
-                        pending.get(timeout=BARRIER_S)  # raises the filer's own error
-                        raise
+                ready, go, out = manager.Queue(), manager.Event(), manager.Queue()
+                # One process per filer, not a Pool: a Pool replaces a worker that dies and
+                # loses its task, and the start barrier then waited for a filer that never
+                # came (an 8-process run hung so). Here a filer that exits is seen and named.
+                filers = [
+                    ctx.Process(target=_filer, args=(settings, side, w, n, (ready, go), out))
+                    for w in range(p)
+                ]
+                for filer in filers:
+                    filer.start()
+                try:
+                    _start_together(ready, go, out, filers)
                     began = time.perf_counter()
-                    results = pending.get(timeout=900)
+                    results = _collect(out, filers, p)
                     seconds = time.perf_counter() - began
+                finally:
+                    for filer in filers:
+                        filer.join(timeout=30)
+                        if filer.is_alive():
+                            filer.kill()
             total = p * n
             row[f"{side}_per_s"] = round(total / seconds, 1)
             row[f"{side}_retries"] = int(sum(r["retries"] for r in results))
@@ -472,6 +486,49 @@ def concurrent(store: Store, processes: list[int], n: int) -> list[dict[str, Any
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
+
+
+def _start_together(ready: Any, go: Any, out: Any, filers: list[Any]) -> None:
+    """Every filer warmed up, then the start signal; a filer that fails or exits first stops
+    the wait with its error (checked every second, for at most BARRIER_S)."""
+    waiting, deadline = len(filers), time.monotonic() + BARRIER_S
+    while waiting:
+        try:
+            ready.get(timeout=1)
+            waiting -= 1
+            continue
+        except queue.Empty:
+            pass
+        if not out.empty():
+            worker, error = out.get()
+            raise RuntimeError(f"filer {worker} failed before the start: {error}")
+        dead = [i for i, f in enumerate(filers) if f.exitcode is not None]
+        if dead or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{waiting} filers not ready after warm-up (exited: {dead}; limit {BARRIER_S} s)"
+            )
+    go.set()
+
+
+def _collect(out: Any, filers: list[Any], p: int) -> list[dict[str, float]]:
+    """Every filer's figures, or the first error; a filer that dies unreported is named."""
+    results: dict[int, dict[str, float]] = {}
+    deadline = time.monotonic() + 900
+    while len(results) < p:
+        try:
+            worker, result = out.get(timeout=1)
+        except queue.Empty:
+            gone = [i for i, f in enumerate(filers) if f.exitcode not in (None, 0)]
+            if gone or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"filers {gone} exited without a result; {len(results)} of {p} reported "
+                    "(or 900 s passed)"
+                ) from None
+            continue
+        if isinstance(result, str):
+            raise RuntimeError(f"filer {worker}: {result}")
+        results[worker] = result
+    return list(results.values())
 
 
 # ------------------------------------------------------------------ reporting

@@ -52,7 +52,25 @@ class SqliteRecorder(SQLiteApplicationRecorder, WritesReporterKeys):
         return super()._insert_events(c, stored_events, **kwargs)
 
 
+# Any constant shared by every process opening this store (read models and key tables have
+# their own locks: alembic_history).
+_CREATE_LOCK = 0x4C41504F52_01  # "LAPOR" 1
+
+
 class PostgresRecorder(PostgresApplicationRecorder, WritesReporterKeys):
+    def create_table(self) -> None:
+        """eventsourcing creates (or replaces) the store's types, tables and functions in
+        every process that opens the store, and PostgreSQL refuses simultaneous `CREATE OR
+        REPLACE FUNCTION`s of one function ("tuple concurrently updated"): several workers
+        starting together could die at startup. A session advisory lock makes them take
+        turns (tests/integration/test_store_opens_concurrently.py)."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_CREATE_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_CREATE_LOCK,))
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
