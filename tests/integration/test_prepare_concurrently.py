@@ -5,8 +5,6 @@ catalogue) and it exited. Preparing is serialized now; both succeed, every round
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import create_engine, inspect
 
@@ -14,6 +12,7 @@ from lapor_es.config import Settings, sqlalchemy_url
 from lapor_es.readmodels import migrations
 from lapor_es.readmodels.registry import read_models
 from tests.conftest import fresh_postgres_database
+from tests.support.concurrently import errors_at_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 ROUNDS = 5
@@ -25,26 +24,15 @@ def prepare_at_once(url: str) -> list[BaseException]:
     prepare the same database at the same moment; the errors they raised."""
     settings = Settings(database_url=url, reporter_pepper="test-pepper")
     models = read_models(settings.calendar, settings.sla_policy)
-    start = threading.Barrier(PREPARERS, timeout=60)
-    errors: list[BaseException] = []
 
     def prepare() -> None:
         engine = create_engine(sqlalchemy_url(url))
         try:
-            start.wait()
             migrations.prepare(engine, models)
-        except BaseException as exc:  # collected, asserted by the test
-            errors.append(exc)
         finally:
             engine.dispose()
 
-    threads = [threading.Thread(target=prepare) for _ in range(PREPARERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a preparer hung past 120 s"
-    return errors
+    return errors_at_once(prepare, PREPARERS)
 
 
 def test_projectors_starting_together_all_prepare_the_database(postgres_server: str) -> None:

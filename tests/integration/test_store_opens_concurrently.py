@@ -6,13 +6,12 @@ concurrently updated", so that worker died at startup. Creation is serialized no
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from lapor_es.bootstrap import open_app
 from lapor_es.config import Settings
 from tests.conftest import fresh_postgres_database
+from tests.support.concurrently import errors_at_once
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 ROUNDS = 3
@@ -25,23 +24,7 @@ def open_at_once(url: str, already_created: bool) -> list[BaseException]:
     settings = Settings(database_url=url, reporter_pepper="test-pepper")
     if already_created:
         open_app(settings).close()
-    start = threading.Barrier(OPENERS, timeout=60)
-    errors: list[BaseException] = []
-
-    def open_one() -> None:
-        try:
-            start.wait()
-            open_app(settings).close()
-        except BaseException as exc:  # collected, asserted by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(OPENERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "an opener hung past 120 s"
-    return errors
+    return errors_at_once(lambda: open_app(settings).close(), OPENERS)
 
 
 @pytest.mark.parametrize("already_created", [False, True], ids=["fresh", "existing"])
