@@ -361,18 +361,15 @@ class Projector:
     ) -> BatchResult:
         """Apply a batch in one transaction; or inside the caller's `conn` transaction (a
         rebuild's swap applies its last events in the same transaction as the swap)."""
-        result = BatchResult()
         if not events:
-            return result
-        if conn is None and not self.set_based:
-            with self.engine.begin() as own:
-                for model in self.models:
-                    self._process_model(own, model, events, result)
-        elif conn is None:
+            return BatchResult()
+        if conn is not None:
+            result = self._process_slow(conn, events)
+        elif self.set_based:
             result = self._process_set_based(events)
         else:
-            for model in self.models:
-                self._process_model(conn, model, events, result)
+            with self.engine.begin() as own:
+                result = self._process_slow(own, events)
         if result.parked:
             for name, cid, version, error in result.parked_events:
                 log.warning(
@@ -400,10 +397,14 @@ class Projector:
                 continue
             except _SlowPath:
                 break
-        result = BatchResult()
         with self.engine.begin() as own:
-            for model in self.models:
-                self._process_model(own, model, events, result)
+            return self._process_slow(own, events)
+
+    def _process_slow(self, conn: Connection, events: Sequence[ProjectedEvent]) -> BatchResult:
+        """The slow path: every model, event by event, in `conn`'s transaction."""
+        result = BatchResult()
+        for model in self.models:
+            self._process_model(conn, model, events, result)
         return result
 
     def _process_model_fast(

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -458,8 +458,8 @@ class DeadlinesModel(ReadModel):
                 except Exception as exc:  # parked by the engine; earlier events stay
                     failures.append(failure(ev, exc))
                     break
-            writes.deadline(cid, deadlines.get(cid), deadline, self.to_row)
-            writes.chain(cid, chains.get(cid), chain)
+            writes.deadlines.record(cid, deadlines.get(cid), deadline, self.to_row)
+            writes.chains.record(cid, chains.get(cid), chain, _chain_row(cid))
         writes.run(conn, self)
         return failures
 
@@ -486,50 +486,49 @@ def step(
     return deadline, chain
 
 
+T = TypeVar("T")  # what a complaint's row is folded from: a Deadline, a holder chain
+
+
+def _chain_row(cid: str) -> Callable[[str], dict[str, Any]]:
+    return lambda holder_chain: {"complaint_id": cid, "holder_chain": holder_chain}
+
+
 @dataclass
-class _Writes:
-    """The statements that bring a batch's rows from what was read to what was folded."""
+class _RowWrites(Generic[T]):
+    """One row per complaint in one table: deleted, inserted or updated as the complaint's
+    folded value went from `before` to `after` (None: no row)."""
 
-    deadline_inserts: list[dict[str, Any]] = field(default_factory=list)
-    deadline_updates: list[dict[str, Any]] = field(default_factory=list)
-    deadline_deletes: list[dict[str, Any]] = field(default_factory=list)
-    chain_inserts: list[dict[str, Any]] = field(default_factory=list)
-    chain_updates: list[dict[str, Any]] = field(default_factory=list)
-    chain_deletes: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
 
-    def deadline(
-        self,
-        cid: str,
-        before: Deadline | None,
-        after: Deadline | None,
-        to_row: Callable[[Deadline], dict[str, Any]],
+    def record(
+        self, cid: str, before: T | None, after: T | None, to_row: Callable[[T], dict[str, Any]]
     ) -> None:
         key = {"b_complaint_id": cid}
         if after is None:
             if before is not None:
-                self.deadline_deletes.append(key)
+                self.deletes.append(key)
         elif before is None:
-            self.deadline_inserts.append(to_row(after))
+            self.inserts.append(to_row(after))
         elif after != before:
-            self.deadline_updates.append(to_row(after) | key)
+            self.updates.append(to_row(after) | key)
 
-    def chain(self, cid: str, before: str | None, after: str | None) -> None:
-        key = {"b_complaint_id": cid}
-        if after is None:
-            if before is not None:
-                self.chain_deletes.append(key)
-        elif before is None:
-            self.chain_inserts.append({"complaint_id": cid, "holder_chain": after})
-        elif after != before:
-            self.chain_updates.append({"holder_chain": after} | key)
+
+@dataclass
+class _Writes:
+    """The statements that bring a batch's rows from what was read to what was folded."""
+
+    deadlines: _RowWrites[Deadline] = field(default_factory=_RowWrites)
+    chains: _RowWrites[str] = field(default_factory=_RowWrites)
 
     def run(self, conn: Connection, model: DeadlinesModel) -> None:
         for stmt, params in (
-            (model._delete_deadline, self.deadline_deletes),
-            (model._insert_deadline, self.deadline_inserts),
-            (model._update_deadline, self.deadline_updates),
-            (model._delete_chain, self.chain_deletes),
-            (model._insert_chain, self.chain_inserts),
-            (model._update_chain_stmt, self.chain_updates),
+            (model._delete_deadline, self.deadlines.deletes),
+            (model._insert_deadline, self.deadlines.inserts),
+            (model._update_deadline, self.deadlines.updates),
+            (model._delete_chain, self.chains.deletes),
+            (model._insert_chain, self.chains.inserts),
+            (model._update_chain_stmt, self.chains.updates),
         ):
             execute_many(conn, stmt, params)

@@ -178,19 +178,7 @@ class TimelineModel(ReadModel):
         if conn.execute(self._head, {"b_complaint_id": p.complaint_id}).first() is not None:
             return  # already on the page: applying an event twice changes nothing
         self._add_entry(conn, p)
-        conn.execute(
-            self._insert_complaint,
-            {
-                "complaint_id": p.complaint_id,
-                "tracking_id": p.tracking_id,
-                "version": p.version,
-                "visibility": p.visibility,
-                "title": p.title,
-                "state": str(ComplaintState.SUBMITTED),
-                "filed_at": p.at,
-                "updated_at": p.at,
-            },
-        )
+        conn.execute(self._insert_complaint, _head_after(None, p))
 
     def _add_entry(self, conn: Connection, p: AnyPayload) -> None:
         conn.execute(self._insert_entry, _entry(p))
