@@ -137,6 +137,13 @@ class ConsumerLoop:
             try:
                 polled = self._poll()
             except (KafkaError, OSError) as exc:
+                cause = exc.__cause__
+                if cause is not None and not isinstance(cause, KafkaError | OSError):
+                    # The caller's own rebalance listener failed (kafka-python wraps it in a
+                    # KafkaError), e.g. reading the projector's SQL tracking while its
+                    # database is down: the caller's error to handle, not a broker problem to
+                    # restart on forever.
+                    raise cause from exc
                 waited_for = f"the broker ({type(exc).__name__}: {exc})"
                 if self._consumer is None:  # opening failed: nothing to restart yet
                     self._waiting_for = waited_for

@@ -202,6 +202,7 @@ class KafkaRunner:
     ) -> None:
         self.kafka = kafka
         self.database_outage_s = database_outage_s
+        self._outage_since: float | None = None  # when the read-model database went away
         self._last_events = time.monotonic()
         self.topic = kafka.topic
         self.group_id = group_id
@@ -265,7 +266,6 @@ class KafkaRunner:
                 and pending_records(consumer, assigned) == 0
             )
 
-        outage_since: float | None = None
         try:
             while True:
                 try:
@@ -275,8 +275,8 @@ class KafkaRunner:
                     # The read-model database went away (a restart, a failover): the batch
                     # rolled back with its tracking. Wait it out, then start a fresh consumer,
                     # whose assignment seeks every partition back to the SQL tracking.
-                    outage_since = outage_since or time.monotonic()
-                    self._wait_for_database(exc, time.monotonic() - outage_since)
+                    self._outage_since = self._outage_since or time.monotonic()
+                    self._wait_for_database(exc, time.monotonic() - self._outage_since)
                     self._last_events = time.monotonic()
         finally:
             self.loop.close()
@@ -288,6 +288,7 @@ class KafkaRunner:
             started = time.monotonic()
             decoded = decode_batch(polled, decode_record)
             result = self.projector.process(decoded.items)
+            self._outage_since = None  # the database answers: a later outage starts afresh
             for bad in decoded.undecodable:  # off-contract records: parked, go on
                 record = bad.record
                 self.projector.park_undecodable(
